@@ -1,0 +1,93 @@
+"""What a check is: a pytest function over testinfra's ``host`` with a stable id and its phases.
+
+Checks live in ``checks/`` (shipped as ``xcatha_verify.checks``), one module per concern. Each is
+declared with :func:`check`, which records its id, phases and the fix to print on failure as a
+pytest mark; the plugin selects a phase's checks by that mark, and ``--list`` reads the same
+marks without touching any node.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TypeVar
+
+import pytest
+
+from xcatha_verify.errors import UsageError
+
+PHASES = ("pre-deactivate", "post-deactivate", "pre-activate", "post-activate", "active", "standby", "drift")
+MARK = "xcatha_check"
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    id: str
+    phases: tuple[str, ...]
+    summary: str
+    module: str
+    function: str
+
+
+def check(check_id: str, *, phases: tuple[str, ...] | list[str]) -> Callable[[F], F]:
+    """Declare a check: ``@check("vip.present", phases=("active", "post-activate"))``."""
+    unknown = sorted(set(phases) - set(PHASES))
+    if unknown:
+        raise ValueError(f"check {check_id}: unknown phases {unknown}; known: {PHASES}")
+
+    def mark(func: F) -> F:
+        return pytest.mark.xcatha_check(id=check_id, phases=tuple(phases))(func)  # type: ignore[no-any-return]
+
+    return mark
+
+
+def check_phase(phase: str) -> str:
+    if phase not in PHASES:
+        raise UsageError(f"unknown phase {phase!r}; phases: {', '.join(PHASES)}")
+    return phase
+
+
+def iter_checks() -> Iterator[CheckInfo]:
+    """Every declared check, in module then definition order (imports the modules, runs nothing)."""
+    package = importlib.import_module("xcatha_verify.checks")
+    for module_info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if not module_info.name.startswith("test_"):
+            continue
+        module = importlib.import_module(f"{package.__name__}.{module_info.name}")
+        functions = [obj for name, obj in vars(module).items() if name.startswith("test_") and callable(obj)]
+        for func in sorted(functions, key=lambda f: f.__code__.co_firstlineno):
+            for mark in getattr(func, "pytestmark", []):
+                if mark.name == MARK:
+                    doc = (func.__doc__ or "").strip().splitlines()
+                    yield CheckInfo(
+                        mark.kwargs["id"], mark.kwargs["phases"], doc[0] if doc else "", module.__name__, func.__name__
+                    )
+
+
+def checks_for(phase: str) -> list[CheckInfo]:
+    return [c for c in iter_checks() if check_phase(phase) in c.phases]
+
+
+def checks_dir() -> str:
+    package = importlib.import_module("xcatha_verify.checks")
+    return str(next(iter(package.__path__)))
+
+
+class CheckFailed(AssertionError):
+    """A check's verdict: what was observed, what was expected, and the command that fixes it."""
+
+    def __init__(self, observed: str, expected: str, fix: str) -> None:
+        self.observed = observed
+        self.expected = expected
+        self.fix = fix
+        super().__init__(f"observed: {observed}\nexpected: {expected}\nfix: {fix}")
+
+
+def verdict(ok: bool, *, observed: str, expected: str, fix: str) -> None:
+    """Fail the running check with observed/expected/fix unless `ok`."""
+    if not ok:
+        raise CheckFailed(observed, expected, fix)

@@ -1,0 +1,135 @@
+"""xcatha-lab: bring the two-node proving ground up and down, look inside it, break and repair it."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import sys
+import time
+
+from xcatha_verify.cli.common import run_main, setup_logging
+from xcatha_verify.errors import UsageError
+from xcatha_verify.lab import faults, system
+from xcatha_verify.lab.lab import Lab, labs_present
+from xcatha_verify.lab.layout import NODE_NAMES, LabLayout
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="xcatha-lab",
+        description="A real two-node xCAT HA pair (xcatmn1 active, xcatmn2 standby) in namespaces on this machine.",
+    )
+    parser.add_argument("--name", default=os.environ.get("XCATHA_LAB", "lab"), help="lab name (default: lab)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every command")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    up = sub.add_parser("up", help="build the lab: xcatmn1 active, xcatmn2 standby")
+    up.add_argument("--subnet", default="192.0.2.0/24", help="lab network (default: TEST-NET-1 192.0.2.0/24)")
+    up.add_argument("--interface", default="eth0", help="node interface name (default: eth0)")
+    up.add_argument("--label", default=None, help="VIP label (default: INTERFACE:0)")
+    sub.add_parser("down", help="remove the lab and everything it made")
+    status = sub.add_parser("status", help="what runs where")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    shell = sub.add_parser("shell", help="a shell (or a command) inside a node")
+    shell.add_argument("node", choices=NODE_NAMES)
+    shell.add_argument("cmd", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
+    sub.add_parser("inventory", help="print the path of the lab's inventory file")
+    sub.add_parser("faults", help="list the faults that can be injected")
+    for verb in ("fault", "repair"):
+        p = sub.add_parser(verb, help=f"{verb} a fault on a node")
+        p.add_argument("fault", choices=sorted(faults.FAULTS))
+        p.add_argument("node", choices=NODE_NAMES)
+    return parser
+
+
+def _up(args: argparse.Namespace) -> int:
+    try:
+        subnet = ipaddress.IPv4Network(args.subnet)
+    except ValueError as exc:
+        raise UsageError(f"--subnet {args.subnet!r}: expected an IPv4 network like 192.0.2.0/24 ({exc})") from None
+    layout = LabLayout(args.name, subnet, args.interface, args.label or f"{args.interface}:0")
+    lab = Lab(layout)
+    seconds = lab.up(progress=lambda msg: print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True))
+    print(f"lab {layout.name!r} up in {seconds:.1f}s")
+    print(f"inventory: {layout.inventory}")
+    print(f"ssh:       ssh -F {layout.ssh_config} xcatmn1")
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    if args.name not in labs_present():
+        print(f"lab {args.name!r} is not up; nothing to do")
+        return 0
+    seconds = Lab.load(args.name).down()
+    print(f"lab {args.name!r} down in {seconds:.1f}s")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    report = Lab.load(args.name).status()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"lab {report['lab']}: {report['status']}, VIP {report['vip']}")
+    print(f"inventory: {report['inventory']}")
+    nodes = report["nodes"]
+    assert isinstance(nodes, dict)
+    for node, info in nodes.items():
+        if not info.get("running"):
+            print(f"  {node}: NOT RUNNING ({info.get('error')})")
+            continue
+        role = "holds the VIP" if info["vip"] else "no VIP"
+        storage = "shared storage connected" if info["shared_storage"] else "shared storage disconnected"
+        running = [s for s, state in info["services"].items() if state == "active"]
+        print(f"  {node} ({info['static_ip']}): {role}; {storage}")
+        print(f"    running: {', '.join(running) or 'none'}")
+        print(f"    enabled at boot: {', '.join(info['enabled_at_boot']) or 'none'}")
+    return 0
+
+
+def _shell(args: argparse.Namespace) -> int:
+    lab = Lab.load(args.name)
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    argv = system.in_node_argv(lab.pid(args.node), cmd or ["/bin/bash", "-l"])
+    sys.stdout.flush()
+    os.execvp(argv[0], argv)
+    return 0  # not reached
+
+
+def _inventory(args: argparse.Namespace) -> int:
+    print(Lab.load(args.name).layout.inventory)
+    return 0
+
+
+def _faults(_args: argparse.Namespace) -> int:
+    for fault in faults.FAULTS.values():
+        print(f"{fault.name:22} {fault.description}")
+    return 0
+
+
+def _fault(args: argparse.Namespace) -> int:
+    lab = Lab.load(args.name)
+    if args.command == "fault":
+        faults.inject(lab, args.fault, args.node)
+        print(f"injected {args.fault} on {args.node}: {faults.FAULTS[args.fault].description}")
+    else:
+        faults.repair(lab, args.fault, args.node)
+        print(f"repaired {args.fault} on {args.node}")
+    return 0
+
+
+COMMANDS = {
+    "up": _up, "down": _down, "status": _status, "shell": _shell, "inventory": _inventory,
+    "faults": _faults, "fault": _fault, "repair": _fault,
+}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    setup_logging(args.verbose)
+    run_main("xcatha-lab", lambda: COMMANDS[args.command](args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""One exception root; the CLI alone turns these into exit codes and one-line messages."""
+
+
+class XcathaError(Exception):
+    """Root of every error this project raises on purpose."""
+
+    exit_status = 1
+
+
+class UsageError(XcathaError, ValueError):
+    """Bad command-line use or bad input: exit status 2."""
+
+    exit_status = 2
+
+
+class InventoryError(UsageError):
+    """The inventory file is missing, unreadable or invalid.
+
+    The message always names the file, the key path and what was expected.
+    """
+
+    def __init__(self, path: str, key: str, expected: str) -> None:
+        self.path = path
+        self.key = key
+        self.expected = expected
+        where = f"{path}: {key}" if key else path
+        super().__init__(f"inventory error: {where}: {expected}")
+
+
+class LabError(XcathaError, RuntimeError):
+    """The lab could not be built, reached or torn down."""
+
+
+class LabUnsupported(UsageError):
+    """The machine cannot host a lab (not root, no namespaces): exit status 2."""
+
+
+class NodeUnreachable(XcathaError, ConnectionError):
+    """A node could not be reached: exit status 3."""
+
+    exit_status = 3

@@ -1,0 +1,243 @@
+"""Fault injection for the lab: each fault breaks one thing on the node it names, and can be repaired.
+
+``inject(lab, name, node)`` and ``repair(lab, name, node)`` are the API; ``xcatha-lab fault NAME NODE``
+and ``xcatha-lab repair NAME NODE`` the commands. What a repair needs (the original file, which
+paths were mounted) is kept under the lab's tmpfs, so inject and repair may run in different processes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from xcatha_verify.errors import LabError, UsageError
+from xcatha_verify.lab.lab import Lab
+from xcatha_verify.lab.layout import PG_DATA, SHARED_PATHS
+
+FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+CLOCK_SKEW = "+30s"
+ROGUE_HOSTS_LINE = "192.0.2.99\trogue.cluster.test rogue\n"
+SERVICE_ENABLED = "dhcpd"
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    description: str
+    inject: Callable[[Lab, str], None]
+    repair: Callable[[Lab, str], None]
+
+
+def _saved(lab: Lab, fault: str, node: str) -> Path:
+    directory = lab.layout.base / "faults"
+    directory.mkdir(exist_ok=True)
+    return directory / f"{fault}-{node}.json"
+
+
+def _save(lab: Lab, fault: str, node: str, data: dict[str, object]) -> None:
+    _saved(lab, fault, node).write_text(json.dumps(data))
+
+
+def _take(lab: Lab, fault: str, node: str) -> dict[str, object]:
+    path = _saved(lab, fault, node)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"fault {fault} was not injected on {node}") from None
+    path.unlink()
+    return dict(data)
+
+
+# ---------------------------------------------------------------------- VIP
+def _vip_also(lab: Lab, node: str) -> None:
+    lab.vip_up(node)
+
+
+def _vip_also_repair(lab: Lab, node: str) -> None:
+    lab.vip_down(node)
+
+
+# ---------------------------------------------------------------------- storage
+def _storage_lost(lab: Lab, node: str) -> None:
+    mounted = [p for p in SHARED_PATHS if lab.is_mounted(node, p)]
+    # Lazy: what a node sees when its storage goes away under running services.
+    for path in mounted:
+        lab.node_mount(node, "umount", "--lazy", str(lab.node_root(node) / path.lstrip("/")))
+    _save(lab, "storage-disconnected", node, {"mounted": mounted})
+
+
+def _storage_lost_repair(lab: Lab, node: str) -> None:
+    data = _take(lab, "storage-disconnected", node)
+    if data["mounted"]:
+        lab.connect_storage(node)
+
+
+# ---------------------------------------------------------------------- services
+def _enabled(lab: Lab, node: str) -> None:
+    lab.systemctl(node, "enable", SERVICE_ENABLED)
+
+
+def _enabled_repair(lab: Lab, node: str) -> None:
+    lab.systemctl(node, "disable", SERVICE_ENABLED)
+
+
+def _xcatd_hung(lab: Lab, node: str) -> None:
+    pid = _main_pid(lab, node, "xcatd")
+    lab.run(node, ["kill", "-STOP", str(pid)])
+    _save(lab, "xcatd-hung", node, {"pid": pid})
+
+
+def _xcatd_hung_repair(lab: Lab, node: str) -> None:
+    pid = _take(lab, "xcatd-hung", node)["pid"]
+    lab.run(node, ["kill", "-CONT", str(pid)])
+
+
+def _main_pid(lab: Lab, node: str, unit: str) -> int:
+    out = lab.systemctl(node, "show", "-p", "MainPID", "--value", unit).stdout.strip()
+    if not out.isdigit() or out == "0":
+        raise LabError(f"{unit} is not running on {node}")
+    return int(out)
+
+
+def _pg_cannot_start(lab: Lab, node: str) -> None:
+    # PostgreSQL needs its socket directory; a root-owned one stops it at start, as on a
+    # node whose tmpfiles setup went wrong.
+    lab.run(node, ["chown", "root:root", "/run/postgresql"])
+    lab.run(node, ["chmod", "0755", "/run/postgresql"])
+
+
+def _pg_cannot_start_repair(lab: Lab, node: str) -> None:
+    lab.run(node, ["chown", "postgres:postgres", "/run/postgresql"])
+    lab.run(node, ["chmod", "2775", "/run/postgresql"])
+
+
+# ---------------------------------------------------------------------- PostgreSQL configuration (on shared storage)
+def _pg_file(lab: Lab, name: str) -> Path:
+    return lab.layout.shared_dir("/var/lib/pgsql") / Path(PG_DATA).relative_to("/var/lib/pgsql") / name
+
+
+def _edit_shared(lab: Lab, fault: str, node: str, name: str, edit: Callable[[str, str], str]) -> None:
+    path = _pg_file(lab, name)
+    original = path.read_text()
+    changed = edit(original, str(lab.layout.static_ip(node)))
+    if changed == original:
+        raise LabError(f"{fault}: {name} does not mention {node}'s static IP; nothing to break")
+    _save(lab, fault, node, {"file": name, "original": original})
+    path.write_text(changed)
+
+
+def _restore_shared(lab: Lab, fault: str, node: str) -> None:
+    data = _take(lab, fault, node)
+    _pg_file(lab, str(data["file"])).write_text(str(data["original"]))
+
+
+def _drop_from_listen(text: str, ip: str) -> str:
+    def without(match: re.Match[str]) -> str:
+        members = [m for m in match.group(2).split(",") if m.strip() != ip]
+        return f"{match.group(1)}{','.join(members)}{match.group(3)}"
+
+    return re.sub(r"^(\s*listen_addresses\s*=\s*')([^']*)(')", without, text, flags=re.MULTILINE)
+
+
+def _drop_from_hba(text: str, ip: str) -> str:
+    return "".join(line for line in text.splitlines(keepends=True) if f" {ip}/" not in line)
+
+
+# ---------------------------------------------------------------------- /etc/hosts, clock, reachability
+def _hosts_differ(lab: Lab, node: str) -> None:
+    path = lab.path(node, "/etc/hosts")
+    original = path.read_text()
+    _save(lab, "hosts-differ", node, {"original": original})
+    path.write_text(original + ROGUE_HOSTS_LINE)
+
+
+def _hosts_differ_repair(lab: Lab, node: str) -> None:
+    lab.path(node, "/etc/hosts").write_text(str(_take(lab, "hosts-differ", node)["original"]))
+
+
+def _clock_skew(lab: Lab, node: str) -> None:
+    # libfaketime preloaded for every new process of this node only (its /etc is its own).
+    lab.write(node, "/etc/faketimerc", f"{CLOCK_SKEW}\n")
+    lab.write(node, "/etc/ld.so.preload", f"{FAKETIME_LIB}\n")
+
+
+def _clock_skew_repair(lab: Lab, node: str) -> None:
+    for path in ("/etc/ld.so.preload", "/etc/faketimerc"):
+        lab.path(node, path).unlink(missing_ok=True)
+
+
+def _sshd_down(lab: Lab, node: str) -> None:
+    pid = lab.path(node, "/run/sshd.pid").read_text().strip()
+    lab.run(node, ["kill", pid])
+    lab.run(node, ["sh", "-c", "while [ -e /run/sshd.pid ] && kill -0 \"$(cat /run/sshd.pid)\" 2>/dev/null; do sleep 0.05; done"])
+
+
+def _sshd_down_repair(lab: Lab, node: str) -> None:
+    lab.start_sshd(node)
+
+
+def _link_down(lab: Lab, node: str) -> None:
+    lab.run(node, ["ip", "link", "set", lab.layout.interface, "down"])
+
+
+def _link_down_repair(lab: Lab, node: str) -> None:
+    lab.run(node, ["ip", "link", "set", lab.layout.interface, "up"])
+
+
+def _unreachable(lab: Lab, node: str) -> None:
+    _sshd_down(lab, node)
+    _link_down(lab, node)
+
+
+def _unreachable_repair(lab: Lab, node: str) -> None:
+    _link_down_repair(lab, node)
+    _sshd_down_repair(lab, node)
+
+
+FAULTS: dict[str, Fault] = {
+    f.name: f
+    for f in (
+        Fault("vip-also", "the VIP is (also) configured on this node", _vip_also, _vip_also_repair),
+        Fault("storage-disconnected", "the shared storage is gone from this node", _storage_lost, _storage_lost_repair),
+        Fault("service-enabled", f"{SERVICE_ENABLED} is enabled at boot on this node", _enabled, _enabled_repair),
+        Fault(
+            "pg-listen-missing",
+            "postgresql.conf listen_addresses lacks this node's static IP",
+            lambda lab, node: _edit_shared(lab, "pg-listen-missing", node, "postgresql.conf", _drop_from_listen),
+            lambda lab, node: _restore_shared(lab, "pg-listen-missing", node),
+        ),
+        Fault(
+            "pg-hba-missing",
+            "pg_hba.conf has no entry for this node's static IP",
+            lambda lab, node: _edit_shared(lab, "pg-hba-missing", node, "pg_hba.conf", _drop_from_hba),
+            lambda lab, node: _restore_shared(lab, "pg-hba-missing", node),
+        ),
+        Fault("hosts-differ", "this node's /etc/hosts has an extra entry", _hosts_differ, _hosts_differ_repair),
+        Fault("clock-skew", f"this node's clock runs {CLOCK_SKEW} ahead (libfaketime)", _clock_skew, _clock_skew_repair),
+        Fault("xcatd-hung", "xcatd on this node is stopped (SIGSTOP) and answers nobody", _xcatd_hung, _xcatd_hung_repair),
+        Fault("pg-cannot-start", "PostgreSQL cannot start on this node", _pg_cannot_start, _pg_cannot_start_repair),
+        Fault("sshd-down", "sshd is not running on this node", _sshd_down, _sshd_down_repair),
+        Fault("link-down", "this node's interface is down", _link_down, _link_down_repair),
+        Fault("unreachable", "sshd down and link down: the node cannot be reached", _unreachable, _unreachable_repair),
+    )
+}
+
+
+def _fault(name: str) -> Fault:
+    try:
+        return FAULTS[name]
+    except KeyError:
+        raise UsageError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}") from None
+
+
+def inject(lab: Lab, name: str, node: str) -> None:
+    lab.pid(node)  # a clear error for an unknown or stopped node
+    _fault(name).inject(lab, node)
+
+
+def repair(lab: Lab, name: str, node: str) -> None:
+    lab.pid(node)
+    _fault(name).repair(lab, node)

@@ -1,0 +1,101 @@
+"""The virtual IP through netlink (pyroute2): read it, add it with its label, remove it.
+
+These run on the node that owns the interface (or, for the lab, against a named network
+namespace). Adding and removing are idempotent and report whether they changed anything.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from pyroute2 import IPRoute, NetlinkError
+
+from xcatha_verify.errors import XcathaError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Address:
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address
+    prefix: int
+    label: str
+
+
+class VipError(XcathaError, OSError):
+    """The VIP could not be read or changed."""
+
+
+@contextmanager
+def _ipr(netns: str | None) -> Iterator[IPRoute]:
+    # flags=0: open an existing namespace only; pyroute2's default would create a missing one.
+    ipr = IPRoute(netns=netns, flags=0) if netns else IPRoute()
+    try:
+        yield ipr
+    finally:
+        ipr.close()
+
+
+def _index(ipr: IPRoute, interface: str) -> int:
+    found = ipr.link_lookup(ifname=interface)
+    if not found:
+        raise VipError(f"interface {interface} does not exist")
+    return int(found[0])
+
+
+def addresses(interface: str, netns: str | None = None) -> list[Address]:
+    """Every address on `interface`, with its label."""
+    with _ipr(netns) as ipr:
+        index = _index(ipr, interface)
+        return [
+            Address(
+                ipaddress.ip_address(msg.get_attr("IFA_ADDRESS")),
+                int(msg["prefixlen"]),
+                msg.get_attr("IFA_LABEL") or interface,
+            )
+            for msg in ipr.get_addr(index=index)
+        ]
+
+
+def add_vip(
+    address: str, prefix: int, interface: str, label: str, netns: str | None = None
+) -> bool:
+    """Put the VIP on `interface` with `label`; False when it was already there exactly so."""
+    wanted = Address(ipaddress.ip_address(address), prefix, label)
+    with _ipr(netns) as ipr:
+        index = _index(ipr, interface)
+        try:
+            ipr.addr("add", index=index, address=str(wanted.address), prefixlen=prefix, label=label)
+        except NetlinkError as exc:
+            if exc.code != errno.EEXIST:
+                raise VipError(f"cannot add {address}/{prefix} to {interface}: {exc}") from exc
+            present = addresses(interface, netns)
+            if wanted in present:
+                log.info("noop: VIP %s/%s already on %s", address, prefix, label)
+                return False
+            raise VipError(
+                f"{address} is on {interface} but not as {address}/{prefix} label {label}: "
+                f"{[f'{a.address}/{a.prefix} {a.label}' for a in present if a.address == wanted.address]}"
+            ) from exc
+    log.info("VIP %s/%s added on %s", address, prefix, label)
+    return True
+
+
+def remove_vip(address: str, prefix: int, interface: str, netns: str | None = None) -> bool:
+    """Take the VIP off `interface`; False when it was not there."""
+    with _ipr(netns) as ipr:
+        index = _index(ipr, interface)
+        try:
+            ipr.addr("del", index=index, address=address, prefixlen=prefix)
+        except NetlinkError as exc:
+            if exc.code == errno.EADDRNOTAVAIL:
+                log.info("noop: VIP %s not on %s", address, interface)
+                return False
+            raise VipError(f"cannot remove {address}/{prefix} from {interface}: {exc}") from exc
+    log.info("VIP %s/%s removed from %s", address, prefix, interface)
+    return True
