@@ -179,7 +179,7 @@ class Lab:
         return env | extra
 
     def start_xcatd(self, port: int, log: Path) -> subprocess.Popen[bytes]:
-        """Start xcatd and wait for its READY=1 on an abstract NOTIFY_SOCKET."""
+        """Start xcatd and wait for its READY=1 (and MAINPID) on an abstract NOTIFY_SOCKET."""
         name = f"standins-test-{secrets.token_hex(6)}"
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
             notify.bind("\0" + name)
@@ -191,7 +191,7 @@ class Lab:
                     env=self.env(NOTIFY_SOCKET="@" + name), stdout=out, stderr=out, cwd=self.base,
                 )
             try:
-                assert notify.recv(64) == b"READY=1"
+                assert notify.recv(64) == f"READY=1\nMAINPID={proc.pid}".encode()
             except BaseException:
                 _stop_process(proc)
                 raise

@@ -93,7 +93,7 @@ def _shell(args: argparse.Namespace) -> int:
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     argv = system.in_node_argv(lab.pid(args.node), cmd or ["/bin/bash", "-l"])
     sys.stdout.flush()
-    os.execvp(argv[0], argv)
+    os.execvp(argv[0], argv)  # noqa: S606 - the shell replaces this process, as `ssh` would
     return 0  # not reached
 
 

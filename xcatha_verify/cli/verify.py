@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from xcatha_verify.checkkit import PHASES, check_phase, checks_dir, checks_for
+from xcatha_verify.checkkit import PHASES, check_phase, checks_dir, checks_for, iter_checks
 from xcatha_verify.cli.common import run_main, setup_logging
 from xcatha_verify.errors import NodeUnreachable, UsageError
 from xcatha_verify.inventory import DEFAULT_INVENTORY_PATH, Inventory, Node, load_inventory
@@ -28,21 +28,22 @@ def _parser() -> argparse.ArgumentParser:
         epilog=f"phases: {', '.join(PHASES)}",
     )
     parser.add_argument("phase", nargs="?", help="phase whose checks run")
-    parser.add_argument("--inventory", default=DEFAULT_INVENTORY_PATH, help=f"inventory file ({DEFAULT_INVENTORY_PATH})")
+    parser.add_argument(
+        "--inventory", default=DEFAULT_INVENTORY_PATH, help=f"inventory file (default: {DEFAULT_INVENTORY_PATH})"
+    )
     parser.add_argument("--node", help="node to check (default: this host, if the inventory names it)")
     parser.add_argument("--report-dir", default=DEFAULT_REPORT_DIR, help="where reports go (default: ./reports)")
     parser.add_argument("-k", dest="keyword", help="only checks matching this pytest -k expression")
-    parser.add_argument("--list", action="store_true", help="list the checks of PHASE (or all) without touching any node")
+    parser.add_argument(
+        "--list", action="store_true", help="list the checks of PHASE (or all) without touching any node"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every command")
     return parser
 
 
 def _list(phase: str | None) -> int:
-    checks = checks_for(phase) if phase else None
-    from xcatha_verify.checkkit import iter_checks
-
-    for info in checks if checks is not None else list(iter_checks()):
-        print(f"{info.id:30} {','.join(info.phases) if not phase else phase:20} {info.summary}")
+    for info in checks_for(phase) if phase else iter_checks():
+        print(f"{info.id:30} {phase or ','.join(info.phases):20} {info.summary}")
     return 0
 
 

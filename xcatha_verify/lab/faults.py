@@ -96,7 +96,7 @@ def _xcatd_hung_repair(lab: Lab, node: str) -> None:
 
 
 def _main_pid(lab: Lab, node: str, unit: str) -> int:
-    out = lab.systemctl(node, "show", "-p", "MainPID", "--value", unit).stdout.strip()
+    out = lab.systemctl(node, "show", "-p", "MainPID", unit).stdout.strip().removeprefix("MainPID=")
     if not out.isdigit() or out == "0":
         raise LabError(f"{unit} is not running on {node}")
     return int(out)
@@ -172,7 +172,8 @@ def _clock_skew_repair(lab: Lab, node: str) -> None:
 def _sshd_down(lab: Lab, node: str) -> None:
     pid = lab.path(node, "/run/sshd.pid").read_text().strip()
     lab.run(node, ["kill", pid])
-    lab.run(node, ["sh", "-c", "while [ -e /run/sshd.pid ] && kill -0 \"$(cat /run/sshd.pid)\" 2>/dev/null; do sleep 0.05; done"])
+    wait_gone = 'while [ -e /run/sshd.pid ] && kill -0 "$(cat /run/sshd.pid)" 2>/dev/null; do sleep 0.05; done'
+    lab.run(node, ["sh", "-c", wait_gone])
 
 
 def _sshd_down_repair(lab: Lab, node: str) -> None:
@@ -216,8 +217,12 @@ FAULTS: dict[str, Fault] = {
             lambda lab, node: _restore_shared(lab, "pg-hba-missing", node),
         ),
         Fault("hosts-differ", "this node's /etc/hosts has an extra entry", _hosts_differ, _hosts_differ_repair),
-        Fault("clock-skew", f"this node's clock runs {CLOCK_SKEW} ahead (libfaketime)", _clock_skew, _clock_skew_repair),
-        Fault("xcatd-hung", "xcatd on this node is stopped (SIGSTOP) and answers nobody", _xcatd_hung, _xcatd_hung_repair),
+        Fault(
+            "clock-skew", f"this node's clock runs {CLOCK_SKEW} ahead (libfaketime)", _clock_skew, _clock_skew_repair
+        ),
+        Fault(
+            "xcatd-hung", "xcatd on this node is stopped (SIGSTOP) and answers nobody", _xcatd_hung, _xcatd_hung_repair
+        ),
         Fault("pg-cannot-start", "PostgreSQL cannot start on this node", _pg_cannot_start, _pg_cannot_start_repair),
         Fault("sshd-down", "sshd is not running on this node", _sshd_down, _sshd_down_repair),
         Fault("link-down", "this node's interface is down", _link_down, _link_down_repair),

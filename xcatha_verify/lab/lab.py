@@ -19,6 +19,7 @@ processes and mounts; deleting the namespaces ends the links.
 from __future__ import annotations
 
 import contextlib
+import importlib.resources
 import importlib.util
 import ipaddress
 import json
@@ -99,15 +100,21 @@ def _unit_specs(python: str, interface: str) -> dict[str, UnitSpec]:
             type="notify", user="postgres", kill_signal="SIGINT", pid_file=f"{PG_DATA}/postmaster.pid",
         ),
         "xcatd": UnitSpec("xCAT daemon (lab stand-in, port 3001)", f"{standin}.xcatd", type="notify"),
-        "named": UnitSpec("BIND 9 (real daemon, configured by makedns -n)", "/usr/sbin/named -f -u bind -c /etc/named.conf"),
+        "named": UnitSpec(
+            "BIND 9 (real daemon, configured by makedns -n)", "/usr/sbin/named -f -u bind -c /etc/named.conf"
+        ),
         "dhcpd": UnitSpec(
             "ISC DHCP server (real daemon, configured by makedhcp -n)",
             f"/usr/sbin/dhcpd -f -4 -q -cf /etc/dhcp/dhcpd.conf -lf /var/lib/dhcp/dhcpd.leases "
             f"-pf /run/dhcp-server/dhcpd.pid {interface}",
             exec_start_pre=("/usr/bin/touch /var/lib/dhcp/dhcpd.leases",),
         ),
-        "chronyd": UnitSpec("chrony (real daemon, -x: never sets the clock)", "/usr/sbin/chronyd -d -x -f /etc/chrony/chrony.conf"),
-        "conserver": UnitSpec("conserver (real daemon, configured by makeconservercf)", "/usr/sbin/conserver -C /etc/conserver.cf"),
+        "chronyd": UnitSpec(
+            "chrony (real daemon, -x: never sets the clock)", "/usr/sbin/chronyd -d -x -f /etc/chrony/chrony.conf"
+        ),
+        "conserver": UnitSpec(
+            "conserver (real daemon, configured by makeconservercf)", "/usr/sbin/conserver -C /etc/conserver.cf"
+        ),
         "goconserver": UnitSpec(
             "goconserver (lab stand-in holding a pid and port 12430)",
             f"{standin}.listener --name goconserver --port 12430",
@@ -387,7 +394,8 @@ class Lab:
 
     def _make_client_key(self) -> None:
         key = self.layout.ssh_dir / "id_ed25519"
-        system.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"xcatha-lab-{self.layout.name}", "-f", str(key)])
+        comment = f"xcatha-lab-{self.layout.name}"
+        system.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(key)])
 
     def _write_client_files(self) -> None:
         lay = self.layout
@@ -484,9 +492,7 @@ class Lab:
         return proc.returncode == 0
 
     def _seed_database(self, node: str) -> None:
-        schema = importlib.util.find_spec("xcatha_verify.lab.standins")
-        assert schema is not None and schema.origin is not None
-        schema_sql = (Path(schema.origin).parent / "schema.sql").read_text()
+        schema_sql = importlib.resources.files("xcatha_verify.lab.standins").joinpath("schema.sql").read_text()
         lay = self.layout
         password = self.db_password.replace("'", "''")
         setup = (
@@ -501,14 +507,17 @@ class Lab:
             ("networks", ("netname", "net", "mask", "mgtifname", "gateway"),
              [(self.mgt_network_name, str(net.network_address), str(net.netmask), lay.label, "<xcatmaster>")]),
             ("nodelist", ("node", "groups"), [("cn1", "compute,all"), ("cn2", "compute,all")]),
-            ("hosts", ("node", "ip"), [("cn1", str(net.network_address + 101)), ("cn2", str(net.network_address + 102))]),
-            ("mac", ("node", "interface", "mac"), [("cn1", "eth0", "02:00:00:00:01:01"), ("cn2", "eth0", "02:00:00:00:01:02")]),
+            ("hosts", ("node", "ip"),
+             [("cn1", str(net.network_address + 101)), ("cn2", str(net.network_address + 102))]),
+            ("mac", ("node", "interface", "mac"),
+             [("cn1", "eth0", "02:00:00:00:01:01"), ("cn2", "eth0", "02:00:00:00:01:02")]),
         ]  # fmt: skip
         inserts = []
         for table, cols, values in rows:
             for row in values:
                 quoted = ", ".join("'" + v.replace("'", "''") + "'" for v in row)
-                inserts.append(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({quoted});")
+                # Table and column names are the lab's constants; values are quoted literals.
+                inserts.append(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({quoted});")  # noqa: S608
         sql = f"SET ROLE {DB_USER};\n{schema_sql}\n" + "\n".join(inserts) + "\n"
         self.run(node, ["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", DB_NAME],
                  input_text=sql)  # fmt: skip
@@ -601,6 +610,7 @@ class Lab:
                 os.kill(int(pid), signal.SIGKILL)
         for pid in pids.values():
             _wait_gone(int(pid))
+        self._end_stragglers()
         for launcher in self._launchers:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 launcher.wait(timeout=5)
@@ -609,14 +619,26 @@ class Lab:
         for ns in lay.namespaces:
             if ns in present:
                 system.run(["ip", "netns", "delete", ns], check=False)
-        if _is_mount_point(lay.base):
-            if system.run(["umount", str(lay.base)], check=False).returncode != 0:
-                system.run(["umount", "--lazy", str(lay.base)], check=False)
+        if _is_mount_point(lay.base) and system.run(["umount", str(lay.base)], check=False).returncode != 0:
+            system.run(["umount", "--lazy", str(lay.base)], check=False)
         with contextlib.suppress(OSError):
             lay.base.rmdir()
         with contextlib.suppress(OSError):
             lay.state_file.unlink()
         return time.monotonic() - start
+
+    def _end_stragglers(self) -> None:
+        """End processes a killed build left on the machine (initdb, ssh-keygen...): ours, since
+        their command lines name this lab's private directory."""
+        marker = str(self.layout.base).encode() + b"/"
+        for _attempt in range(50):
+            pids = [pid for pid in _pids() if marker in _cmdline(pid)]
+            if not pids:
+                return
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.05)
 
     def _stop_control_masters(self) -> None:
         """End ssh ControlMaster processes of this lab (ssh -O exit on each socket)."""
@@ -649,6 +671,17 @@ def labs_present() -> list[str]:
     if not STATE_ROOT.is_dir():
         return []
     return sorted(p.stem for p in STATE_ROOT.glob("*.json"))
+
+
+def _pids() -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and int(p.name) != os.getpid()]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def _netns_list() -> Iterable[str]:

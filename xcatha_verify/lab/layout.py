@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from xcatha_verify.errors import UsageError
@@ -36,7 +36,7 @@ class LabLayout:
     """One lab's names, addresses and paths. Two labs with different names never share any."""
 
     name: str = "lab"
-    subnet: ipaddress.IPv4Network = ipaddress.IPv4Network("192.0.2.0/24")
+    subnet: ipaddress.IPv4Network = field(default_factory=lambda: ipaddress.IPv4Network("192.0.2.0/24"))
     interface: str = "eth0"
     label: str = "eth0:0"
 

@@ -1,0 +1,1 @@
+pytest_plugins = ["xcatha_verify.lab.fixture"]

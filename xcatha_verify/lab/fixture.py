@@ -1,0 +1,56 @@
+"""pytest fixtures for the lab: ``lab`` (one healthy pair for the session) and ``lab_factory``.
+
+Use with ``pytest_plugins = ["xcatha_verify.lab.fixture"]``. Lab tests need root; without it
+they are skipped with the reason. Every lab a fixture brings up is brought down at the end,
+failed tests included; a lab left by a killed run is cleaned by the next ``up`` of that name.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from xcatha_verify.lab.lab import Lab
+from xcatha_verify.lab.layout import LabLayout
+
+SESSION_LAB = "pytest"
+
+
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("lab tests need root (network, mount and PID namespaces)")
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    """The session's lab: xcatmn1 active, xcatmn2 standby. Tests that change it must restore it."""
+    _require_root()
+    the_lab = Lab(LabLayout(name=SESSION_LAB))
+    the_lab.up()
+    try:
+        yield the_lab
+    finally:
+        the_lab.down()
+
+
+@pytest.fixture
+def lab_factory() -> Iterator[Callable[..., Lab]]:
+    """Build extra labs (other names and layouts); all are brought down after the test."""
+    _require_root()
+    built: list[Lab] = []
+
+    def make(name: str, subnet: str = "192.0.2.0/24", interface: str = "eth0", label: str | None = None) -> Lab:
+        layout = LabLayout(name, ipaddress.IPv4Network(subnet), interface, label or f"{interface}:0")
+        new = Lab(layout)
+        built.append(new)
+        new.up()
+        return new
+
+    try:
+        yield make
+    finally:
+        for each in built:
+            each.down()
