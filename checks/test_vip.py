@@ -1,40 +1,131 @@
-"""The virtual IP: present with its prefix and label on the active node, absent everywhere else."""
+"""The virtual IP: on the active node with its prefix and label, nowhere else, never persistent."""
 
 from __future__ import annotations
 
-from testinfra.host import Host
+import shlex
 
-from xcatha_verify.checkkit import check, verdict
-from xcatha_verify.facts.network import IP_ADDR_COMMAND, parse_ip_addr_json
-from xcatha_verify.inventory import Inventory
+from xcatha_verify.checkkit import ACTIVE, PHASES, STANDBY, check, verdict
+from xcatha_verify.facts.node import NodeFacts
+from xcatha_verify.inventory import Inventory, Node
+
+# Where a distribution keeps persistent addresses.
+PERSISTENT_CONFIG = (
+    "/etc/sysconfig/network-scripts",
+    "/etc/sysconfig/network",
+    "/etc/NetworkManager/system-connections",
+    "/etc/network/interfaces",
+    "/etc/network/interfaces.d",
+    "/etc/netplan",
+)
+ARP_PROBES = 3
 
 
-def _addresses(host: Host) -> list:
-    return parse_ip_addr_json(host.check_output(IP_ADDR_COMMAND))
-
-
-@check("vip.present", phases=("post-activate", "active"))
-def test_vip_present(host: Host, inventory: Inventory) -> None:
+@check("vip.present", phases=ACTIVE)
+def test_vip_present(facts: NodeFacts, inventory: Inventory) -> None:
     """The VIP is on its interface with its prefix and label."""
     vip = inventory.vip
-    holding = [a for a in _addresses(host) if a.address == vip.address]
-    wanted = [a for a in holding if (a.interface, a.prefix, a.label) == (vip.interface, vip.prefix, vip.label)]
+    held = facts.vip_addresses
+    wanted = [a for a in held if (a.interface, a.prefix, a.label) == (vip.interface, vip.prefix, vip.label)]
     verdict(
         bool(wanted),
-        observed=", ".join(map(str, holding)) or f"{vip.address} is not configured on this node",
+        observed=", ".join(map(str, held)) or f"{vip.address} is not configured on this node",
         expected=f"{vip.address}/{vip.prefix} on {vip.interface} label {vip.label}",
         fix=f"ip addr add {vip.address}/{vip.prefix} brd + dev {vip.interface} label {vip.label}",
     )
 
 
-@check("vip.absent", phases=("post-deactivate", "pre-activate", "standby"))
-def test_vip_absent(host: Host, inventory: Inventory) -> None:
+@check("vip.absent", phases=STANDBY)
+def test_vip_absent(facts: NodeFacts, inventory: Inventory) -> None:
     """The VIP is on no interface of this node."""
-    vip = inventory.vip
-    holding = [a for a in _addresses(host) if a.address == vip.address]
+    held = facts.vip_addresses
     verdict(
-        not holding,
-        observed=", ".join(map(str, holding)),
-        expected=f"{vip.address} on no interface",
-        fix="; ".join(f"ip addr del {a.address}/{a.prefix} dev {a.interface}" for a in holding),
+        not held,
+        observed=", ".join(map(str, held)),
+        expected=f"{inventory.vip.address} on no interface",
+        fix="; ".join(f"ip addr del {a.address}/{a.prefix} dev {a.interface}" for a in held),
+    )
+
+
+@check("vip.not_persistent", phases=PHASES)
+def test_vip_not_persistent(facts: NodeFacts, inventory: Inventory) -> None:
+    """No persistent network configuration carries the VIP (it must vanish on reboot)."""
+    vip = inventory.vip
+    paths = " ".join(shlex.quote(p) for p in PERSISTENT_CONFIG)
+    # Alias files (ifcfg-eth0:0) and any config naming the VIP as a whole word.
+    alias = shlex.quote(f"ifcfg-{vip.interface}:")
+    script = (
+        f"ls -1d /etc/sysconfig/network-scripts/{alias}* 2>/dev/null; "
+        f"grep -rlsw -F -e {shlex.quote(str(vip.address))} -- {paths} 2>/dev/null; true"
+    )
+    found = sorted(set(facts.run(script).stdout.split()))
+    verdict(
+        not found,
+        observed="the VIP is configured persistently in: " + ", ".join(found),
+        expected=f"{vip.address} in no persistent configuration ({', '.join(PERSISTENT_CONFIG)})",
+        fix="remove the VIP from: " + ", ".join(found) + " (it is added at activation, never at boot)",
+    )
+
+
+def _ifcfg(text: str) -> dict[str, str]:
+    values = {}
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and not key.startswith("#"):
+            values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+@check("net.static_ip_persistent", phases=PHASES)
+def test_static_ip_persistent(facts: NodeFacts, inventory: Inventory, node: Node) -> None:
+    """The node's own static IP is configured persistently on the VIP's interface."""
+    path = node.network_config
+    text = facts.file(path)
+    ip = str(node.static_ip)
+    if text is None:
+        ok, observed = False, f"{path} does not exist"
+    elif path.rsplit("/", 1)[-1].startswith("ifcfg-"):
+        values = _ifcfg(text)
+        addresses = {v for k, v in values.items() if k == "IPADDR" or k.startswith("IPADDR")}
+        device_ok = values.get("DEVICE", inventory.vip.interface) == inventory.vip.interface
+        onboot = values.get("ONBOOT", "yes").lower() in ("yes", "true", "1")
+        ok = ip in addresses and device_ok and onboot
+        observed = f"{path}: DEVICE={values.get('DEVICE')} IPADDR={sorted(addresses)} ONBOOT={values.get('ONBOOT')}"
+    else:
+        words = text.replace("/", " ").replace("=", " ").split()
+        ok = ip in words
+        observed = f"{path} does not mention {ip}" if not ok else f"{path} configures {ip}"
+    verdict(
+        ok,
+        observed=observed,
+        expected=f"{path} configures {ip}/{node.prefix} on {inventory.vip.interface} at boot",
+        fix=(
+            f'write {path} with DEVICE="{inventory.vip.interface}" BOOTPROTO="static" IPADDR="{ip}" '
+            f'PREFIX="{node.prefix}" ONBOOT="yes"'
+        ),
+    )
+
+
+@check("vip.free_on_network", phases=("pre-activate",))
+def test_vip_free_on_network(facts: NodeFacts, inventory: Inventory) -> None:
+    """ARP duplicate-address detection finds nobody answering for the VIP (RFC 5227 probes)."""
+    vip = inventory.vip
+    result = facts.run(
+        "arping -D -c %s -w %s -I %s %s", str(ARP_PROBES), str(ARP_PROBES + 2), vip.interface, str(vip.address)
+    )
+    if result.rc not in (0, 1):
+        verdict(
+            False,
+            observed=f"arping could not probe (exit {result.rc}): {(result.stderr or result.stdout).strip()}",
+            expected=f"{ARP_PROBES} ARP probes for {vip.address} on {vip.interface} with no reply",
+            fix="install iputils-arping and make sure the interface is up",
+        )
+    replies = [line for line in result.stdout.splitlines() if "reply from" in line.lower()]
+    verdict(
+        result.rc == 0,
+        observed="; ".join(replies) or f"arping -D exit status {result.rc}: {vip.address} is in use",
+        expected=f"no host answers ARP for {vip.address}",
+        fix=(
+            f"find the holder of {vip.address} (the MAC above) and remove the VIP there "
+            f"(ip addr del {vip.address}/{vip.prefix} dev {vip.interface}); never activate while it answers"
+        ),
     )

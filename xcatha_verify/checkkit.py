@@ -20,6 +20,10 @@ from xcatha_verify.errors import UsageError
 
 PHASES = ("pre-deactivate", "post-deactivate", "pre-activate", "post-activate", "active", "standby", "drift")
 MARK = "xcatha_check"
+# A node holding the role: before it is deactivated, after it is activated, and at rest.
+ACTIVE = ("pre-deactivate", "post-activate", "active")
+# A node without the role: after deactivation, before activation, and at rest.
+STANDBY = ("post-deactivate", "pre-activate", "standby")
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -28,19 +32,23 @@ F = TypeVar("F", bound=Callable[..., object])
 class CheckInfo:
     id: str
     phases: tuple[str, ...]
+    pair: bool
     summary: str
     module: str
     function: str
 
 
-def check(check_id: str, *, phases: tuple[str, ...] | list[str]) -> Callable[[F], F]:
-    """Declare a check: ``@check("vip.present", phases=("active", "post-activate"))``."""
+def check(check_id: str, *, phases: tuple[str, ...] | list[str], pair: bool = False) -> Callable[[F], F]:
+    """Declare a check: ``@check("vip.present", phases=("active", "post-activate"))``.
+
+    A pair check (``pair=True``) looks at both nodes; in the drift phase it runs once per pair.
+    """
     unknown = sorted(set(phases) - set(PHASES))
     if unknown:
         raise ValueError(f"check {check_id}: unknown phases {unknown}; known: {PHASES}")
 
     def mark(func: F) -> F:
-        return pytest.mark.xcatha_check(id=check_id, phases=tuple(phases))(func)  # type: ignore[no-any-return]
+        return pytest.mark.xcatha_check(id=check_id, phases=tuple(phases), pair=pair)(func)  # type: ignore[no-any-return]
 
     return mark
 
@@ -64,8 +72,9 @@ def iter_checks() -> Iterator[CheckInfo]:
                 if mark.name == MARK:
                     doc = (func.__doc__ or "").strip().splitlines()
                     yield CheckInfo(
-                        mark.kwargs["id"], mark.kwargs["phases"], doc[0] if doc else "", module.__name__, func.__name__
-                    )
+                        mark.kwargs["id"], mark.kwargs["phases"], mark.kwargs.get("pair", False),
+                        doc[0] if doc else "", module.__name__, func.__name__,
+                    )  # fmt: skip
 
 
 def checks_for(phase: str) -> list[CheckInfo]:

@@ -143,6 +143,15 @@ class Inventory:
         return tuple(node.name for node in self.nodes)
 
     @property
+    def database_service(self) -> Service:
+        """The database's service (validation guarantees exactly one)."""
+        return next(s for s in self.services if s.role in DATABASE_TYPES)
+
+    @property
+    def time_service(self) -> Service | None:
+        return next((s for s in self.services if s.role in ("ntpd", "chronyd")), None)
+
+    @property
     def stop_order(self) -> tuple[Service, ...]:
         return self.services[::-1]
 

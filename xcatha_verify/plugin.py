@@ -8,9 +8,14 @@ the node being checked, and keeps only the checks of the requested phase.
 from __future__ import annotations
 
 import pytest
+from testinfra.host import Host
 
 from xcatha_verify.checkkit import MARK, check_phase
+from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.inventory import Inventory, Node, load_inventory
+from xcatha_verify.targets import ensure_reachable
+
+_FACTS: dict[int, NodeFacts] = {}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -18,10 +23,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--xcatha-inventory", help="inventory file")
     group.addoption("--xcatha-node", help="name of the node the checks run against")
     group.addoption("--xcatha-phase", help="phase whose checks run")
+    group.addoption(
+        "--xcatha-role", choices=("active", "standby"), help="drift: the node's role (selects its steady-state checks)"
+    )
+    group.addoption("--xcatha-pair", action="store_true", help="drift: this run also runs the pair checks")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARK}(id, phases): an xcatha-verify check")
+
+
+def selected(phases: tuple[str, ...], pair: bool, phase: str, role: str | None, with_pair: bool) -> bool:
+    """Whether a check with these marks runs: by phase, or in drift by the node's role plus the pair checks."""
+    if phase != "drift":
+        return phase in phases
+    if pair:
+        return with_pair and "drift" in phases
+    return role in phases
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -29,11 +47,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not phase:
         return
     check_phase(phase)
+    role, with_pair = config.getoption("--xcatha-role"), config.getoption("--xcatha-pair")
+    if phase == "drift" and not role:
+        raise pytest.UsageError("the drift phase needs --xcatha-role")
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
         mark = item.get_closest_marker(MARK)
-        (keep if mark is not None and phase in mark.kwargs["phases"] else drop).append(item)
+        ok = mark is not None and selected(
+            mark.kwargs["phases"], mark.kwargs.get("pair", False), phase, role, with_pair
+        )
+        (keep if ok else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
     items[:] = keep
@@ -50,3 +74,33 @@ def node(pytestconfig: pytest.Config, inventory: Inventory) -> Node:
     if not name:
         raise pytest.UsageError("--xcatha-node is required")
     return inventory.node(name)
+
+
+@pytest.fixture(scope="session")
+def phase(pytestconfig: pytest.Config) -> str:
+    return str(pytestconfig.getoption("--xcatha-phase"))
+
+
+@pytest.fixture(scope="session")
+def peer(inventory: Inventory, node: Node) -> Node:
+    return inventory.peer_of(node.name)
+
+
+@pytest.fixture
+def facts(host: Host, node: Node, inventory: Inventory) -> NodeFacts:
+    """The checked node's facts, shared by every check of the run."""
+    key = id(host)
+    if key not in _FACTS:
+        _FACTS[key] = NodeFacts(host, node, inventory)
+    return _FACTS[key]
+
+
+@pytest.fixture
+def peer_facts(peer: Node, inventory: Inventory) -> NodeFacts:
+    """The peer's facts over its own (reused) connection; NodeUnreachable when it cannot be reached."""
+    host = ensure_reachable(inventory, peer)
+    key = id(host)
+    if key not in _FACTS:
+        _FACTS[key] = NodeFacts(host, peer, inventory)
+    return _FACTS[key]
+

@@ -1,4 +1,4 @@
-"""xcatha-verify: run a phase's readiness checks against a node, locally or over SSH, with reports.
+"""xcatha-verify: run a phase's readiness checks against nodes, locally or over SSH, with reports.
 
 Exit status: 0 every check passed, 1 a check failed, 2 usage or inventory error, 3 a node could
 not be reached.
@@ -7,32 +7,35 @@ not be reached.
 from __future__ import annotations
 
 import argparse
-import socket
-import subprocess
 import sys
-import time
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 
-from xcatha_verify.checkkit import PHASES, check_phase, checks_dir, checks_for, iter_checks
+from xcatha_verify.checkkit import PHASES, check_phase, checks_for, iter_checks
 from xcatha_verify.cli.common import run_main, setup_logging
-from xcatha_verify.errors import NodeUnreachable, UsageError
+from xcatha_verify.errors import UsageError
 from xcatha_verify.inventory import DEFAULT_INVENTORY_PATH, Inventory, Node, load_inventory
-
-DEFAULT_REPORT_DIR = "reports"
+from xcatha_verify.runner import FORMATS, NodeRun, plan_runs, run_checks
+from xcatha_verify.targets import this_host_name
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xcatha-verify",
         description="Readiness checks for xCAT management-node HA phases (pytest-testinfra, locally or over SSH).",
-        epilog=f"phases: {', '.join(PHASES)}",
+        epilog=f"phases: {', '.join(PHASES)}. Exit status: 0 ready, 1 a check failed, 2 usage or inventory "
+        "error, 3 a node unreachable.",
     )
     parser.add_argument("phase", nargs="?", help="phase whose checks run")
     parser.add_argument(
         "--inventory", default=DEFAULT_INVENTORY_PATH, help=f"inventory file (default: {DEFAULT_INVENTORY_PATH})"
     )
-    parser.add_argument("--node", help="node to check (default: this host, if the inventory names it)")
-    parser.add_argument("--report-dir", default=DEFAULT_REPORT_DIR, help="where reports go (default: ./reports)")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--node", help="node to check (default: this host, if the inventory names it)")
+    target.add_argument("--all", action="store_true", help="check every node, in parallel")
+    parser.add_argument("--report-dir", default="reports", help="where reports go (default: ./reports)")
+    parser.add_argument(
+        "--format", default="html,junit,json", help=f"report formats, comma-separated from {','.join(FORMATS)}"
+    )
     parser.add_argument("-k", dest="keyword", help="only checks matching this pytest -k expression")
     parser.add_argument(
         "--list", action="store_true", help="list the checks of PHASE (or all) without touching any node"
@@ -43,40 +46,29 @@ def _parser() -> argparse.ArgumentParser:
 
 def _list(phase: str | None) -> int:
     for info in checks_for(phase) if phase else iter_checks():
-        print(f"{info.id:30} {phase or ','.join(info.phases):20} {info.summary}")
+        kind = "pair" if info.pair else "node"
+        print(f"{info.id:28} {kind:5} {','.join(info.phases):70} {info.summary}")
     return 0
 
 
-def _resolve_node(inventory: Inventory, name: str | None) -> Node:
-    if name:
-        return inventory.node(name)
-    here = socket.gethostname().split(".")[0]
+def _nodes(inventory: Inventory, args: argparse.Namespace, phase: str) -> list[Node]:
+    if args.all or phase == "drift":
+        return list(inventory.nodes)
+    if args.node:
+        return [inventory.node(args.node)]
+    here = this_host_name()
     for node in inventory.nodes:
         if node.is_local or node.name == here:
-            return node
-    raise UsageError(f"this host ({here}) is not a node of {inventory.source}; name one with --node")
+            return [node]
+    raise UsageError(f"this host ({here}) is not a node of {inventory.source}; name one with --node or use --all")
 
 
-def hostspec(inventory: Inventory, node: Node) -> str:
-    """testinfra's backend URI for a node: local when the node is this host, ssh otherwise."""
-    if node.is_local or node.name == socket.gethostname().split(".")[0]:
-        return "local://"
-    return node.target
-
-
-def _reachable(inventory: Inventory, node: Node, spec: str) -> None:
-    if spec == "local://":
-        return
-    import testinfra
-
-    host = testinfra.get_host(spec, ssh_config=inventory.ssh_config)
-    try:
-        host.run("true")
-    except RuntimeError as exc:
-        detail = str(getattr(exc.args[0], "stderr", exc)).strip().splitlines() if exc.args else []
-        raise NodeUnreachable(
-            f"{node.name} ({spec}) cannot be reached over ssh: {detail[-1] if detail else exc}"
-        ) from None
+def _formats(text: str) -> tuple[str, ...]:
+    chosen = tuple(f.strip() for f in text.split(",") if f.strip())
+    unknown = sorted(set(chosen) - set(FORMATS))
+    if unknown or not chosen:
+        raise UsageError(f"--format {text!r}: expected a comma-separated list of {', '.join(FORMATS)}")
+    return chosen
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -85,31 +77,21 @@ def _run(args: argparse.Namespace) -> int:
     if not args.phase:
         raise UsageError(f"a PHASE is required ({', '.join(PHASES)})")
     phase = check_phase(args.phase)
+    formats = _formats(args.format)
     inventory = load_inventory(args.inventory)
-    node = _resolve_node(inventory, args.node)
-    spec = hostspec(inventory, node)
-    _reachable(inventory, node, spec)
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    report_dir = Path(args.report_dir)
-    report_dir.mkdir(parents=True, exist_ok=True)
-    base = report_dir / f"{stamp}-{inventory.cluster}-{node.name}-{phase}"
-    argv = [
-        sys.executable, "-m", "pytest", checks_dir(), "-p", "xcatha_verify.plugin",
-        "--rootdir", checks_dir(), "-c", "/dev/null", "-p", "no:cacheprovider",
-        f"--hosts={spec}", f"--xcatha-inventory={inventory.source}", f"--xcatha-node={node.name}",
-        f"--xcatha-phase={phase}", "-rfE", "--tb=line", "-q", "--color=no",
-        f"--html={base}.html", "--self-contained-html", f"--junitxml={base}.xml",
-    ]  # fmt: skip
-    if inventory.ssh_config:
-        argv.append(f"--ssh-config={inventory.ssh_config}")
-    if args.keyword:
-        argv += ["-k", args.keyword]
-    print(f"{inventory.cluster}: {phase} checks on {node.name} ({spec})", flush=True)
-    status = subprocess.run(argv, check=False).returncode
-    print(f"report: {base}.html")
-    if status == 5:
-        raise UsageError(f"no check matched phase {phase}" + (f" and -k {args.keyword}" if args.keyword else ""))
-    return 0 if status == 0 else 1
+    nodes = _nodes(inventory, args, phase)
+    runs: list[NodeRun] = plan_runs(inventory, nodes, phase)
+    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+        results = list(
+            pool.map(lambda r: run_checks(inventory, r, args.report_dir, formats, args.keyword), runs)
+        )
+    for result in results:
+        for path in result.reports:
+            print(f"report: {path}")
+    statuses = [r.status for r in results]
+    if 3 in statuses:
+        return 3
+    return 1 if 1 in statuses else 0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -120,3 +102,4 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+    sys.exit(0)

@@ -170,10 +170,10 @@ def _clock_skew_repair(lab: Lab, node: str) -> None:
 
 
 def _sshd_down(lab: Lab, node: str) -> None:
-    pid = lab.path(node, "/run/sshd.pid").read_text().strip()
-    lab.run(node, ["kill", pid])
-    wait_gone = 'while [ -e /run/sshd.pid ] && kill -0 "$(cat /run/sshd.pid)" 2>/dev/null; do sleep 0.05; done'
-    lab.run(node, ["sh", "-c", wait_gone])
+    # Every sshd of the node, sessions included: a stopped sshd whose old connections (ssh
+    # ControlMaster) lived on would leave the node reachable.
+    lab.run(node, ["sh", "-c", "pkill -KILL -x sshd; while pgrep -x sshd >/dev/null; do sleep 0.05; done; "
+                               "rm -f /run/sshd.pid"])  # fmt: skip
 
 
 def _sshd_down_repair(lab: Lab, node: str) -> None:

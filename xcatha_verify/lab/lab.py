@@ -32,6 +32,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -69,6 +70,8 @@ STANDIN_COMMANDS = (
 )  # fmt: skip
 SYSTEMCTL_TUNING = {"MinimumYield": "0.2", "MinimumTimeoutStartSec": "2", "MinimumTimeoutStopSec": "2"}
 PACKAGE_DIRS = {"/var/named": "bind", "/var/lib/dhcp": "root", "/etc/dhcp": "root", "/etc/goconserver": "root"}
+STORAGE_ID = ".xcatha-storage-id"  # see checks/test_pair.py: pair.same_storage
+STORAGE_RECORD = "/var/lib/xcatha/storage-id"
 NODEINIT_MARKER = "xcatha_verify.lab.nodeinit"
 REQUIRED_TOOLS = {
     "ip": "iproute2", "nsenter": "util-linux", "unshare": "util-linux", "mount": "mount",
@@ -212,7 +215,11 @@ class Lab:
                 raise UsageError(f"lab {self.layout.name!r} is already up; run: xcatha-lab down")
             progress(f"cleaning a lab {self.layout.name!r} left by an earlier run")
             existing.down()
-        self._state = {"layout": self.layout.to_dict(), "status": "building", "pids": {}, "started": time.time()}
+        self._state = {
+            "layout": self.layout.to_dict(), "status": "building", "pids": {}, "started": time.time(),
+            # The shared storage's identity: on the storage, and recorded by each node (a prepared pair).
+            "storage_id": str(uuid.uuid4()),
+        }  # fmt: skip
         self._save()
         try:
             self._build(progress)
@@ -377,6 +384,7 @@ class Lab:
         for path, owner in PACKAGE_DIRS.items():
             self.path(node, path).mkdir(parents=True, exist_ok=True)
             shutil.chown(self.path(node, path), owner, owner)
+        self.write(node, STORAGE_RECORD, f"{self._state['storage_id']}\n")
         # Mount points for the shared data, empty while disconnected.
         for path in SHARED_PATHS:
             self.path(node, path).mkdir(parents=True, exist_ok=True)
@@ -468,6 +476,7 @@ class Lab:
         (data / "pg_hba.conf").write_text(
             TEMPLATES.get_template("pg_hba.conf.j2").render(vip=lay.vip, static_ips=static_ips)
         )
+        (lay.shared_dir("/etc/xcat") / STORAGE_ID).write_text(f"{self._state['storage_id']}\n")
         cfgloc = lay.shared_dir("/etc/xcat") / "cfgloc"
         cfgloc.write_text(f"Pg:dbname={DB_NAME};host={lay.vip}|{DB_USER}|{password}\n")
         cfgloc.chmod(0o600)

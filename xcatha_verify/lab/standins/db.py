@@ -1,10 +1,12 @@
-"""cfgloc parsing and PostgreSQL access through ``psql`` for the xcatd stand-in (lab test equipment).
+"""cfgloc reading and PostgreSQL access through ``psql`` for the xcatd stand-in (lab test equipment).
 
 xCAT names its PostgreSQL database in ``/etc/xcat/cfgloc``, one line::
 
     Pg:dbname=xcatdb;host=192.0.2.7|xcatadm|SECRETPASSWORD
 
-(``;port=5432`` may follow the host). The password in it never leaves this module except as the
+(``;port=5432`` may follow the host). The parser is the product's
+(:func:`xcatha_verify.facts.xcat.parse_cfgloc`, re-exported here with ``CfgLoc`` and ``CfgLocError``);
+the lab only adds that the engine must be ``Pg``. The password in it never leaves this module except as the
 ``PGPASSWORD`` environment variable of the ``psql`` child: it is kept out of ``repr``, out of
 error messages and off every command line.
 
@@ -18,20 +20,19 @@ import json
 import os
 import re
 import subprocess
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from xcatha_verify.errors import XcathaError
+from xcatha_verify.facts.xcat import CfgLoc, CfgLocError
+from xcatha_verify.facts.xcat import parse_cfgloc as _parse_cfgloc
+
+__all__ = ["CfgLoc", "CfgLocError", "DatabaseError", "DatabaseUnavailable", "parse_cfgloc", "ping", "query",
+           "read_cfgloc", "run_psql"]
 
 PSQL_TIMEOUT = 30.0
 CONNECT_TIMEOUT_SECONDS = "5"
 _VAR_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
-_CONN_KEYS = {"dbname", "host", "port"}
-
-
-class CfgLocError(XcathaError, ValueError):
-    """cfgloc is missing or malformed. The message never contains the password."""
 
 
 class DatabaseError(XcathaError, RuntimeError):
@@ -42,58 +43,12 @@ class DatabaseUnavailable(DatabaseError, ConnectionError):
     """psql could not connect to (or lost) the database server."""
 
 
-@dataclass(frozen=True)
-class CfgLoc:
-    """The parsed cfgloc line. ``password`` is excluded from ``repr``."""
-
-    dbname: str
-    host: str
-    port: int | None
-    user: str
-    password: str = field(repr=False)
-    connection: str = ""  # the text between "Pg:" and the first "|", as written (no secret)
-
-    @property
-    def public_text(self) -> str:
-        """cfgloc without its password, as ``lsxcatd -d`` shows it."""
-        return f"Pg:{self.connection}|{self.user}"
-
-
 def parse_cfgloc(text: str) -> CfgLoc:
-    """Parse xCAT's PostgreSQL cfgloc line; raise CfgLocError (a ValueError) when malformed."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if len(lines) != 1:
-        raise CfgLocError(f"cfgloc must hold exactly one non-empty line, found {len(lines)}")
-    line = lines[0]
-    engine, sep, rest = line.partition(":")
-    if not sep:
-        raise CfgLocError("cfgloc must start with the database engine, e.g. 'Pg:'")
-    if engine != "Pg":
-        raise CfgLocError(f"unsupported database engine {engine!r} in cfgloc; the lab supports only 'Pg'")
-    parts = rest.split("|", 2)
-    if len(parts) != 3:
-        raise CfgLocError("cfgloc must look like 'Pg:dbname=DB;host=HOST[;port=PORT]|USER|PASSWORD'")
-    connection, user, password = parts
-    if not user:
-        raise CfgLocError("cfgloc names no database user")
-    values: dict[str, str] = {}
-    for item in connection.split(";"):
-        if not item:
-            continue
-        key, eq, value = item.partition("=")
-        key = key.strip()
-        if not eq or key not in _CONN_KEYS:
-            raise CfgLocError(f"cfgloc connection item {item!r} is not one of dbname=, host=, port=")
-        values[key] = value.strip()
-    for required in ("dbname", "host"):
-        if not values.get(required):
-            raise CfgLocError(f"cfgloc has no {required}= in its connection part")
-    port: int | None = None
-    if "port" in values:
-        if not values["port"].isdigit() or not 0 < int(values["port"]) < 65536:
-            raise CfgLocError(f"cfgloc port {values['port']!r} is not a TCP port number")
-        port = int(values["port"])
-    return CfgLoc(values["dbname"], values["host"], port, user, password, connection)
+    """Parse cfgloc with the product parser; the lab supports only PostgreSQL ('Pg:')."""
+    cfg = _parse_cfgloc(text)
+    if cfg.engine != "Pg":
+        raise CfgLocError(f"unsupported database engine {cfg.engine!r} in cfgloc; the lab supports only 'Pg'")
+    return cfg
 
 
 def read_cfgloc(path: Path) -> CfgLoc:

@@ -1,0 +1,140 @@
+"""Both nodes at once: one VIP holder, the peer deactivated, /etc/hosts and clocks in step, same storage."""
+
+from __future__ import annotations
+
+import pytest
+from xcatha_verify.facts.hosts import diff_hosts
+
+from xcatha_verify.checkkit import check, verdict
+from xcatha_verify.errors import NodeUnreachable
+from xcatha_verify.facts.node import NodeFacts
+from xcatha_verify.inventory import Inventory, Node
+
+CLOCK_SAMPLES = 3
+STORAGE_ID = ".xcatha-storage-id"  # in the first shared path, written once by the pair's set-up
+STORAGE_RECORD = "/var/lib/xcatha/storage-id"  # each node's copy, taken while it was connected
+
+
+def _peer(request: pytest.FixtureRequest, peer: Node) -> NodeFacts:
+    try:
+        return request.getfixturevalue("peer_facts")
+    except NodeUnreachable as exc:
+        verdict(False, observed=str(exc), expected=f"{peer.name} reachable for the pair checks",
+                fix=f"check ssh to {peer.name} ({peer.target}); for an unplanned failover see the runbook")  # fmt: skip
+        raise
+
+
+@check("pair.single_vip_holder", phases=("pre-deactivate", "post-activate", "pre-activate", "post-deactivate",
+                                          "active", "standby", "drift"), pair=True)  # fmt: skip
+def test_single_vip_holder(request: pytest.FixtureRequest, facts: NodeFacts, peer: Node, inventory: Inventory,
+                           phase: str) -> None:  # fmt: skip
+    """Exactly one node holds the VIP (none only between deactivation and activation)."""
+    other = _peer(request, peer)
+    holders = [f.node.name for f in (facts, other) if f.holds_vip]
+    allowed = {1, 0} if phase in ("post-deactivate", "pre-activate") else {1}
+    verdict(
+        len(holders) in allowed,
+        observed=f"VIP {inventory.vip.address} held by: {', '.join(holders) or 'no node'}",
+        expected="exactly one holder" + (" (or none, between deactivation and activation)" if 0 in allowed else ""),
+        fix="remove the VIP from every node but the active one (ip addr del ...)" if holders
+        else f"activate one node: xcatha-run activate --node {facts.node.name}",
+    )
+
+
+@check("pair.peer_deactivated", phases=("pre-activate",), pair=True)
+def test_peer_deactivated(request: pytest.FixtureRequest, peer: Node, inventory: Inventory) -> None:
+    """The peer holds no VIP and runs none of the services (an unreachable peer fails, never passes)."""
+    other = _peer(request, peer)
+    running = [s.unit for s in other.running_services]
+    problems = ([f"holds the VIP ({', '.join(map(str, other.vip_addresses))})"] if other.holds_vip else []) + (
+        [f"runs {', '.join(running)}"] if running else []
+    )
+    verdict(
+        not problems,
+        observed=f"{peer.name} " + " and ".join(problems),
+        expected=f"{peer.name} deactivated: no VIP, no service running",
+        fix=f"deactivate {peer.name} first: xcatha-run deactivate --node {peer.name}",
+    )
+
+
+@check("pair.hosts_in_sync", phases=("pre-deactivate", "pre-activate", "post-activate", "drift"), pair=True)
+def test_hosts_in_sync(request: pytest.FixtureRequest, facts: NodeFacts, peer: Node) -> None:
+    """/etc/hosts says the same on both nodes (order, spacing and comments aside)."""
+    other = _peer(request, peer)
+    diff = diff_hosts(facts.file("/etc/hosts") or "", other.file("/etc/hosts") or "", facts.node.name, peer.name)
+    verdict(
+        not diff,
+        observed="\n".join(diff),
+        expected="the same /etc/hosts entries on both nodes",
+        fix=f"copy /etc/hosts from the active node to the other (scp /etc/hosts {peer.name}:/etc/hosts)",
+    )
+
+
+def _offset(a: NodeFacts, b: NodeFacts) -> tuple[float, float]:
+    """Clock of b minus clock of a, and the error bound, from the sample pair with the tightest round trips."""
+    best: tuple[float, float] | None = None
+    for _ in range(CLOCK_SAMPLES):
+        off_a, err_a = a.clock_sample()
+        off_b, err_b = b.clock_sample()
+        candidate = (off_b - off_a, err_a + err_b)
+        if best is None or candidate[1] < best[1]:
+            best = candidate
+    assert best is not None
+    return best
+
+
+@check("pair.clock_offset", phases=("pre-deactivate", "pre-activate", "post-activate", "drift"), pair=True)
+def test_clock_offset(request: pytest.FixtureRequest, facts: NodeFacts, peer: Node, inventory: Inventory) -> None:
+    """The clocks differ by less than the tolerance, and a running time daemon says it is synchronised."""
+    other = _peer(request, peer)
+    tolerance = inventory.clock.tolerance_seconds
+    offset, bound = _offset(facts, other)
+    problems = []
+    if bound >= tolerance:
+        problems.append(f"cannot measure within {tolerance}s: round trips too slow (±{bound:.3f}s)")
+    elif abs(offset) + bound >= tolerance:
+        problems.append(f"{peer.name} is {offset:+.3f}s (±{bound:.3f}s) from {facts.node.name}")
+    service = inventory.time_service
+    for each in (facts, other) if service else ():
+        assert service is not None
+        if each.unit_active.get(service.unit) != "active":
+            continue
+        state = _sync_state(each, service.role)
+        if state:
+            problems.append(f"{service.unit} on {each.node.name}: {state}")
+    verdict(
+        not problems,
+        observed="; ".join(problems),
+        expected=f"clocks within {tolerance}s of each other; a running time daemon synchronised",
+        fix="synchronise both nodes to the same time source (chronyc sources / ntpq -p), then chronyc makestep",
+    )
+
+
+def _sync_state(facts: NodeFacts, role: str) -> str | None:
+    """None when the time daemon reports itself synchronised, else what it says."""
+    if role == "chronyd":
+        out = facts.run("chronyc -n tracking")
+        leap = next((line.split(":", 1)[1].strip() for line in out.stdout.splitlines() if line.startswith("Leap")), "")
+        return None if out.rc == 0 and leap and leap != "Not synchronised" else f"not synchronised ({leap or out.rc})"
+    out = facts.run("ntpstat")
+    return None if out.rc == 0 else f"not synchronised (ntpstat exit {out.rc})"
+
+
+@check("pair.same_storage", phases=("post-activate", "drift"), pair=True)
+def test_same_storage(request: pytest.FixtureRequest, facts: NodeFacts, peer: Node, inventory: Inventory) -> None:
+    """The shared data the active node uses carries the id each node recorded when it was connected."""
+    other = _peer(request, peer)
+    first = inventory.shared_data[0].path
+    token_path = f"{first}/{STORAGE_ID}"
+    connected = next((f for f in (facts, other) if f.holds_vip), facts)
+    token = (connected.file(token_path) or "").strip()
+    records = {f.node.name: (f.file(STORAGE_RECORD) or "").strip() for f in (facts, other)}
+    mismatched = [name for name, record in records.items() if record != token]
+    verdict(
+        bool(token) and not mismatched,
+        observed=(f"{token_path} on {connected.node.name}: {token or 'missing'}; "
+                  + "; ".join(f"{n} recorded {records[n] or 'nothing'}" for n in mismatched)),
+        expected=f"{token_path} equal to {STORAGE_RECORD} on both nodes",
+        fix=f"if this is the right storage, record it: cat {token_path} > {STORAGE_RECORD} on each node while "
+        "it is connected (xcatha-run prepare); otherwise connect the right storage",
+    )  # fmt: skip

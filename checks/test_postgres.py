@@ -1,0 +1,131 @@
+"""PostgreSQL: listen_addresses and pg_hba.conf admit the VIP and both static IPs; it answers on them."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+
+from xcatha_verify.checkkit import ACTIVE, check, verdict
+from xcatha_verify.facts.hosts import addresses_for, parse_hosts
+from xcatha_verify.facts.network import FactError
+from xcatha_verify.facts.node import NodeFacts
+from xcatha_verify.facts.postgres import (
+    effective_listen_addresses,
+    hba_covers,
+    listen_covers,
+    parse_pg_hba,
+    parse_postgresql_conf,
+)
+from xcatha_verify.facts.xcat import parse_cfgloc
+from xcatha_verify.inventory import Inventory
+
+LOOPBACK = {"localhost": ["127.0.0.1", "::1"]}
+DEFAULT_DB_USER = "xcatadm"
+PG_ISREADY = {1: "rejecting connections", 2: "no response", 3: "no attempt made"}
+
+
+def _resolver(facts: NodeFacts) -> Callable[[str], list[str]]:
+    hosts = parse_hosts(facts.file("/etc/hosts") or "")
+
+    def resolve(name: str) -> list[str]:
+        return [str(a) for a in addresses_for(hosts, name)] or LOOPBACK.get(name.lower(), [])
+
+    return resolve
+
+
+def _required(inventory: Inventory) -> dict[str, str]:
+    """Addresses the database must admit, each with why."""
+    wanted = {str(inventory.vip.address): "the VIP"}
+    for node in inventory.nodes:
+        wanted[str(node.static_ip)] = f"{node.name}'s static IP"
+    return wanted
+
+
+def _db_user(facts: NodeFacts, inventory: Inventory) -> str:
+    """The user xCAT connects as (from cfgloc), or xCAT's default when cfgloc cannot be read."""
+    try:
+        return parse_cfgloc(facts.file(inventory.database.cfgloc) or "").user
+    except FactError:
+        return DEFAULT_DB_USER
+
+
+def _read(facts: NodeFacts) -> Callable[[str], str | None]:
+    return facts.file
+
+
+@check("pg.listen_addresses", phases=ACTIVE)
+def test_pg_listen_addresses(facts: NodeFacts, inventory: Inventory) -> None:
+    """The effective listen_addresses (last assignment wins) holds localhost, the VIP and every static IP."""
+    conf_path = inventory.database.conf_file
+    text = facts.file(conf_path)
+    verdict(text is not None, observed=f"{conf_path} does not exist", expected=f"{conf_path} readable",
+            fix="connect the shared data (the configuration lives in the data directory)")  # fmt: skip
+    assert text is not None
+    settings = parse_postgresql_conf(text, path=conf_path, read=_read(facts), list_dir=facts.listdir)
+    listen = effective_listen_addresses(settings)
+    resolve = _resolver(facts)
+
+    wanted = {"localhost": "local connections", **_required(inventory)}
+    missing = [a for a in wanted if not listen_covers(listen, a, resolve)]
+    where = settings.get("listen_addresses")
+    origin = f" ({where.file}:{where.line})" if where else " (unset: PostgreSQL's default)"
+    complete = ",".join(dict.fromkeys([*listen, *missing]))
+    verdict(
+        not missing,
+        observed=f"listen_addresses = '{','.join(listen)}'{origin}; missing " + ", ".join(
+            f"{a} ({wanted[a]})" for a in missing
+        ),
+        expected="listen_addresses covering " + ", ".join(wanted),
+        fix=f"set listen_addresses = '{complete}' in {conf_path}, then systemctl restart "
+        f"{inventory.database_service.unit}",
+    )
+
+
+@check("pg.hba", phases=ACTIVE)
+def test_pg_hba(facts: NodeFacts, inventory: Inventory) -> None:
+    """A host entry in pg_hba.conf admits each static IP and the VIP (CIDR containment, first match wins)."""
+    hba_path = inventory.database.hba_file or ""
+    text = facts.file(hba_path)
+    verdict(text is not None, observed=f"{hba_path} does not exist", expected=f"{hba_path} readable",
+            fix="connect the shared data (pg_hba.conf lives in the data directory)")  # fmt: skip
+    assert text is not None
+    entries = parse_pg_hba(text, path=hba_path, read=_read(facts), list_dir=facts.listdir)
+    server = [ipaddress.ip_interface(f"{a.address}/{a.prefix}") for a in facts.addresses]
+    resolve = _resolver(facts)
+    db = inventory.database
+    problems = []
+    for address, why in _required(inventory).items():
+        entry = hba_covers(
+            entries, address, database=db.name, user=_db_user(facts, inventory), server_addresses=server,
+            resolve=resolve,
+        )  # fmt: skip
+        if entry is None:
+            problems.append(f"{address} ({why}): no host entry")
+        elif entry.method == "reject":
+            problems.append(f"{address} ({why}): rejected by line {entry.line}")
+    missing = [p.split(" ", 1)[0] for p in problems]
+    verdict(
+        not problems,
+        observed="; ".join(problems),
+        expected="a host entry admitting " + ", ".join(_required(inventory)),
+        fix=" ; ".join(f"add 'host all all {a}/32 md5' to {hba_path}" for a in missing)
+        + f"; then systemctl reload {inventory.database_service.unit}",
+    )
+
+
+@check("pg.accepting", phases=("post-activate", "active"))
+def test_pg_accepting(facts: NodeFacts, inventory: Inventory) -> None:
+    """PostgreSQL accepts connections on the VIP and on this node's static IP."""
+    db = inventory.database
+    refused = []
+    for address in (str(inventory.vip.address), str(facts.node.static_ip)):
+        result = facts.run("pg_isready -q -t 5 -h %s -p %s -d %s", address, str(db.port), db.name)
+        if result.rc != 0:
+            state = PG_ISREADY.get(result.rc, f"exit {result.rc}")
+            refused.append(f"{address}:{db.port} {state}")
+    verdict(
+        not refused,
+        observed="; ".join(refused),
+        expected=f"PostgreSQL accepting on {inventory.vip.address}:{db.port} and {facts.node.static_ip}:{db.port}",
+        fix=f"systemctl start {inventory.database_service.unit}; check listen_addresses and the VIP (ip -br addr)",
+    )

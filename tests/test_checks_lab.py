@@ -1,0 +1,123 @@
+"""The readiness checks against the real lab: a healthy pair passes, each fault fails exactly its checks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from xcatha_verify.checkkit import checks_for
+from xcatha_verify.lab import faults
+from xcatha_verify.lab.lab import Lab
+
+pytestmark = pytest.mark.lab
+VERIFY = str(Path(sys.executable).parent / "xcatha-verify")
+
+
+def verify(lab: Lab, tmp_path: Path, phase: str, *target: str) -> tuple[int, dict[str, set[str]], str]:
+    """Run xcatha-verify; return its exit status, the failing check ids per node, and its console output."""
+    report_dir = tmp_path / f"reports-{phase}-{len(list(tmp_path.iterdir()))}"
+    proc = subprocess.run(
+        [VERIFY, "--inventory", str(lab.layout.inventory), *target, phase, "--report-dir", str(report_dir)],
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    failing: dict[str, set[str]] = {}
+    for path in sorted(report_dir.glob("*.json")) if report_dir.exists() else []:
+        summary = json.loads(path.read_text())
+        failing.setdefault(summary["node"], set()).update(
+            r["check_id"] for r in summary["results"] if r["outcome"] in ("failed", "error")
+        )
+    return proc.returncode, failing, proc.stdout + proc.stderr
+
+
+def test_healthy_lab_is_ready_in_its_steady_states(lab: Lab, tmp_path: Path) -> None:
+    status, failing, out = verify(lab, tmp_path, "active", "--node", "xcatmn1")
+    assert (status, failing) == (0, {"xcatmn1": set()}), out
+    status, failing, out = verify(lab, tmp_path, "standby", "--node", "xcatmn2")
+    assert (status, failing) == (0, {"xcatmn2": set()}), out
+    status, failing, out = verify(lab, tmp_path, "drift")
+    assert (status, failing) == (0, {"xcatmn1": set(), "xcatmn2": set()}), out
+    # Every check of both steady states ran (one console line each), none was skipped silently.
+    ran = {line.split()[1] for line in out.splitlines() if line.startswith(("PASS", "FAIL", "ERROR"))}
+    assert {c.id for c in checks_for("active") + checks_for("standby") if not c.pair} <= ran
+
+
+def test_pre_activate_on_the_standby_fails_while_the_primary_holds_the_vip(lab: Lab, tmp_path: Path) -> None:
+    status, failing, out = verify(lab, tmp_path, "pre-activate", "--node", "xcatmn2")
+    assert status == 1, out
+    assert failing == {"xcatmn2": {"pair.peer_deactivated", "vip.free_on_network"}}, out
+
+
+# fault, node, the checks that must fail in `drift` (and no other)
+DRIFT_FAULTS = [
+    # Pair checks run with the active node's checks, so they are reported under xcatmn1.
+    ("vip-also", "xcatmn2", {"xcatmn2": {"vip.absent"}, "xcatmn1": {"pair.single_vip_holder"}}),
+    ("service-enabled", "xcatmn2", {"xcatmn2": {"services.disabled_at_boot"}}),
+    ("service-enabled", "xcatmn1", {"xcatmn1": {"services.disabled_at_boot"}}),
+    ("pg-listen-missing", "xcatmn2", {"xcatmn1": {"pg.listen_addresses"}}),
+    ("pg-hba-missing", "xcatmn1", {"xcatmn1": {"pg.hba"}}),
+    ("hosts-differ", "xcatmn2", {"xcatmn1": {"pair.hosts_in_sync"}}),
+    ("clock-skew", "xcatmn2", {"xcatmn1": {"pair.clock_offset"}}),
+    ("xcatd-hung", "xcatmn1", {"xcatmn1": {"xcat.xcatd", "xcat.mgtifname"}}),
+    (
+        "storage-disconnected", "xcatmn1",
+        # Storage gone under a running pair: everything that reads the shared data fails with it.
+        {"xcatmn1": {"shared.connected", "pg.listen_addresses", "pg.hba", "xcat.cfgloc", "services.running",
+                     "xcat.xcatd", "xcat.mgtifname", "pair.same_storage"}},
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("fault", "node", "expected"), DRIFT_FAULTS, ids=[f"{f}@{n}" for f, n, _ in DRIFT_FAULTS])
+def test_each_fault_fails_exactly_its_checks(
+    lab: Lab, tmp_path: Path, fault: str, node: str, expected: dict[str, set[str]]
+) -> None:
+    faults.inject(lab, fault, node)
+    try:
+        status, failing, out = verify(lab, tmp_path, "drift")
+    finally:
+        faults.repair(lab, fault, node)
+    assert status == 1, out
+    assert {n: ids for n, ids in failing.items() if ids} == expected, out
+
+
+@pytest.mark.parametrize("fault", ["sshd-down", "link-down"])
+def test_unreachable_node_is_exit_3_and_named(lab: Lab, tmp_path: Path, fault: str) -> None:
+    faults.inject(lab, fault, "xcatmn2")
+    try:
+        status, _, out = verify(lab, tmp_path, "drift")
+        assert status == 3, out
+        assert "UNREACHABLE" in out and "xcatmn2" in out
+        # Activating xcatmn1's peer check from xcatmn1's side: the peer cannot be proven deactivated.
+        status, failing, out = verify(lab, tmp_path, "pre-activate", "--node", "xcatmn1")
+        assert "pair.peer_deactivated" in failing.get("xcatmn1", set()), out
+    finally:
+        faults.repair(lab, fault, "xcatmn2")
+
+
+def test_list_touches_no_node(tmp_path: Path) -> None:
+    proc = subprocess.run([VERIFY, "--list", "pre-activate", "--inventory", "/nonexistent"], capture_output=True,
+                          text=True, check=True)  # fmt: skip
+    ids = [line.split()[0] for line in proc.stdout.splitlines()]
+    assert "vip.free_on_network" in ids and "pair.peer_deactivated" in ids
+    assert "vip.present" not in ids
+
+
+def test_reports_hold_no_secret(lab: Lab, tmp_path: Path) -> None:
+    # A cfgloc pointing at the wrong host makes xcat.cfgloc fail and show what it read.
+    cfgloc = lab.layout.shared_dir("/etc/xcat") / "cfgloc"
+    original = cfgloc.read_text()
+    cfgloc.write_text(original.replace(f"host={lab.layout.vip}", "host=192.0.2.99"))
+    try:
+        _status, failing, out = verify(lab, tmp_path, "active", "--node", "xcatmn1")
+    finally:
+        cfgloc.write_text(original)
+    assert "xcat.cfgloc" in failing["xcatmn1"], out
+    assert "host=192.0.2.99" in out and lab.db_password not in out
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert {p.suffix for p in written} >= {".html", ".xml", ".json"}
+    for path in written:
+        assert lab.db_password not in path.read_text(errors="replace"), path

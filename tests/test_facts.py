@@ -1,0 +1,200 @@
+"""Data-driven tests of the fact parsers: one harness, every ``tests/facts/<parser>/<case>.json``.
+
+A case is ``{"description", "function", "input": {...}, "expected": ...}`` or, for a case that
+must fail, ``"error": "substring of the FactError message"`` instead of ``expected``. ``function``
+names what is run (see RUNNERS). Conventions for ``input``:
+
+- any text (``text``, the values of ``files``, ``a``, ``b``) may be a list of lines: they are
+  joined with newlines and end with one;
+- ``files`` maps absolute path -> text, ``path`` names the file parsed first; ``read`` looks the
+  dict up (None when absent) and ``list_dir`` lists the files directly under a directory
+  (``dirs`` adds listings by hand: path -> names);
+- ``resolve`` maps name -> [addresses], ``reverse`` maps address -> name;
+- ``secret``: a string that must appear in no error message, ``repr`` or ``str`` of the result.
+
+Nothing is contacted: addresses are TEST-NET or the seed's 10.5.x examples, used as strings.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xcatha_verify.facts.hosts import (
+    addresses_for,
+    diff_hosts,
+    names_for,
+    normalise_hosts,
+    parse_hosts,
+)
+from xcatha_verify.facts.network import FactError
+from xcatha_verify.facts.postgres import (
+    HbaEntry,
+    effective_listen_addresses,
+    hba_allows,
+    hba_covers,
+    listen_covers,
+    parse_pg_hba,
+    parse_postgresql_conf,
+)
+from xcatha_verify.facts.xcat import parse_cfgloc, parse_lsdef
+
+CASES = Path(__file__).parent / "facts"
+MINIMUM_CASES = 40
+
+
+def text(value: str | list[str]) -> str:
+    return "".join(f"{line}\n" for line in value) if isinstance(value, list) else value
+
+
+def files_of(inp: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """(main path, main text, keyword arguments read/list_dir) for a case's input."""
+    if "files" not in inp:
+        return inp.get("path", "conf"), text(inp["text"]), {}
+    files = {path: text(body) for path, body in inp["files"].items()}
+    dirs: dict[str, list[str]] = {}
+    for path in files:
+        dirs.setdefault(posixpath.dirname(path), []).append(posixpath.basename(path))
+    dirs.update(inp.get("dirs", {}))
+    return inp["path"], files[inp["path"]], {"read": files.get, "list_dir": dirs.get}
+
+
+def resolver(inp: dict[str, Any]) -> Callable[[str], list[str]]:
+    table = inp.get("resolve", {})
+    return lambda name: list(table.get(name, []))
+
+
+def settings_of(inp: dict[str, Any]) -> dict[str, Any]:
+    path, body, io = files_of(inp)
+    return parse_postgresql_conf(body, path=path, **io)
+
+
+def hba_of(inp: dict[str, Any]) -> list[HbaEntry]:
+    path, body, io = files_of(inp)
+    return parse_pg_hba(body, path=path, **io)
+
+
+def render_hba(entry: HbaEntry) -> str:
+    """``file:line: type dbs users [address [mask]] method [options]``; quoted tokens keep their quotes."""
+    def tokens(values: tuple[str, ...]) -> str:
+        return ",".join(f'"{v}"' if getattr(v, "quoted", False) else v for v in values)
+
+    fields = [entry.type, tokens(entry.databases), tokens(entry.users), entry.address, entry.mask, entry.method,
+              *entry.options]
+    return f"{entry.file}:{entry.line}: " + " ".join(f for f in fields if f is not None)
+
+
+def run_postgresql_conf(inp: dict[str, Any]) -> Any:
+    return {name: [s.value, s.file, s.line] for name, s in settings_of(inp).items()}
+
+
+def run_listen(inp: dict[str, Any]) -> Any:
+    listen = effective_listen_addresses(settings_of(inp))
+    resolve = resolver(inp)
+    return {"listen": listen, "covers": {a: listen_covers(listen, a, resolve) for a in inp.get("addresses", [])}}
+
+
+def run_pg_hba(inp: dict[str, Any]) -> Any:
+    return [render_hba(entry) for entry in hba_of(inp)]
+
+
+def run_hba_allows(inp: dict[str, Any]) -> Any:
+    entries = hba_of(inp)
+    reverse_table = inp.get("reverse")
+    options: dict[str, Any] = {"server_addresses": inp.get("server_addresses", []), "resolve": resolver(inp),
+                               "reverse": reverse_table.get if reverse_table is not None else None}
+    results = []
+    for query in inp["queries"]:
+        kwargs = {**options, **{k: v for k, v in query.items() if k != "client"}}
+        entry = hba_covers(entries, query["client"], **kwargs)
+        allows = hba_allows(entries, query["client"], **kwargs)
+        assert allows == (entry is not None and entry.method != "reject")
+        results.append({**query, "allows": allows, "match": f"{entry.file}:{entry.line}" if entry else None})
+    return results
+
+
+def run_parse_hosts(inp: dict[str, Any]) -> Any:
+    hosts = parse_hosts(text(inp["text"]))
+    return {"entries": [[str(e.address), list(e.names), e.line] for e in hosts.entries],
+            "problems": list(hosts.problems)}
+
+
+def run_normalise_hosts(inp: dict[str, Any]) -> Any:
+    return normalise_hosts(text(inp["text"]))
+
+
+def run_diff_hosts(inp: dict[str, Any]) -> Any:
+    return diff_hosts(text(inp["a"]), text(inp["b"]), inp["a_name"], inp["b_name"])
+
+
+def run_hosts_lookups(inp: dict[str, Any]) -> Any:
+    hosts = parse_hosts(text(inp["text"]))
+    return {"names_for": {a: names_for(hosts, a) for a in inp.get("names_for", [])},
+            "addresses_for": {n: [str(a) for a in addresses_for(hosts, n)] for n in inp.get("addresses_for", [])}}
+
+
+def run_cfgloc(inp: dict[str, Any]) -> Any:
+    cfg = parse_cfgloc(text(inp["text"]))
+    secret = inp.get("secret")
+    if secret:
+        assert secret not in repr(cfg)
+        assert secret not in str(cfg)
+        assert secret not in cfg.redacted()
+        assert secret not in cfg.public_text
+    return {"engine": cfg.engine, "dbname": cfg.dbname, "host": cfg.host, "port": cfg.port, "user": cfg.user,
+            "password": cfg.password, "redacted": cfg.redacted(), "public_text": cfg.public_text}
+
+
+def run_lsdef(inp: dict[str, Any]) -> Any:
+    return parse_lsdef(text(inp["text"]))
+
+
+RUNNERS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "parse_postgresql_conf": run_postgresql_conf,
+    "effective_listen_addresses+listen_covers": run_listen,
+    "parse_pg_hba": run_pg_hba,
+    "parse_pg_hba+hba_allows": run_hba_allows,
+    "parse_hosts": run_parse_hosts,
+    "normalise_hosts": run_normalise_hosts,
+    "diff_hosts": run_diff_hosts,
+    "parse_hosts+names_for+addresses_for": run_hosts_lookups,
+    "parse_cfgloc": run_cfgloc,
+    "parse_lsdef": run_lsdef,
+}
+
+
+def load_cases() -> list[Any]:
+    return [pytest.param(json.loads(path.read_text()), id=f"{path.parent.name}/{path.stem}")
+            for path in sorted(CASES.glob("*/*.json"))]
+
+
+@pytest.mark.parametrize("case", load_cases())
+def test_fact_case(case: dict[str, Any]) -> None:
+    runner = RUNNERS[case["function"]]
+    secret = case["input"].get("secret")
+    if "error" in case:
+        with pytest.raises(FactError) as info:
+            runner(case["input"])
+        message = str(info.value)
+        assert case["error"] in message
+        if secret:
+            assert secret not in message
+            assert secret not in repr(info.value)
+    else:
+        assert "expected" in case, "a case needs 'expected' or 'error'"
+        assert runner(case["input"]) == case["expected"]
+
+
+def test_cases_are_plentiful_and_well_formed() -> None:
+    cases = list(CASES.glob("*/*.json"))
+    assert len(cases) >= MINIMUM_CASES
+    for path in cases:
+        case = json.loads(path.read_text())
+        assert case["function"] in RUNNERS, path
+        assert ("expected" in case) != ("error" in case), path
+        assert case.get("description"), path

@@ -1,0 +1,144 @@
+"""Facts about one node, each read once per run and shared by every check that needs it.
+
+A `NodeFacts` wraps a testinfra host (one SSH connection, reused) and memoises each command's
+parsed output, so ten checks that need the addresses cost one `ip -j addr`.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from dataclasses import dataclass
+from functools import cached_property
+
+from testinfra.host import Host
+
+from xcatha_verify.facts.network import IP_ADDR_COMMAND, FactError, InterfaceAddress, parse_ip_addr_json
+from xcatha_verify.inventory import Inventory, Node, Service
+
+XCAT_TIMEOUT_S = 15  # a hung xcatd must fail a check, not hang it
+
+
+@dataclass(frozen=True)
+class Mount:
+    target: str
+    source: str
+    fstype: str
+
+
+@dataclass(frozen=True)
+class CommandOutput:
+    rc: int
+    stdout: str
+    stderr: str
+
+
+def _states(host: Host, verb: str, units: list[str]) -> dict[str, str]:
+    """`systemctl VERB unit` for every unit in one round trip; 'not-found' when it prints nothing."""
+    script = "command -v systemctl >/dev/null || exit 127; " + "; ".join(
+        f"printf '%s ' {shlex.quote(u)}; systemctl {verb} {shlex.quote(u)} 2>/dev/null | head -n1 | grep . "
+        "|| echo not-found"
+        for u in units
+    )
+    out = host.check_output(script)
+    states = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+    return {u: states.get(u, "unknown").strip() for u in units}
+
+
+class NodeFacts:
+    def __init__(self, host: Host, node: Node, inventory: Inventory) -> None:
+        self.host = host
+        self.node = node
+        self.inventory = inventory
+        self._files: dict[str, str | None] = {}
+
+    def run(self, command: str, *args: str) -> CommandOutput:
+        result = self.host.run(command, *args)
+        return CommandOutput(result.rc, result.stdout, result.stderr)
+
+    @cached_property
+    def addresses(self) -> list[InterfaceAddress]:
+        return parse_ip_addr_json(self.host.check_output(IP_ADDR_COMMAND))
+
+    @property
+    def vip_addresses(self) -> list[InterfaceAddress]:
+        return [a for a in self.addresses if a.address == self.inventory.vip.address]
+
+    @property
+    def holds_vip(self) -> bool:
+        return bool(self.vip_addresses)
+
+    @cached_property
+    def unit_active(self) -> dict[str, str]:
+        return _states(self.host, "is-active", [s.unit for s in self.inventory.services])
+
+    @cached_property
+    def unit_enabled(self) -> dict[str, str]:
+        return _states(self.host, "is-enabled", [s.unit for s in self.inventory.services])
+
+    @property
+    def running_services(self) -> list[Service]:
+        return [s for s in self.inventory.services if self.unit_active[s.unit] in ("active", "activating", "reloading")]
+
+    @cached_property
+    def mounts(self) -> dict[str, Mount]:
+        out = self.host.check_output("findmnt -J -l -o TARGET,SOURCE,FSTYPE")
+        try:
+            rows = json.loads(out)["filesystems"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise FactError(f"findmnt -J: unexpected output: {exc}") from exc
+        # The last mount on a target is the one that shows.
+        return {r["target"]: Mount(r["target"], r.get("source") or "", r.get("fstype") or "") for r in rows}
+
+    def file(self, path: str) -> str | None:
+        """A file's text, or None when it does not exist (read once per run)."""
+        if path not in self._files:
+            result = self.host.run("cat -- %s", path)
+            if result.rc == 0:
+                self._files[path] = result.stdout
+            elif self.host.run("test -e %s", path).rc != 0:
+                self._files[path] = None
+            else:
+                raise FactError(f"cannot read {path} on {self.node.name}: {result.stderr.strip()}")
+        return self._files[path]
+
+    def listdir(self, path: str) -> list[str] | None:
+        result = self.host.run("ls -1A -- %s", path)
+        return result.stdout.splitlines() if result.rc == 0 else None
+
+    def xcat(self, command: str, *args: str) -> CommandOutput:
+        """An xCAT command with a time limit (a hung xcatd answers nobody)."""
+        return self.run(f"timeout {XCAT_TIMEOUT_S} {command}", *args)
+
+    @cached_property
+    def site_domain(self) -> str | None:
+        """`domain` from xCAT's site table, None when unset; needs xcatd."""
+        result = self.xcat("lsdef -t site -i domain")
+        if result.rc != 0:
+            raise FactError(f"lsdef -t site -i domain failed on {self.node.name}: {_last_line(result)}")
+        for line in result.stdout.splitlines():
+            key, _, value = line.strip().partition("=")
+            if key == "domain" and value:
+                return value
+        return None
+
+    @cached_property
+    def console_lock(self) -> str | None:
+        """Which console server /etc/xcat/console.lock names (as xcatha.py reads it), None without a lock."""
+        text = self.file("/etc/xcat/console.lock")
+        if text is None:
+            return None
+        return "goconserver" if "goconserver" in text else "conserver"
+
+    def clock_sample(self) -> tuple[float, float]:
+        """(node clock minus local midpoint, half round trip) for one `date` call, in seconds."""
+        before = time.time()
+        remote = float(self.host.check_output("date +%s.%N"))
+        after = time.time()
+        return remote - (before + after) / 2, (after - before) / 2
+
+
+def _last_line(result: CommandOutput) -> str:
+    lines = (result.stderr or result.stdout).strip().splitlines()
+    return lines[-1] if lines else f"exit status {result.rc}"

@@ -1,0 +1,125 @@
+"""xCAT's own configuration: cfgloc, and object definitions as lsdef prints them.
+
+``/etc/xcat/cfgloc`` names the database xCAT keeps its tables in, one line::
+
+    Pg:dbname=xcatdb;host=10.5.106.7|xcatadm|PASSWORD
+    mysql:dbname=xcatdb;host=10.5.106.7|xcatadmin|PASSWORD
+
+(``;port=N`` may follow the host). The password never appears in ``repr``/``str`` of the parsed
+value nor in any error message: errors quote only connection keys and port digits, never free text
+that might be (part of) the secret.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from xcatha_verify.facts.network import FactError
+
+CFGLOC_PATH = "/etc/xcat/cfgloc"
+ENGINES = ("Pg", "mysql")
+REDACTED = "********"
+CONNECTION_KEYS = ("dbname", "host", "port")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}\Z")
+
+
+class CfgLocError(FactError):
+    """cfgloc is missing or malformed. The message never contains the password."""
+
+
+@dataclass(frozen=True)
+class CfgLoc:
+    """The parsed cfgloc line. ``password`` is excluded from ``repr`` (and so from ``str``)."""
+
+    engine: str  # "Pg" or "mysql", as xCAT spells them
+    dbname: str
+    host: str
+    port: int | None
+    user: str
+    password: str = field(repr=False)
+    connection: str = ""  # the text between "ENGINE:" and the first "|", as written (no secret)
+
+    @property
+    def public_text(self) -> str:
+        """cfgloc without its password, as ``lsxcatd -d`` shows it: ``Pg:dbname=...;host=...|user``."""
+        connection = self.connection or f"dbname={self.dbname};host={self.host}" + (
+            f";port={self.port}" if self.port is not None else "")
+        return f"{self.engine}:{connection}|{self.user}"
+
+    def redacted(self) -> str:
+        """The cfgloc line with the password replaced by ``********``."""
+        return f"{self.public_text}|{REDACTED}"
+
+
+def parse_cfgloc(text: str) -> CfgLoc:
+    """Parse xCAT's cfgloc (``Pg:`` or ``mysql:``); raise CfgLocError (a FactError) when malformed.
+
+    Exactly one non-empty line; the password is everything after the second ``|`` (so it may
+    contain ``|``); connection items are ``dbname=``, ``host=`` and optional ``port=``.
+    """
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) != 1:
+        raise CfgLocError(f"cfgloc must hold exactly one non-empty line, found {len(lines)}")
+    line = lines[0]
+    engine, sep, rest = line.partition(":")
+    if not sep or not _WORD.match(engine):
+        raise CfgLocError("cfgloc must start with the database engine, e.g. 'Pg:'")
+    if engine not in ENGINES:
+        raise CfgLocError(f"unsupported database engine {engine!r} in cfgloc; expected one of "
+                          + ", ".join(repr(e) for e in ENGINES))
+    parts = rest.split("|", 2)
+    if len(parts) != 3:
+        raise CfgLocError(f"cfgloc must look like '{engine}:dbname=DB;host=HOST[;port=PORT]|USER|PASSWORD'")
+    connection, user, password = parts
+    if not user:
+        raise CfgLocError("cfgloc names no database user")
+    values: dict[str, str] = {}
+    for number, item in enumerate(connection.split(";"), 1):
+        if not item:
+            continue
+        key, eq, value = item.partition("=")
+        key = key.strip()
+        if not eq or key not in CONNECTION_KEYS:
+            what = f"key {key!r}" if eq and _WORD.match(key) else "text"
+            raise CfgLocError(f"cfgloc connection item {number} ({what}) is not one of dbname=, host=, port=")
+        values[key] = value.strip()
+    for required in ("dbname", "host"):
+        if not values.get(required):
+            raise CfgLocError(f"cfgloc has no {required}= in its connection part")
+    port: int | None = None
+    if "port" in values:
+        raw = values["port"]
+        if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 65536:
+            shown = repr(raw) if raw.isascii() and raw.isdigit() else "value"
+            raise CfgLocError(f"cfgloc port {shown} is not a TCP port number (1-65535)")
+        port = int(raw)
+    return CfgLoc(engine, values["dbname"], values["host"], port, user, password, connection)
+
+
+_OBJECT_NAME = "Object name:"
+
+
+def parse_lsdef(text: str) -> dict[str, dict[str, str]]:
+    """``lsdef -l`` / ``lsdef -i ATTRS`` output: object name -> {attribute: value}, in output order.
+
+    Objects start with ``Object name: NAME``; attributes are indented ``name=value`` lines (the
+    value may contain ``=``). Blank lines are ignored; anything else raises FactError with its line.
+    """
+    objects: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.startswith(_OBJECT_NAME):
+            name = stripped[len(_OBJECT_NAME):].strip()
+            if not name:
+                raise FactError(f"lsdef line {number}: 'Object name:' without a name")
+            current = objects.setdefault(name, {})
+            continue
+        key, eq, value = stripped.partition("=")
+        if current is None or not eq or not key or not line[:1].isspace():
+            raise FactError(f"lsdef line {number}: expected 'Object name: NAME' or an indented attr=value line")
+        current[key] = value
+    return objects
