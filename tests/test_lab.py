@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -248,12 +249,13 @@ def test_without_root_or_namespaces_up_refuses(monkeypatch: pytest.MonkeyPatch) 
 
 # ---------------------------------------------------------------------------------------------- more labs
 def test_second_lab_on_another_layout_does_not_collide_and_leaves_no_trace(lab: Lab) -> None:
-    layout = LabLayout("pyt2", __import__("ipaddress").IPv4Network("198.51.100.0/24"), "ens3", "ens3:1")
+    name = f"{lab.layout.name}b"
+    layout = LabLayout(name, ipaddress.IPv4Network("198.51.100.0/24"), "ens3", "ens3:1")
     before = lab.status()
-    up = _xcatha_lab("--name", "pyt2", "up", "--subnet", "198.51.100.0/24", "--interface", "ens3", "--label", "ens3:1")
+    up = _xcatha_lab("--name", name, "up", "--subnet", "198.51.100.0/24", "--interface", "ens3", "--label", "ens3:1")
     try:
-        assert re.search(r"lab 'pyt2' up in \d+\.\ds", up.stdout)
-        other = Lab.load("pyt2")
+        assert re.search(rf"lab '{name}' up in \d+\.\ds", up.stdout)
+        other = Lab.load(name)
         assert set(other.layout.namespaces).isdisjoint(lab.layout.namespaces)
         inventory = yaml.safe_load(other.layout.inventory.read_text())
         assert inventory["vip"] == {
@@ -265,15 +267,16 @@ def test_second_lab_on_another_layout_does_not_collide_and_leaves_no_trace(lab: 
         host = testinfra.get_host("ssh://root@xcatmn1", ssh_config=str(other.layout.ssh_config))
         assert host.check_output("ip -br addr show dev ens3").split()[2] == "198.51.100.11/24"
     finally:
-        down = _xcatha_lab("--name", "pyt2", "down")
-    assert re.search(r"lab 'pyt2' down in \d+\.\ds", down.stdout)
+        down = _xcatha_lab("--name", name, "down")
+    assert re.search(rf"lab '{name}' down in \d+\.\ds", down.stdout)
     assert _traces(layout) == []
     assert lab.status() == before
 
 
-def test_lab_left_by_a_killed_up_is_cleaned_by_down() -> None:
-    layout = LabLayout("pyt3")
-    proc = subprocess.Popen([str(BIN / "xcatha-lab"), "--name", "pyt3", "up"], stdout=subprocess.DEVNULL,
+def test_lab_left_by_a_killed_up_is_cleaned_by_down(lab: Lab) -> None:
+    name = f"{lab.layout.name}c"
+    layout = LabLayout(name)
+    proc = subprocess.Popen([str(BIN / "xcatha-lab"), "--name", name, "up"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         deadline = time.monotonic() + 60
@@ -288,6 +291,6 @@ def test_lab_left_by_a_killed_up_is_cleaned_by_down() -> None:
         proc.wait(timeout=10)
         assert _traces(layout) != []
     finally:
-        _xcatha_lab("--name", "pyt3", "down")
+        _xcatha_lab("--name", name, "down")
     assert _traces(layout) == []
-    assert not (STATE_ROOT / "pyt3.json").exists()
+    assert not (STATE_ROOT / f"{name}.json").exists()

@@ -100,3 +100,20 @@ def verdict(ok: bool, *, observed: str, expected: str, fix: str) -> None:
     """Fail the running check with observed/expected/fix unless `ok`."""
     if not ok:
         raise CheckFailed(observed, expected, fix)
+
+
+def phase_table() -> str:
+    """The README's phase x check table (Markdown), generated from the checks themselves."""
+    head = "| check | " + " | ".join(PHASES) + " |"
+    rows = [head, "|" + " --- |" * (len(PHASES) + 1)]
+    for info in iter_checks():
+        cells = []
+        for phase in PHASES:
+            if phase == "drift" and not info.pair:
+                cell = "by role" if {"active", "standby"} & set(info.phases) else ""
+            else:
+                cell = "x" if phase in info.phases else ""
+            cells.append(cell)
+        name = f"`{info.id}`" + (" (pair)" if info.pair else "")
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"

@@ -95,9 +95,12 @@ def facts(host: Host, node: Node, inventory: Inventory) -> NodeFacts:
     return _FACTS[key]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def peer_facts(peer: Node, inventory: Inventory) -> NodeFacts:
-    """The peer's facts over its own (reused) connection; NodeUnreachable when it cannot be reached."""
+    """The peer's facts over its own (reused) connection; NodeUnreachable when it cannot be reached.
+
+    Session-scoped: pytest keeps the outcome, so an unreachable peer costs one connection timeout.
+    """
     host = ensure_reachable(inventory, peer)
     key = id(host)
     if key not in _FACTS:

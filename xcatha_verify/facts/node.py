@@ -17,7 +17,7 @@ from testinfra.host import Host
 from xcatha_verify.facts.network import IP_ADDR_COMMAND, FactError, InterfaceAddress, parse_ip_addr_json
 from xcatha_verify.inventory import Inventory, Node, Service
 
-XCAT_TIMEOUT_S = 15  # a hung xcatd must fail a check, not hang it
+XCAT_TIMEOUT_S = 8  # a hung xcatd must fail a check, not hang it
 
 
 @dataclass(frozen=True)

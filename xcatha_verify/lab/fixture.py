@@ -13,10 +13,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from xcatha_verify.lab.lab import Lab
+from xcatha_verify.errors import XcathaError
+from xcatha_verify.lab.lab import Lab, labs_present
 from xcatha_verify.lab.layout import LabLayout
 
-SESSION_LAB = "pytest"
+# One name per test process, so two test runs on one machine never share a lab.
+SESSION_LAB = f"t{os.getpid() % 1_000_000}"
 
 
 def _require_root() -> None:
@@ -28,12 +30,24 @@ def _require_root() -> None:
 def lab() -> Iterator[Lab]:
     """The session's lab: xcatmn1 active, xcatmn2 standby. Tests that change it must restore it."""
     _require_root()
+    clean_stale_labs()
     the_lab = Lab(LabLayout(name=SESSION_LAB))
     the_lab.up()
     try:
         yield the_lab
     finally:
         the_lab.down()
+
+
+def clean_stale_labs() -> None:
+    """Take down labs whose nodes all died (a test run that was killed); leave live ones alone."""
+    for name in labs_present():
+        try:
+            stale = Lab.load(name)
+        except XcathaError:
+            continue
+        if stale.has_dead_nodes():
+            stale.down()
 
 
 @pytest.fixture

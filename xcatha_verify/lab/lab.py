@@ -578,6 +578,12 @@ class Lab:
         assert isinstance(pids, dict)
         return bool(pids) and all(system.pid_alive(int(p), NODEINIT_MARKER) for p in pids.values())
 
+    def has_dead_nodes(self) -> bool:
+        """True for a lab that started nodes which are all gone (left by a killed run)."""
+        pids = self._state.get("pids", {})
+        assert isinstance(pids, dict)
+        return bool(pids) and not any(system.pid_alive(int(p), NODEINIT_MARKER) for p in pids.values())
+
     def status(self) -> dict[str, object]:
         """What is up: per node its init, VIP, storage and service states (read from the nodes)."""
         nodes: dict[str, object] = {}

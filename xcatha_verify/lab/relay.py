@@ -15,7 +15,7 @@ import sys
 
 def relay(host: str, port: int) -> int:
     try:
-        conn = socket.create_connection((host, port), timeout=10)
+        conn = socket.create_connection((host, port), timeout=5)
     except OSError as exc:
         print(f"xcatha-lab relay: cannot connect to {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 255
