@@ -121,3 +121,12 @@ def test_reports_hold_no_secret(lab: Lab, tmp_path: Path) -> None:
     assert {p.suffix for p in written} >= {".html", ".xml", ".json"}
     for path in written:
         assert lab.db_password not in path.read_text(errors="replace"), path
+
+
+def test_verify_runs_locally_on_a_node(lab: Lab) -> None:
+    """On xcatmn1 itself, with the site's /etc/xcatha/inventory.yml: the local backend, peer over ssh."""
+    proc = lab.run("xcatmn1", [VERIFY, "active", "--report-dir", "/tmp/xcatha-reports"], check=False, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "xcatmn1 (local://): active" in proc.stdout
+    assert "PASS  pair.single_vip_holder" in proc.stdout
+    assert lab.path("xcatmn1", "/tmp/xcatha-reports").is_dir()

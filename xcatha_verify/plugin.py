@@ -7,6 +7,8 @@ the node being checked, and keeps only the checks of the requested phase.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from testinfra.host import Host
 
@@ -88,8 +90,13 @@ def peer(inventory: Inventory, node: Node) -> Node:
 
 @pytest.fixture
 def facts(host: Host, node: Node, inventory: Inventory) -> NodeFacts:
-    """The checked node's facts, shared by every check of the run."""
+    """The checked node's facts, shared by every check of the run.
+
+    XCATHA_UNSHARED_FACTS=1 gives every check its own (for benchmarks/verify_speed.py's naive run).
+    """
     key = id(host)
+    if os.environ.get("XCATHA_UNSHARED_FACTS") == "1":
+        return NodeFacts(host, node, inventory)
     if key not in _FACTS:
         _FACTS[key] = NodeFacts(host, node, inventory)
     return _FACTS[key]

@@ -34,16 +34,23 @@ class CommandOutput:
     stderr: str
 
 
-def _states(host: Host, verb: str, units: list[str]) -> dict[str, str]:
-    """`systemctl VERB unit` for every unit in one round trip; 'not-found' when it prints nothing."""
-    script = "command -v systemctl >/dev/null || exit 127; " + "; ".join(
-        f"printf '%s ' {shlex.quote(u)}; systemctl {verb} {shlex.quote(u)} 2>/dev/null | head -n1 | grep . "
-        "|| echo not-found"
-        for u in units
-    )
-    out = host.check_output(script)
-    states = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
-    return {u: states.get(u, "unknown").strip() for u in units}
+def parse_unit_show(text: str, units: list[str]) -> dict[str, tuple[str, str]]:
+    """`systemctl show -p Id,LoadState,ActiveState,UnitFileState U...` -> unit: (active state, boot state).
+
+    Blocks come in argument order, separated by blank lines; a unit that is not installed gets
+    ("not-found", "not-found").
+    """
+    blocks = [dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+              for block in text.strip().split("\n\n") if block.strip()]  # fmt: skip
+    if len(blocks) != len(units):
+        raise FactError(f"systemctl show: {len(blocks)} blocks for {len(units)} units")
+    states = {}
+    for unit, block in zip(units, blocks, strict=True):
+        if block.get("LoadState") == "not-found":
+            states[unit] = ("not-found", "not-found")
+        else:
+            states[unit] = (block.get("ActiveState") or "unknown", block.get("UnitFileState") or "unknown")
+    return states
 
 
 class NodeFacts:
@@ -70,12 +77,21 @@ class NodeFacts:
         return bool(self.vip_addresses)
 
     @cached_property
-    def unit_active(self) -> dict[str, str]:
-        return _states(self.host, "is-active", [s.unit for s in self.inventory.services])
+    def unit_states(self) -> dict[str, tuple[str, str]]:
+        """Every listed unit's (active state, boot state), from one systemctl call."""
+        units = [s.unit for s in self.inventory.services]
+        out = self.host.check_output("systemctl show -p Id,LoadState,ActiveState,UnitFileState " + " ".join(
+            shlex.quote(u) for u in units
+        ))
+        return parse_unit_show(out, units)
 
-    @cached_property
+    @property
+    def unit_active(self) -> dict[str, str]:
+        return {u: s[0] for u, s in self.unit_states.items()}
+
+    @property
     def unit_enabled(self) -> dict[str, str]:
-        return _states(self.host, "is-enabled", [s.unit for s in self.inventory.services])
+        return {u: s[1] for u, s in self.unit_states.items()}
 
     @property
     def running_services(self) -> list[Service]:

@@ -70,6 +70,7 @@ STANDIN_COMMANDS = (
 )  # fmt: skip
 SYSTEMCTL_TUNING = {"MinimumYield": "0.2", "MinimumTimeoutStartSec": "2", "MinimumTimeoutStopSec": "2"}
 PACKAGE_DIRS = {"/var/named": "bind", "/var/lib/dhcp": "root", "/etc/dhcp": "root", "/etc/goconserver": "root"}
+NODE_XCATHA_DIR = "/etc/xcatha"  # where a site keeps xcatha-verify's inventory on each node
 STORAGE_ID = ".xcatha-storage-id"  # see checks/test_pair.py: pair.same_storage
 STORAGE_RECORD = "/var/lib/xcatha/storage-id"
 NODEINIT_MARKER = "xcatha_verify.lab.nodeinit"
@@ -406,42 +407,54 @@ class Lab:
         system.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(key)])
 
     def _write_client_files(self) -> None:
+        """ssh and inventory for the machine's shell, and the same inside each node (as a site sets
+        up root's access between its management nodes), so xcatha-verify runs from either place."""
         lay = self.layout
         pub = (lay.ssh_dir / "id_ed25519.pub").read_text()
-        known = []
+        known = "".join(
+            f"{node} {' '.join((lay.node_dir(node) / 'host_key.pub').read_text().split()[:2])}\n" for node in NODE_NAMES
+        )
+        (lay.ssh_dir / "known_hosts").write_text(known)
+        proxy = f"nsenter --net=/run/netns/{lay.switch_ns} {_python_for_nodes()} -m xcatha_verify.lab.relay %h %p"
+        lay.ssh_config.write_text(self._ssh_config(lay.ssh_dir, lay.control_dir, proxy))
+        lay.inventory.write_text(self._inventory(lay.ssh_config))
+        key = (lay.ssh_dir / "id_ed25519").read_text()
         for node in NODE_NAMES:
             self.write(node, "/etc/ssh/lab_authorized_keys", pub, mode=0o600)
-            host_pub = (lay.node_dir(node) / "host_key.pub").read_text().split()
-            known.append(f"{node} {host_pub[0]} {host_pub[1]}\n")
-        (lay.ssh_dir / "known_hosts").write_text("".join(known))
-        proxy = f"nsenter --net=/run/netns/{lay.switch_ns} {_python_for_nodes()} -m xcatha_verify.lab.relay %h %p"
-        lay.ssh_config.write_text(
-            TEMPLATES.get_template("ssh_config.j2").render(
-                lab=lay.name,
-                nodes=[{"name": n, "ip": str(lay.static_ip(n))} for n in NODE_NAMES],
-                hosts_pattern=" ".join(NODE_NAMES),
-                identity=lay.ssh_dir / "id_ed25519",
-                known_hosts=lay.ssh_dir / "known_hosts",
-                proxy_command=proxy,
-                control_dir=lay.control_dir,
-            )
+            self.write(node, f"{NODE_XCATHA_DIR}/id_ed25519", key, mode=0o600)
+            self.write(node, f"{NODE_XCATHA_DIR}/known_hosts", known)
+            self.write(node, f"{NODE_XCATHA_DIR}/ssh_config",
+                       self._ssh_config(Path(NODE_XCATHA_DIR), Path("/run/xcatha-ssh"), proxy=None))  # fmt: skip
+            self.write(node, f"{NODE_XCATHA_DIR}/inventory.yml", self._inventory(Path(NODE_XCATHA_DIR) / "ssh_config"))
+
+    def _ssh_config(self, ssh_dir: Path, control_dir: Path, proxy: str | None) -> str:
+        lay = self.layout
+        return TEMPLATES.get_template("ssh_config.j2").render(
+            lab=lay.name,
+            nodes=[{"name": n, "ip": str(lay.static_ip(n))} for n in NODE_NAMES],
+            hosts_pattern=" ".join(NODE_NAMES),
+            identity=ssh_dir / "id_ed25519",
+            known_hosts=ssh_dir / "known_hosts",
+            proxy_command=proxy,
+            control_dir=control_dir,
         )
-        lay.inventory.write_text(
-            TEMPLATES.get_template("inventory.yml.j2").render(
-                lab=lay.name,
-                cluster=f"lab-{lay.name}",
-                vip=lay.vip,
-                prefix=lay.prefix,
-                interface=lay.interface,
-                label=lay.label,
-                vip_hostname=VIP_HOSTNAME,
-                ssh_config=lay.ssh_config,
-                nodes=[{"name": n, "ip": str(lay.static_ip(n))} for n in NODE_NAMES],
-                network_config=f"/etc/sysconfig/network-scripts/ifcfg-{lay.interface}",
-                services=SERVICES,
-                pg_data=PG_DATA,
-                mgt_network=self.mgt_network_name,
-            )
+
+    def _inventory(self, ssh_config: Path) -> str:
+        lay = self.layout
+        return TEMPLATES.get_template("inventory.yml.j2").render(
+            lab=lay.name,
+            cluster=f"lab-{lay.name}",
+            vip=lay.vip,
+            prefix=lay.prefix,
+            interface=lay.interface,
+            label=lay.label,
+            vip_hostname=VIP_HOSTNAME,
+            ssh_config=ssh_config,
+            nodes=[{"name": n, "ip": str(lay.static_ip(n))} for n in NODE_NAMES],
+            network_config=f"/etc/sysconfig/network-scripts/ifcfg-{lay.interface}",
+            services=SERVICES,
+            pg_data=PG_DATA,
+            mgt_network=self.mgt_network_name,
         )
 
     @property

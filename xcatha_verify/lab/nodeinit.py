@@ -32,6 +32,7 @@ RUN_DIRS: dict[str, tuple[str, int]] = {
     "dhcp-server": ("root", 0o755),
     "conserver": ("root", 0o755),
     "lock": ("root", 0o755),
+    "xcatha-ssh": ("root", 0o700),  # ssh ControlMaster sockets of xcatha-verify run on the node
 }
 
 
