@@ -137,6 +137,8 @@ class Inventory:
     clock: Clock
     mgt_networks: tuple[str, ...]
     ssh_config: str | None
+    # An argv run on the operator's machine to fence a failed node ("{node}" is replaced by its name).
+    fence_command: tuple[str, ...] = ()
 
     @property
     def node_names(self) -> tuple[str, ...]:
@@ -471,7 +473,7 @@ def parse_inventory(data: object, source: str) -> Inventory:
     if not isinstance(data, dict):
         top.fail("expected a mapping of inventory keys at the top level")
     top.mapping("cluster", "vip", "nodes", "shared_data", "shared_root", "services", "database", "clock",
-                "mgt_networks", "ssh_config")
+                "mgt_networks", "ssh_config", "fence_command")
     cluster = top.get("cluster").text(_CLUSTER, "a cluster name: A-Za-z0-9 then up to 62 of A-Za-z0-9_.-")
     vip = _vip(top.get("vip"))
     nodes = _nodes(top.get("nodes"), vip)
@@ -495,8 +497,13 @@ def parse_inventory(data: object, source: str) -> Inventory:
             item.fail("expected each network once")
         networks.append(name)
     ssh_r = top.opt("ssh_config")
+    fence: list[str] = []
+    for item in top.get("fence_command", []).items():
+        if not isinstance(item.value, str) or not item.value or "\0" in item.value or "\n" in item.value:
+            item.fail("expected a non-empty string (one argv word; no shell is involved)")
+        fence.append(item.value)
     return Inventory(source, cluster, vip, nodes, shared, services, database, Clock(float(tolerance)),
-                     tuple(networks), ssh_r.path() if ssh_r else None)
+                     tuple(networks), ssh_r.path() if ssh_r else None, tuple(fence))
 
 
 class _StrictLoader(yaml.SafeLoader):

@@ -29,6 +29,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--xcatha-role", choices=("active", "standby"), help="drift: the node's role (selects its steady-state checks)"
     )
     group.addoption("--xcatha-pair", action="store_true", help="drift: this run also runs the pair checks")
+    group.addoption("--xcatha-only", default="", help="comma-separated check ids: run these (any phase)")
+    group.addoption("--xcatha-exclude", default="", help="comma-separated check ids to leave out")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -50,15 +52,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     check_phase(phase)
     role, with_pair = config.getoption("--xcatha-role"), config.getoption("--xcatha-pair")
+    only = {i for i in config.getoption("--xcatha-only").split(",") if i}
+    exclude = {i for i in config.getoption("--xcatha-exclude").split(",") if i}
     if phase == "drift" and not role:
         raise pytest.UsageError("the drift phase needs --xcatha-role")
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
         mark = item.get_closest_marker(MARK)
-        ok = mark is not None and selected(
-            mark.kwargs["phases"], mark.kwargs.get("pair", False), phase, role, with_pair
-        )
+        if mark is None or mark.kwargs["id"] in exclude:
+            ok = False
+        elif only:
+            ok = mark.kwargs["id"] in only
+        else:
+            ok = selected(mark.kwargs["phases"], mark.kwargs.get("pair", False), phase, role, with_pair)
         (keep if ok else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)

@@ -30,6 +30,8 @@ class NodeRun:
     phase: str
     role: str | None = None  # drift: the node's role, chosen by who holds the VIP
     with_pair: bool = False  # drift: this run also runs the pair checks
+    only: tuple[str, ...] = ()  # these check ids instead of the phase's (a runbook gate)
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass
@@ -88,6 +90,10 @@ def pytest_argv(
         argv.append(f"--xcatha-role={run.role}")
     if run.with_pair:
         argv.append("--xcatha-pair")
+    if run.only:
+        argv.append(f"--xcatha-only={','.join(run.only)}")
+    if run.exclude:
+        argv.append(f"--xcatha-exclude={','.join(run.exclude)}")
     if inventory.ssh_config:
         argv.append(f"--ssh-config={inventory.ssh_config}")
     if "html" in formats:

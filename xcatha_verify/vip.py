@@ -9,6 +9,8 @@ from __future__ import annotations
 import errno
 import ipaddress
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -99,3 +101,42 @@ def remove_vip(address: str, prefix: int, interface: str, netns: str | None = No
             raise VipError(f"cannot remove {address}/{prefix} from {interface}: {exc}") from exc
     log.info("VIP %s/%s removed from %s", address, prefix, interface)
     return True
+
+
+def gratuitous_arp(address: str, interface: str, count: int = 2) -> bool:
+    """Unsolicited ARP so neighbours' caches follow the VIP here; False when arping is missing or failed."""
+    try:
+        proc = subprocess.run(
+            ["arping", "-q", "-U", "-c", str(count), "-i", "0.2", "-w", "2", "-I", interface, address],
+            check=False, capture_output=True, timeout=10,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m xcatha_verify.vip up|down ADDRESS PREFIX INTERFACE [LABEL]`, run on the node itself."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) < 4 or args[0] not in ("up", "down") or (args[0] == "up" and len(args) != 5):
+        print("usage: python -m xcatha_verify.vip up ADDRESS PREFIX INTERFACE LABEL | down ADDRESS PREFIX INTERFACE",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    verb, address, prefix, interface = args[0], args[1], int(args[2]), args[3]
+    try:
+        if verb == "up":
+            changed = add_vip(address, prefix, interface, args[4])
+            garp = gratuitous_arp(address, interface)
+            print(f"{'added' if changed else 'already present:'} {address}/{prefix} on {args[4]}"
+                  + ("" if garp else " (gratuitous ARP not sent)"))  # fmt: skip
+        else:
+            changed = remove_vip(address, prefix, interface)
+            print(f"{'removed' if changed else 'already absent:'} {address}/{prefix} from {interface}")
+    except VipError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -65,7 +65,7 @@ def _storage_lost(lab: Lab, node: str) -> None:
     mounted = [p for p in SHARED_PATHS if lab.is_mounted(node, p)]
     # Lazy: what a node sees when its storage goes away under running services.
     for path in mounted:
-        lab.node_mount(node, "umount", "--lazy", str(lab.node_root(node) / path.lstrip("/")))
+        lab.run(node, ["umount", "--lazy", path])
     _save(lab, "storage-disconnected", node, {"mounted": mounted})
 
 

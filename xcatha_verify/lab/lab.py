@@ -70,6 +70,7 @@ STANDIN_COMMANDS = (
 )  # fmt: skip
 SYSTEMCTL_TUNING = {"MinimumYield": "0.2", "MinimumTimeoutStartSec": "2", "MinimumTimeoutStopSec": "2"}
 PACKAGE_DIRS = {"/var/named": "bind", "/var/lib/dhcp": "root", "/etc/dhcp": "root", "/etc/goconserver": "root"}
+SHARED_EXPORT = "/xcatha-shared"  # where nodes reach the shared storage (like an NFS export)
 NODE_XCATHA_DIR = "/etc/xcatha"  # where a site keeps xcatha-verify's inventory on each node
 STORAGE_ID = ".xcatha-storage-id"  # see checks/test_pair.py: pair.same_storage
 STORAGE_RECORD = "/var/lib/xcatha/storage-id"
@@ -389,6 +390,7 @@ class Lab:
         # Mount points for the shared data, empty while disconnected.
         for path in SHARED_PATHS:
             self.path(node, path).mkdir(parents=True, exist_ok=True)
+        self._attach_storage_export(node)
         self._start_sshd(node)
 
     def _start_sshd(self, node: str) -> None:
@@ -495,19 +497,28 @@ class Lab:
         cfgloc.chmod(0o600)
         self._save()
 
+    def _attach_storage_export(self, node: str) -> None:
+        """Make the shared storage reachable from `node` as a site's NFS export would be, with
+        `noauto` fstab entries, so `mount /etc/xcat` on the node connects it and `umount` disconnects."""
+        self.path(node, SHARED_EXPORT).mkdir(parents=True, exist_ok=True)  # in the node's own root
+        export = self.node_root(node) / SHARED_EXPORT.lstrip("/")
+        self.node_mount(node, "mount", "--bind", str(self.layout.shared), str(export))
+        fstab = self.path(node, "/etc/fstab")
+        lines = [f"{SHARED_EXPORT}/{d} {p} none bind,noauto 0 0\n" for p, d in SHARED_PATHS.items()]
+        before = fstab.read_text() if fstab.exists() else ""
+        fstab.write_text(before + "# shared data (xcatha-lab)\n" + "".join(lines))
+
     def connect_storage(self, node: str) -> None:
-        """Bind the shared directories into `node` at the seed's five paths (idempotent)."""
+        """Connect the shared data on `node` at the seed's five paths (idempotent)."""
         for path in SHARED_PATHS:
-            target = self.node_root(node) / path.lstrip("/")
-            if self.is_mounted(node, path):
-                continue
-            self.node_mount(node, "mount", "--bind", str(self.layout.shared_dir(path)), str(target))
+            if not self.is_mounted(node, path):
+                self.run(node, ["mount", path])
 
     def disconnect_storage(self, node: str) -> None:
         """Unmount the shared paths from `node`; fails loudly if something still uses them."""
         for path in SHARED_PATHS:
             if self.is_mounted(node, path):
-                self.node_mount(node, "umount", str(self.node_root(node) / path.lstrip("/")))
+                self.run(node, ["umount", path])
 
     def is_mounted(self, node: str, path: str) -> bool:
         proc = self.run(node, ["mountpoint", "-q", path], check=False)

@@ -1,0 +1,224 @@
+"""xcatha-run: perform deactivate, activate or failover, each stage gated by the readiness checks.
+
+Exit status: 0 done (or dry run shown), 1 stopped on red / lock held / operator said no,
+2 usage or inventory error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from typing import Any
+
+from xcatha_verify.cli.common import run_main, setup_logging
+from xcatha_verify.errors import NodeUnreachable, UsageError, XcathaError
+from xcatha_verify.inventory import DEFAULT_INVENTORY_PATH, Inventory, Node, load_inventory
+from xcatha_verify.runbook import model
+from xcatha_verify.runbook.executor import Executor, Options, RunDeclined, RunStopped
+from xcatha_verify.runbook.hoststore import HostStore
+from xcatha_verify.runbook.journal import Journal, latest_journal
+from xcatha_verify.runbook.lock import LockLocation, RunLock, default_owner
+from xcatha_verify.runbook.report import write_run_report
+from xcatha_verify.targets import ensure_reachable, this_host_name
+
+NODE_LOCK = "/var/lib/xcatha/run.lock"
+SEED_ADVICE = (
+    "The xCAT procedure: if the primary management node became inaccessible before it was deactivated, "
+    "disconnect it from the network before it reboots, so that the services it starts at boot cannot "
+    "interfere with the services on the backup."
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="xcatha-run", description="Gated runbooks for xCAT management-node HA: deactivate, activate, failover."
+    )
+    parser.add_argument("runbook", choices=("deactivate", "activate", "failover"), help="what to do")
+    parser.add_argument("--inventory", default=DEFAULT_INVENTORY_PATH, help=f"(default: {DEFAULT_INVENTORY_PATH})")
+    parser.add_argument("--node", help="deactivate/activate: the node (default: this host)")
+    parser.add_argument("--from", dest="from_node", help="failover: the node giving up the role")
+    parser.add_argument("--to", dest="to_node", help="failover: the node taking the role")
+    parser.add_argument("--unplanned", action="store_true", help="failover: the --from node is down or unreachable")
+    parser.add_argument("--fenced", action="store_true", help="unplanned: I have fenced the failed node")
+    parser.add_argument("--dry-run", action="store_true", help="show every step's final command; change nothing")
+    parser.add_argument("--yes", action="store_true", help="do not ask before each phase (automation)")
+    parser.add_argument("--resume", action="store_true", help="continue the last failed run at its failed phase")
+    parser.add_argument("--break-lock", action="store_true", help="remove a lock left by another run first")
+    parser.add_argument("--report-dir", default="reports", help="where run reports go (default: ./reports)")
+    parser.add_argument("--runbook-dir", action="append", default=[], help="site runbooks, searched first")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every command")
+    return parser
+
+
+def _this_node(inventory: Inventory, name: str | None) -> Node:
+    if name:
+        return inventory.node(name)
+    here = this_host_name()
+    for node in inventory.nodes:
+        if node.is_local or node.name == here:
+            return node
+    raise UsageError(f"this host ({here}) is not a node of {inventory.source}; name one with --node")
+
+
+def _context(inventory: Inventory, node: Node, unplanned: bool) -> dict[str, Any]:
+    xcatd = next((s.unit for s in inventory.services if s.role == "xcatd"), "xcatd")
+    return {
+        "node": node, "peer": inventory.peer_of(node.name), "vip": inventory.vip, "services": inventory.services,
+        "shared_data": inventory.shared_data, "database_unit": inventory.database_service.unit,
+        "xcatd_unit": xcatd, "unplanned": unplanned, "cluster": inventory.cluster,
+    }  # fmt: skip
+
+
+def _load(name: str, args: argparse.Namespace, inventory: Inventory, node: Node, unplanned: bool) -> model.Runbook:
+    return model.load(model.find_runbook(name, args.runbook_dir), _context(inventory, node, unplanned))
+
+
+def plan(args: argparse.Namespace, inventory: Inventory) -> tuple[model.Runbook, list[Node]]:
+    """The runbook to walk and the nodes it touches."""
+    if args.runbook in ("deactivate", "activate"):
+        node = _this_node(inventory, args.node)
+        return _load(args.runbook, args, inventory, node, unplanned=False), [node]
+    if not args.to_node:
+        raise UsageError("failover needs --to NODE (and --from NODE, or --unplanned)")
+    target = inventory.node(args.to_node)
+    source = inventory.node(args.from_node) if args.from_node else inventory.peer_of(target.name)
+    if source.name == target.name:
+        raise UsageError("failover --from and --to name the same node")
+    activate = _load("activate", args, inventory, target, unplanned=args.unplanned)
+    if args.unplanned:
+        return model.Runbook("failover-unplanned", activate.summary, activate.phases, activate.source), [target]
+    deactivate = _load("deactivate", args, inventory, source, unplanned=False)
+    summary = f"Planned failover {source.name} -> {target.name}"
+    return model.Runbook("failover", summary, deactivate.phases + activate.phases, deactivate.source), [source, target]
+
+
+def _require_fenced(args: argparse.Namespace, inventory: Inventory, failed: Node, interactive: bool) -> str:
+    """Proof that the failed node is fenced before anything changes; returns how it was proven."""
+    print(SEED_ADVICE)
+    if inventory.fence_command:
+        argv = [a.replace("{node}", failed.name) for a in inventory.fence_command]
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=300)
+        if proc.returncode != 0:
+            raise RunStopped(f"fence command for {failed.name} failed (exit {proc.returncode}); nothing was changed")
+        return f"fence command exit 0: {' '.join(argv)}"
+    if args.fenced:
+        return f"--fenced: the operator states {failed.name} is fenced"
+    if interactive:
+        typed = input(f"Type the name of the failed node ({failed.name}) to confirm it is fenced: ").strip()
+        if typed == failed.name:
+            return f"typed confirmation naming {failed.name}"
+        raise RunDeclined(f"confirmation did not name {failed.name}; nothing was changed")
+    raise UsageError(f"unplanned failover needs proof that {failed.name} is fenced: --fenced, a typed "
+                     "confirmation, or fence_command in the inventory")  # fmt: skip
+
+
+def _locks(inventory: Inventory, nodes: list[Node], run_id: str, runbook: str) -> RunLock:
+    """A lock on every reachable node of the run and on the shared storage (through the VIP holder)."""
+    locations = []
+    for node in inventory.nodes:
+        try:
+            host = ensure_reachable(inventory, node)
+        except NodeUnreachable:
+            if node in nodes:
+                raise
+            continue
+        store = HostStore(host)
+        locations.append(LockLocation(NODE_LOCK, store, node.name))
+        shared = inventory.shared_data[0].path
+        if host.run("mountpoint -q %s", shared).rc == 0:
+            locations.append(LockLocation(f"{shared}/.xcatha-run.lock", store, f"shared storage via {node.name}"))
+    return RunLock(locations, default_owner(), runbook, run_id)
+
+
+def _run(args: argparse.Namespace) -> int:
+    inventory = load_inventory(args.inventory)
+    if args.runbook != "failover" and (args.from_node or args.to_node or args.unplanned):
+        raise UsageError("--from, --to and --unplanned go with failover")
+    interactive = sys.stdin.isatty() and not args.yes
+    if not interactive and not args.yes and not args.dry_run:
+        raise UsageError("no terminal to ask on: add --yes to run without asking, or --dry-run to look first")
+    runbook, nodes = plan(args, inventory)
+    skip: set[str] = set()
+    if args.resume:
+        previous = latest_journal(args.report_dir, runbook.name, inventory.cluster)
+        if previous is None:
+            raise UsageError(f"nothing to resume: no failed or interrupted {runbook.name} run under {args.report_dir}")
+        old = Journal.load(previous)
+        skip = set(old.completed_phases())
+        print(f"resuming {old.run_id}: skipping {', '.join(sorted(skip)) or 'nothing'}; failed at {old.failed_phase}")
+    if args.runbook == "failover" and not args.unplanned and not args.dry_run:
+        source = nodes[0]
+        try:
+            ensure_reachable(inventory, source)
+        except NodeUnreachable as exc:
+            raise UsageError(f"{exc}; for a failed primary use: xcatha-run failover --to {args.to_node} "
+                             "--unplanned (after fencing it)") from None  # fmt: skip
+    journal = Journal.create(
+        args.report_dir, runbook.name, args={k: v for k, v in vars(args).items() if k != "verbose"},
+        cluster=inventory.cluster, inventory=inventory.source, phases=[p.name for p in runbook.phases],
+    )  # fmt: skip
+    run_dir = journal.run_dir
+    assert run_dir is not None
+    print(f"{runbook.summary}\nrun: {run_dir}")
+    status, message, failed_phase = "succeeded", "", None
+    executor = Executor(runbook, inventory, journal, run_dir, Options(dry_run=args.dry_run, interactive=interactive))
+    lock: RunLock | None = None
+    try:
+        if args.unplanned and not args.dry_run:
+            failed = inventory.peer_of(args.to_node)
+            journal.update(message=_require_fenced(args, inventory, failed, interactive))
+        if not args.dry_run:
+            lock = _locks(inventory, nodes, journal.run_id, runbook.name)
+            if args.break_lock:
+                for location, text in lock.break_lock().items():
+                    print(f"broke lock {location}: {text.strip()}")
+            lock.acquire()
+        executor.run(skip)
+        status = "dry-run" if args.dry_run else "succeeded"
+        exit_status = 0
+    except KeyboardInterrupt:
+        status, message, exit_status = "interrupted", "interrupted by Ctrl-C", 130
+    except (RunStopped, RunDeclined, NodeUnreachable) as exc:
+        status, message, exit_status = "failed", str(exc), 1
+        failed_phase = _failed_phase(journal, runbook)
+    except XcathaError as exc:
+        status, message = "refused", str(exc)
+        exit_status = exc.exit_status
+    finally:
+        if lock is not None:
+            lock.release()
+    journal.finish(status, message, failed_phase)  # type: ignore[arg-type]
+    page = write_run_report(journal, run_dir)
+    print(f"\n{status.upper()}" + (f": {message}" if message else ""))
+    if status == "failed":
+        print(f"resume after fixing: xcatha-run {_resume_args(args)} --resume")
+    print(f"run report: {page}")
+    return exit_status
+
+
+def _failed_phase(journal: Journal, runbook: model.Runbook) -> str | None:
+    done = set(journal.completed_phases())
+    return next((p.name for p in runbook.phases if p.name not in done), None)
+
+
+def _resume_args(args: argparse.Namespace) -> str:
+    words = [args.runbook, "--inventory", args.inventory]
+    for flag, value in (("--node", args.node), ("--from", args.from_node), ("--to", args.to_node)):
+        if value:
+            words += [flag, value]
+    words += ["--unplanned"] if args.unplanned else []
+    words += ["--fenced"] if args.fenced else []
+    return " ".join(words)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    setup_logging(args.verbose)
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    run_main("xcatha-run", lambda: _run(args))
+
+
+if __name__ == "__main__":
+    main()

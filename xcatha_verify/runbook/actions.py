@@ -1,0 +1,77 @@
+"""Built-in runbook actions and command steps, run on a node through its testinfra host.
+
+Every value from the inventory reaches the node's shell through shlex quoting; commands are argv
+lists. Each action can say what it would do (`describe`) without doing it.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass
+
+from testinfra.host import Host
+
+from xcatha_verify.errors import UsageError
+from xcatha_verify.inventory import Inventory, Node
+from xcatha_verify.runbook.model import Step
+
+STORAGE_ID = ".xcatha-storage-id"
+STORAGE_RECORD = "/var/lib/xcatha/storage-id"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    rc: int
+    output: str
+
+
+def _python() -> str:
+    # The nodes run the same installation of xcatha-verify (same path on both management nodes).
+    return sys.executable
+
+
+def action_argv(step: Step, inventory: Inventory, node: Node) -> list[str]:
+    """The argv a built-in action runs on the node."""
+    vip = inventory.vip
+    if step.action == "vip_up":
+        return [_python(), "-m", "xcatha_verify.vip", "up", str(vip.address), str(vip.prefix), vip.interface, vip.label]
+    if step.action == "vip_down":
+        return [_python(), "-m", "xcatha_verify.vip", "down", str(vip.address), str(vip.prefix), vip.interface]
+    if step.action == "record_storage_id":
+        token = f"{inventory.shared_data[0].path}/{STORAGE_ID}"
+        script = 'mkdir -p "$(dirname "$2")" && test -s "$1" && cp "$1" "$2" && echo "recorded $(cat "$2")"'
+        return ["sh", "-c", script, "sh", token, STORAGE_RECORD]
+    raise UsageError(f"action {step.action} does not run on a node")
+
+
+def step_command(step: Step, inventory: Inventory, node: Node) -> str:
+    """The shell command line a step runs on the node, every word quoted, under a time limit."""
+    argv = list(step.command) if step.command else action_argv(step, inventory, node)
+    return f"timeout --kill-after=5 {int(step.timeout_s)} {shlex.join(argv)}"
+
+
+def run_step(host: Host, step: Step, inventory: Inventory, node: Node) -> Outcome:
+    try:
+        result = host.run(step_command(step, inventory, node))
+    except RuntimeError as exc:  # ssh itself failed
+        return Outcome(255, f"ssh to {node.name} failed: {exc}")
+    output = (result.stdout + result.stderr).strip()
+    if result.rc == 124:
+        output += f"\n(timed out after {step.timeout_s:.0f}s)"
+    return Outcome(result.rc, output)
+
+
+def condition_holds(host: Host, condition: str) -> tuple[bool, str]:
+    """A step's `when`, evaluated on the node now; returns (holds, why)."""
+    if condition == "site_domain":
+        result = host.run("timeout 15 lsdef -t site -i domain")
+        domain = next((line.split("=", 1)[1] for line in result.stdout.splitlines()
+                       if line.strip().startswith("domain=")), "")  # fmt: skip
+        return bool(domain), f"site domain {domain!r}" if domain else "no domain in the site table"
+    if condition.startswith("console_lock:"):
+        wanted = condition.split(":", 1)[1]
+        lock = host.run("cat /etc/xcat/console.lock")
+        found = None if lock.rc != 0 else ("goconserver" if "goconserver" in lock.stdout else "conserver")
+        return found == wanted, f"console.lock names {found or 'nothing'}"
+    raise UsageError(f"unknown condition {condition}")

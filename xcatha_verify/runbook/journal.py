@@ -1,0 +1,523 @@
+"""The journal: the record of one runbook run, on disk as ``<run dir>/journal.json`` (``docs/journal-schema.md``).
+
+The executor records as it goes and the journal rewrites its file after every change, atomically (a
+temporary file in the same directory, mode 0600, fsync, ``os.replace``), so a run that is killed at any
+moment leaves a complete, readable journal of everything up to that moment, and ``--resume`` can start
+again from its first incomplete phase::
+
+    journal = Journal.create(Path("reports"), "failover", args={"inventory": inv, "node": "xcatmn2"},
+                             cluster="prod", inventory=inv, phases=["deactivate", "activate"])
+    step = journal.start_step("deactivate", "stop xcatd", "xcatmn1", "systemctl stop xcatd")
+    journal.finish_step(step, "ok", exit_status=0, output=out, duration=1.2)
+    journal.add_gate(GateRecord(phase="activate", when="before", node="xcatmn2", checks=["pre-activate"],
+                                status="passed"))
+    journal.finish("succeeded")
+
+Every string passes through :func:`xcatha_verify.report.redact` when it is recorded and again whenever
+the file is written, so cfgloc passwords and values given to ``register_secret()`` never reach the disk
+(not even a secret registered after the text was recorded: the next save masks it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, Literal, get_args
+
+from xcatha_verify.errors import UsageError
+from xcatha_verify.report import redact
+from xcatha_verify.runbook.lock import pid_running
+
+__all__ = [
+    "GATE_STATUSES", "JOURNAL_NAME", "RESUMABLE", "RUN_STATUSES", "SCHEMA_VERSION", "STEP_STATUSES", "TAIL_LINES",
+    "GateRecord", "GateStatus", "Journal", "JournalError", "RunStatus", "StepRecord", "StepStatus", "latest_journal",
+    "now_iso", "tail",
+]
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "1"
+JOURNAL_NAME = "journal.json"
+TAIL_LINES = 20
+
+StepStatus = Literal["pending", "running", "ok", "failed", "skipped", "dry-run", "interrupted"]
+GateStatus = Literal["passed", "failed", "error", "advisory-failed", "skipped"]
+GateWhen = Literal["before", "after"]
+RunStatus = Literal["running", "succeeded", "failed", "interrupted", "dry-run", "refused"]
+STEP_STATUSES: tuple[str, ...] = get_args(StepStatus)
+GATE_STATUSES: tuple[str, ...] = get_args(GateStatus)
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+RESUMABLE: tuple[str, ...] = ("failed", "interrupted")
+
+_STEP_DONE = ("ok", "skipped")  # a phase with only these steps did its work
+_GATE_OK = ("passed", "advisory-failed", "skipped")  # gates that let a run move on
+
+
+class JournalError(UsageError):
+    """A journal file is missing, unreadable or not a version-1 journal (exit status 2)."""
+
+
+def now_iso() -> str:
+    """Now, as ISO 8601 local time with UTC offset, to the second: ``2026-11-25T07:06:38+01:00``."""
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def tail(text: str, lines: int = TAIL_LINES) -> str:
+    """The last `lines` lines of `text`, masked (redacted whole first, so no secret is cut in half)."""
+    return "\n".join(redact(text).rstrip("\n").splitlines()[-lines:])
+
+
+def _clean(value: Any) -> Any:
+    """`value` with every string in it (keys too) redacted, tuples as lists: what JSON will hold."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {redact(str(k)): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return redact(os.fspath(value))
+    return value
+
+
+def _check(value: str, allowed: tuple[str, ...], what: str) -> str:
+    if value not in allowed:
+        raise ValueError(f"{what} {value!r}: expected one of {', '.join(allowed)}")
+    return value
+
+
+def _known(cls: type, data: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The fields of `data` that `cls` knows (a reader ignores unknown fields); missing required ones fail."""
+    if not isinstance(data, Mapping):
+        raise JournalError(f"{where}: expected an object")
+    names = {f.name for f in fields(cls) if f.init and not f.name.startswith("_")}
+    required = getattr(cls, "_required", ())
+    missing = [name for name in required if name not in data]
+    if missing:
+        raise JournalError(f"{where}: missing {', '.join(missing)}")
+    return {k: v for k, v in data.items() if k in names}
+
+
+@dataclass(slots=True)
+class StepRecord:
+    """One step on one node: what ran (masked), how it ended and the last lines it printed (masked)."""
+
+    _required: ClassVar[tuple[str, ...]] = ("phase", "name", "status")
+
+    phase: str
+    index: int  # position within its phase, from 1
+    name: str
+    node: str
+    command: str  # the rendered command or action description, secrets masked
+    status: StepStatus = "pending"
+    exit_status: int | None = None
+    started_at: str | None = None
+    duration_s: float | None = None
+    output_tail: str = ""  # last TAIL_LINES lines of stdout+stderr, masked
+    attempts: int = 0
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "phase": redact(self.phase), "index": self.index, "name": redact(self.name), "node": redact(self.node),
+            "command": redact(self.command), "status": self.status, "exit_status": self.exit_status,
+            "started_at": self.started_at, "duration_s": self.duration_s, "output_tail": redact(self.output_tail),
+            "attempts": self.attempts, "note": redact(self.note),
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StepRecord:
+        known = _known(cls, data, "step")
+        known.setdefault("index", 0)
+        known.setdefault("node", "")
+        known.setdefault("command", "")
+        _check(known["status"], STEP_STATUSES, "step status")
+        return cls(**known)
+
+
+@dataclass(slots=True)
+class GateRecord:
+    """One gate: a phase's checks run on one node before or after its steps, and what failed."""
+
+    _required: ClassVar[tuple[str, ...]] = ("phase", "when", "status")
+
+    phase: str
+    when: GateWhen
+    node: str
+    checks: list[str] = field(default_factory=list)  # the check phase's name, or the check ids
+    status: GateStatus = "passed"
+    failing: list[dict[str, Any]] = field(default_factory=list)  # {check_id, observed, expected, fix}
+    report_paths: list[str] = field(default_factory=list)  # HTML reports; relative to the run dir when inside it
+    started_at: str | None = None
+    duration_s: float | None = None
+
+    def __post_init__(self) -> None:
+        _check(self.when, ("before", "after"), "gate when")
+        _check(self.status, GATE_STATUSES, "gate status")
+        self.checks = [str(c) for c in self.checks]
+        self.report_paths = [os.fspath(p) for p in self.report_paths]
+        self.failing = [dict(f) for f in self.failing]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "phase": redact(self.phase), "when": self.when, "node": redact(self.node), "checks": _clean(self.checks),
+            "status": self.status, "failing": _clean(self.failing), "report_paths": _clean(self.report_paths),
+            "started_at": self.started_at, "duration_s": self.duration_s,
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GateRecord:
+        known = _known(cls, data, "gate")
+        known.setdefault("node", "")
+        try:
+            return cls(**known)
+        except ValueError as exc:
+            raise JournalError(f"gate: {exc}") from None
+
+
+@dataclass(kw_only=True)
+class Journal:
+    """One runbook run. Every recording method saves the file before it returns.
+
+    `run_dir` is where ``journal.json`` lives (and the run's HTML page); it is not part of the JSON.
+    `host` and `pid` name the process that runs it, so a journal still ``running`` whose process is gone
+    (killed) can be told from one in progress.
+    """
+
+    _required: ClassVar[tuple[str, ...]] = ("run_id", "runbook", "status")
+
+    run_id: str
+    runbook: str
+    run_dir: Path | None = field(default=None, repr=False, compare=False)
+    schema_version: str = SCHEMA_VERSION
+    args: dict[str, Any] = field(default_factory=dict)
+    cluster: str = ""
+    inventory: str = ""
+    started_at: str = field(default_factory=now_iso)
+    finished_at: str | None = None
+    status: RunStatus = "running"
+    failed_phase: str | None = None
+    message: str = ""
+    phases: list[str] = field(default_factory=list)
+    steps: list[StepRecord] = field(default_factory=list)
+    gates: list[GateRecord] = field(default_factory=list)
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+    _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False, compare=False)
+    _clock: dict[int, float] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _check(self.status, RUN_STATUSES, "run status")
+        self.args = _clean(dict(self.args))
+        self.inventory = redact(os.fspath(self.inventory))
+        self.message = redact(self.message)
+        self.phases = [str(p) for p in self.phases]
+
+    # --- creating and loading ----------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls, report_root: str | os.PathLike[str], runbook: str, *, args: Mapping[str, Any] | None = None,
+        cluster: str = "", inventory: str | os.PathLike[str] = "", phases: Sequence[str] = (),
+        status: RunStatus = "running", now: datetime | None = None,
+    ) -> Journal:  # fmt: skip
+        """A new run under `report_root`: its directory ``<YYYYmmddTHHMMSS>-<runbook>`` (``-2``, ``-3``...
+        when that second is taken) is made, the run id is the directory's name, and the journal is saved."""
+        when = (now or datetime.now()).astimezone()
+        root = Path(report_root)
+        root.mkdir(parents=True, exist_ok=True)
+        base = f"{when:%Y%m%dT%H%M%S}-{runbook}"
+        for n in range(1, 1000):
+            run_dir = root / (base if n == 1 else f"{base}-{n}")
+            try:
+                run_dir.mkdir()
+                break
+            except FileExistsError:
+                continue
+        else:  # pragma: no cover - a thousand runs in one second
+            raise JournalError(f"{root}: no free run directory for {base}")
+        journal = cls(
+            run_id=run_dir.name, runbook=runbook, run_dir=run_dir, args=dict(args or {}), cluster=cluster,
+            inventory=os.fspath(inventory), phases=list(phases), status=status,
+            started_at=when.isoformat(timespec="seconds"),
+        )  # fmt: skip
+        journal.save()
+        return journal
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], run_dir: Path | None = None) -> Journal:
+        known = _known(cls, data, "journal")
+        known.pop("run_dir", None)
+        known.setdefault("host", "")  # unknown: never taken for this host's
+        known.setdefault("pid", 0)
+        version = str(known.get("schema_version", ""))
+        if version != SCHEMA_VERSION:
+            raise JournalError(f"journal schema_version {version!r}: this version reads {SCHEMA_VERSION!r}")
+        try:
+            known["steps"] = [StepRecord.from_dict(s) for s in known.get("steps") or []]
+            known["gates"] = [GateRecord.from_dict(g) for g in known.get("gates") or []]
+            return cls(**known, run_dir=run_dir)
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, JournalError):
+                raise
+            raise JournalError(f"journal: {exc}") from None
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Journal:
+        """The journal at `path` (its ``journal.json`` or its run directory); JournalError naming the file."""
+        target = Path(path)
+        if target.is_dir():
+            target = target / JOURNAL_NAME
+        try:
+            data = json.loads(target.read_text(encoding="utf-8"))
+            return cls.from_dict(data, run_dir=target.parent)
+        except OSError as exc:
+            raise JournalError(f"{target}: cannot read the journal: {exc.strerror or exc}") from None
+        except json.JSONDecodeError as exc:
+            raise JournalError(f"{target}: not JSON: {exc}") from None
+        except JournalError as exc:
+            raise JournalError(f"{target}: {exc}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        with self._lock:
+            data = {
+                "schema_version": self.schema_version, "run_id": self.run_id, "runbook": self.runbook,
+                "args": self.args, "cluster": self.cluster, "inventory": self.inventory,
+                "started_at": self.started_at, "finished_at": self.finished_at, "status": self.status,
+                "failed_phase": self.failed_phase, "message": self.message, "phases": self.phases,
+                "host": self.host, "pid": self.pid,
+                "steps": [s.to_dict() for s in self.steps], "gates": [g.to_dict() for g in self.gates],
+            }  # fmt: skip
+            return _clean(data)  # type: ignore[no-any-return]
+
+    # --- saving --------------------------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        if self.run_dir is None:
+            raise ValueError(f"journal {self.run_id}: no run_dir to save in")
+        return self.run_dir / JOURNAL_NAME
+
+    def save(self) -> Path:
+        """Write ``journal.json`` atomically: temporary file in the same directory, 0600, fsync, rename."""
+        with self._lock:
+            target = self.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            try:
+                os.fchmod(fd, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    out.write(text)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            _fsync_dir(target.parent)
+            return target
+
+    # --- recording -----------------------------------------------------------------------------------
+
+    def start_step(
+        self, phase: str, name: str, node: str, command: str, *, index: int | None = None,
+        status: StepStatus = "running", note: str = "",
+    ) -> StepRecord:  # fmt: skip
+        """Record a step as started (``running``, or e.g. ``dry-run``/``skipped`` for one that will not run)
+        and save. `index` defaults to its position within `phase`, from 1."""
+        _check(status, STEP_STATUSES, "step status")
+        with self._lock:
+            if index is None:
+                index = 1 + sum(1 for s in self.steps if s.phase == phase)
+            record = StepRecord(
+                phase=phase, index=index, name=redact(name), node=node, command=redact(command), status=status,
+                started_at=now_iso(), attempts=1 if status == "running" else 0, note=redact(note),
+            )  # fmt: skip
+            self.steps.append(record)
+            self._clock[id(record)] = time.monotonic()
+            self.save()
+            return record
+
+    def finish_step(
+        self, record: StepRecord, status: StepStatus, exit_status: int | None = None, output: str = "",
+        duration: float | None = None, *, attempts: int | None = None, note: str | None = None,
+    ) -> StepRecord:  # fmt: skip
+        """Record how a step ended: `output` is masked and cut to its last TAIL_LINES lines; `duration`
+        defaults to the time since :meth:`start_step`. Saves."""
+        _check(status, STEP_STATUSES, "step status")
+        with self._lock:
+            started = self._clock.pop(id(record), None)
+            if duration is None and started is not None:
+                duration = time.monotonic() - started
+            record.status = status
+            record.exit_status = exit_status
+            record.output_tail = tail(output)
+            record.duration_s = None if duration is None else round(duration, 3)
+            if attempts is not None:
+                record.attempts = attempts
+            if note is not None:
+                record.note = redact(note)
+            self.save()
+            return record
+
+    def add_gate(self, gate: GateRecord) -> GateRecord:
+        """Record a gate (its report paths made relative to the run directory when inside it) and save."""
+        with self._lock:
+            gate.report_paths = [self._relative(p) for p in gate.report_paths]
+            gate.failing = _clean(gate.failing)
+            gate.checks = _clean(gate.checks)
+            self.gates.append(gate)
+            self.save()
+            return gate
+
+    def update(self, **changes: Any) -> None:
+        """Set top-level fields (``status``, ``message``, ``failed_phase``, ``phases``, ...) and save."""
+        allowed = {"status", "message", "failed_phase", "phases", "finished_at", "args", "cluster", "inventory"}
+        unknown = sorted(set(changes) - allowed)
+        if unknown:
+            raise ValueError(f"cannot update {', '.join(unknown)}")
+        with self._lock:
+            if "status" in changes:
+                _check(changes["status"], RUN_STATUSES, "run status")
+            for key, value in changes.items():
+                setattr(self, key, _clean(value) if key != "phases" else [str(p) for p in value])
+            self.save()
+
+    def finish(self, status: RunStatus, message: str = "", failed_phase: str | None = None) -> None:
+        """End the run: status, message, finish time; steps still ``running`` become ``interrupted``. Saves."""
+        _check(status, RUN_STATUSES, "run status")
+        with self._lock:
+            for step in self.steps:
+                if step.status == "running":
+                    step.status = "interrupted"
+                    started = self._clock.pop(id(step), None)
+                    if started is not None:
+                        step.duration_s = round(time.monotonic() - started, 3)
+            self.status = status
+            self.message = redact(message)
+            if failed_phase is not None:
+                self.failed_phase = failed_phase
+            self.finished_at = now_iso()
+            self.save()
+
+    def _relative(self, path: str | os.PathLike[str]) -> str:
+        """`path` relative to the run directory when it lies inside it, else absolute.
+
+        A relative `path` is taken as relative to the run directory when it exists there, else to the
+        current directory (as the gate runner writes them when the report root is relative).
+        """
+        p = Path(path)
+        if self.run_dir is None:
+            return os.fspath(p)
+        if not p.is_absolute() and (self.run_dir / p).exists():
+            return p.as_posix()
+        resolved = p.resolve()
+        try:
+            return resolved.relative_to(self.run_dir.resolve()).as_posix()
+        except ValueError:
+            return os.fspath(resolved)
+
+    # --- reading -------------------------------------------------------------------------------------
+
+    def phase_names(self) -> list[str]:
+        """The runbook's phases in order, then any phase only the records name."""
+        names = list(self.phases)
+        for record in [*self.gates, *self.steps]:
+            if record.phase not in names:
+                names.append(record.phase)
+        return names
+
+    def completed_phases(self) -> list[str]:
+        """The phases, in order, that finished their work: the leading run of phases each of which has
+        only ``ok``/``skipped`` steps, only passing (or advisory or skipped) gates, and is followed by a
+        phase the run went on to (or the run succeeded). The first phase not listed is where a resume starts.
+
+        A phase the run went past without recording anything counts as complete; the last phase the run
+        reached counts only when the run succeeded (its after-gate may not have run yet).
+        """
+        names = self.phase_names()
+        reached = [i for i, name in enumerate(names) if self._records(name)]
+        last = max(reached, default=-1)
+        done: list[str] = []
+        for i, name in enumerate(names):
+            steps = [s for s in self.steps if s.phase == name]
+            gates = [g for g in self.gates if g.phase == name]
+            good = all(s.status in _STEP_DONE for s in steps) and all(g.status in _GATE_OK for g in gates)
+            went_on = i < last or (self.status == "succeeded" and i <= last)
+            if not (good and went_on):
+                break
+            done.append(name)
+        return done
+
+    def _records(self, phase: str) -> bool:
+        return any(s.phase == phase for s in self.steps) or any(g.phase == phase for g in self.gates)
+
+    def abandoned(self) -> bool:
+        """Still ``running`` on disk, but its process (on this host) is gone: it was killed."""
+        return self.status == "running" and self.host == socket.gethostname() and not pid_running(self.pid)
+
+    def effective_status(self) -> str:
+        """The status, with a killed run (see :meth:`abandoned`) counted as ``interrupted``."""
+        return "interrupted" if self.abandoned() else self.status
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _journals(report_root: Path) -> Iterable[Path]:
+    if not report_root.is_dir():
+        return []
+    return report_root.glob(f"*/{JOURNAL_NAME}")
+
+
+def latest_journal(
+    report_root: str | os.PathLike[str], runbook: str | None = None, cluster: str | None = None
+) -> Path | None:
+    """The newest journal under `report_root` a ``--resume`` can continue, or None.
+
+    Candidates are ``<report_root>/*/journal.json`` whose status is ``failed`` or ``interrupted``, or
+    ``running`` with its process gone from this host (killed); filtered by `runbook` and `cluster` when
+    given. Newest is the latest ``started_at``, then the latest file change. Succeeded, dry-run and
+    refused runs, runs still in progress and unreadable journals are passed over.
+    """
+    best: tuple[datetime, int, Path] | None = None
+    for path in _journals(Path(report_root)):
+        try:
+            journal = Journal.load(path)
+        except JournalError as exc:
+            log.debug("skipping %s", exc)
+            continue
+        if runbook is not None and journal.runbook != runbook:
+            continue
+        if cluster is not None and journal.cluster != cluster:
+            continue
+        if journal.effective_status() not in RESUMABLE:
+            continue
+        try:
+            started = datetime.fromisoformat(journal.started_at).astimezone()
+            key = (started, path.stat().st_mtime_ns, path)
+        except (ValueError, OSError):
+            continue
+        if best is None or key[:2] > best[:2]:
+            best = key
+    return best[2] if best else None
