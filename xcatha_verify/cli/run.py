@@ -19,8 +19,8 @@ from xcatha_verify.runbook import model
 from xcatha_verify.runbook.executor import Executor, Options, RunDeclined, RunStopped
 from xcatha_verify.runbook.hoststore import HostStore
 from xcatha_verify.runbook.journal import Journal, latest_journal
-from xcatha_verify.runbook.lock import LockLocation, RunLock, default_owner
-from xcatha_verify.runbook.report import write_run_report
+from xcatha_verify.runbook.lock import LockInfo, LockLocation, RunLock, default_owner
+from xcatha_verify.runbook.report import resume_command, write_run_report
 from xcatha_verify.targets import ensure_reachable, this_host_name
 
 NODE_LOCK = "/var/lib/xcatha/run.lock"
@@ -35,9 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xcatha-run", description="Gated runbooks for xCAT management-node HA: deactivate, activate, failover."
     )
-    parser.add_argument("runbook", choices=("deactivate", "activate", "failover"), help="what to do")
+    parser.add_argument("runbook", choices=("deactivate", "activate", "failover", "prepare"), help="what to do")
     parser.add_argument("--inventory", default=DEFAULT_INVENTORY_PATH, help=f"(default: {DEFAULT_INVENTORY_PATH})")
-    parser.add_argument("--node", help="deactivate/activate: the node (default: this host)")
+    parser.add_argument("--node", help="deactivate/activate/prepare: the node (default: this host)")
     parser.add_argument("--from", dest="from_node", help="failover: the node giving up the role")
     parser.add_argument("--to", dest="to_node", help="failover: the node taking the role")
     parser.add_argument("--unplanned", action="store_true", help="failover: the --from node is down or unreachable")
@@ -77,9 +77,10 @@ def _load(name: str, args: argparse.Namespace, inventory: Inventory, node: Node,
 
 def plan(args: argparse.Namespace, inventory: Inventory) -> tuple[model.Runbook, list[Node]]:
     """The runbook to walk and the nodes it touches."""
-    if args.runbook in ("deactivate", "activate"):
+    if args.runbook in ("deactivate", "activate", "prepare"):
         node = _this_node(inventory, args.node)
-        return _load(args.runbook, args, inventory, node, unplanned=False), [node]
+        touched = [node, inventory.peer_of(node.name)] if args.runbook == "prepare" else [node]
+        return _load(args.runbook, args, inventory, node, unplanned=False), touched
     if not args.to_node:
         raise UsageError("failover needs --to NODE (and --from NODE, or --unplanned)")
     target = inventory.node(args.to_node)
@@ -114,6 +115,24 @@ def _require_fenced(args: argparse.Namespace, inventory: Inventory, failed: Node
                      "confirmation, or fence_command in the inventory")  # fmt: skip
 
 
+SHARED_LOCK = ".xcatha-run.lock"
+
+
+def _release_own(inventory: Inventory, run_ids: set[str]) -> None:
+    """Remove lock files of these runs wherever they are now: the shared storage may have moved to the
+    other node during the run, and a resumed run owns the locks of the run it continues."""
+    for node in inventory.nodes:
+        try:
+            store = HostStore(ensure_reachable(inventory, node))
+        except NodeUnreachable:
+            continue
+        for path in (NODE_LOCK, f"{inventory.shared_data[0].path}/{SHARED_LOCK}"):
+            text = store.read(path)
+            info = LockInfo.from_text(text) if text else None
+            if info is not None and info.run_id in run_ids:
+                store.remove(path)
+
+
 def _locks(inventory: Inventory, nodes: list[Node], run_id: str, runbook: str) -> RunLock:
     """A lock on every reachable node of the run and on the shared storage (through the VIP holder)."""
     locations = []
@@ -128,7 +147,7 @@ def _locks(inventory: Inventory, nodes: list[Node], run_id: str, runbook: str) -
         locations.append(LockLocation(NODE_LOCK, store, node.name))
         shared = inventory.shared_data[0].path
         if host.run("mountpoint -q %s", shared).rc == 0:
-            locations.append(LockLocation(f"{shared}/.xcatha-run.lock", store, f"shared storage via {node.name}"))
+            locations.append(LockLocation(f"{shared}/{SHARED_LOCK}", store, f"shared storage via {node.name}"))
     return RunLock(locations, default_owner(), runbook, run_id)
 
 
@@ -141,13 +160,15 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("no terminal to ask on: add --yes to run without asking, or --dry-run to look first")
     runbook, nodes = plan(args, inventory)
     skip: set[str] = set()
+    resumed: set[str] = set()
     if args.resume:
         previous = latest_journal(args.report_dir, runbook.name, inventory.cluster)
         if previous is None:
             raise UsageError(f"nothing to resume: no failed or interrupted {runbook.name} run under {args.report_dir}")
         old = Journal.load(previous)
         skip = set(old.completed_phases())
-        print(f"resuming {old.run_id}: skipping {', '.join(sorted(skip)) or 'nothing'}; failed at {old.failed_phase}")
+        resumed.add(old.run_id)
+        print(f"resuming {old.run_id}: skipping the phases it completed: {', '.join(sorted(skip)) or 'none'}")
     if args.runbook == "failover" and not args.unplanned and not args.dry_run:
         source = nodes[0]
         try:
@@ -170,6 +191,8 @@ def _run(args: argparse.Namespace) -> int:
             failed = inventory.peer_of(args.to_node)
             journal.update(message=_require_fenced(args, inventory, failed, interactive))
         if not args.dry_run:
+            if resumed:
+                _release_own(inventory, resumed)
             lock = _locks(inventory, nodes, journal.run_id, runbook.name)
             if args.break_lock:
                 for location, text in lock.break_lock().items():
@@ -187,13 +210,14 @@ def _run(args: argparse.Namespace) -> int:
         status, message = "refused", str(exc)
         exit_status = exc.exit_status
     finally:
-        if lock is not None:
+        if lock is not None and lock.held:
             lock.release()
+            _release_own(inventory, {journal.run_id})
     journal.finish(status, message, failed_phase)  # type: ignore[arg-type]
     page = write_run_report(journal, run_dir)
     print(f"\n{status.upper()}" + (f": {message}" if message else ""))
-    if status == "failed":
-        print(f"resume after fixing: xcatha-run {_resume_args(args)} --resume")
+    if status in ("failed", "interrupted"):
+        print(f"resume after fixing: {resume_command(journal)}")
     print(f"run report: {page}")
     return exit_status
 
@@ -201,16 +225,6 @@ def _run(args: argparse.Namespace) -> int:
 def _failed_phase(journal: Journal, runbook: model.Runbook) -> str | None:
     done = set(journal.completed_phases())
     return next((p.name for p in runbook.phases if p.name not in done), None)
-
-
-def _resume_args(args: argparse.Namespace) -> str:
-    words = [args.runbook, "--inventory", args.inventory]
-    for flag, value in (("--node", args.node), ("--from", args.from_node), ("--to", args.to_node)):
-        if value:
-            words += [flag, value]
-    words += ["--unplanned"] if args.unplanned else []
-    words += ["--fenced"] if args.fenced else []
-    return " ".join(words)
 
 
 def main(argv: list[str] | None = None) -> None:

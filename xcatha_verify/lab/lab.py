@@ -596,6 +596,24 @@ class Lab:
         self.vip_down(node)
         self.disconnect_storage(node)
 
+    def freeze(self, node: str) -> None:
+        """Stop every process of the node but its init (SIGSTOP): a fenced node does nothing more."""
+        self.run(node, ["kill", "-STOP", "-1"], check=False)
+
+    def reboot(self, node: str) -> None:
+        """A power cycle as the node would see it: every process killed, the non-persistent VIP and the
+        shared data gone, the link up again and sshd started; services disabled at boot stay down."""
+        self.run(node, ["kill", "-KILL", "-1"], check=False)
+        for path in SHARED_PATHS:
+            self.run(node, ["umount", "--lazy", path], check=False)
+        self.vip_down(node)
+        self.run(node, ["rm", "-rf", "/run/sshd.pid", "/run/postgresql/.s.PGSQL.5432.lock"], check=False)
+        self.run(node, ["ip", "link", "set", self.layout.interface, "up"])
+        self.start_sshd(node)
+        for unit in SERVICES:  # what systemd would start at boot: only what is enabled
+            if self.systemctl(node, "is-enabled", unit, check=False).stdout.strip() == "enabled":
+                self.systemctl(node, "start", unit, check=False)
+
     # ------------------------------------------------------------------ status and teardown
     def alive(self) -> bool:
         pids = self._state.get("pids", {})

@@ -47,6 +47,8 @@ def action_argv(step: Step, inventory: Inventory, node: Node) -> list[str]:
 
 def step_command(step: Step, inventory: Inventory, node: Node) -> str:
     """The shell command line a step runs on the node, every word quoted, under a time limit."""
+    if step.action and step.action.startswith("prepare_"):
+        return f"[{step.action}] edit computed on {node.name}, shown as a diff"
     argv = list(step.command) if step.command else action_argv(step, inventory, node)
     return f"timeout --kill-after=5 {int(step.timeout_s)} {shlex.join(argv)}"
 

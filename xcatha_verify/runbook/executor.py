@@ -19,6 +19,7 @@ from xcatha_verify.inventory import Inventory
 from xcatha_verify.runbook import actions
 from xcatha_verify.runbook.journal import GateRecord, Journal
 from xcatha_verify.runbook.model import Gate, Phase, Runbook, Step
+from xcatha_verify.runbook.prepare import PREPARE_ACTIONS, run_prepare
 from xcatha_verify.runner import NodeRun, run_checks
 from xcatha_verify.targets import ensure_reachable
 
@@ -105,6 +106,12 @@ class Executor:
         node = self.inventory.node(phase.node)
         command = actions.step_command(step, self.inventory, node)
         record = self.journal.start_step(phase.name, step.name, node.name, command, index=index + 1)
+        if self.opts.dry_run and step.action in PREPARE_ACTIONS:
+            # Reading is allowed in a dry run: show the very diff prepare would apply.
+            outcome = run_prepare(ensure_reachable(self.inventory, node), step.action, self.inventory, node, True)
+            self.journal.finish_step(record, "dry-run", outcome.rc, outcome.output, 0.0, attempts=0)
+            self.opts.echo(f"   DRY-RUN {step.name}:\n" + _indent(outcome.output))
+            return False
         if self.opts.dry_run:
             self.journal.finish_step(record, "dry-run", None, "", 0.0, attempts=0)
             self.opts.echo(f"   DRY-RUN {step.name}: {command}")
@@ -121,7 +128,10 @@ class Executor:
             outcome = actions.Outcome(1, "")
             for attempt in range(step.retries + 1):
                 record.attempts = attempt + 1
-                outcome = actions.run_step(host, step, self.inventory, node)
+                if step.action in PREPARE_ACTIONS:
+                    outcome = run_prepare(host, step.action, self.inventory, node, False)
+                else:
+                    outcome = actions.run_step(host, step, self.inventory, node)
                 if outcome.rc == 0:
                     break
                 if attempt < step.retries:
@@ -137,6 +147,8 @@ class Executor:
         status = "ok" if outcome.rc == 0 else "failed"
         self.journal.finish_step(record, status, outcome.rc, outcome.output, duration)
         self.opts.echo(f"   {'OK  ' if status == 'ok' else 'FAIL'} {step.name} ({duration:.1f}s)")
+        if step.action in PREPARE_ACTIONS and outcome.output:
+            self.opts.echo(_indent(outcome.output))
         if status == "failed":
             tail = outcome.output.strip().splitlines()[-5:]
             raise RunStopped(
@@ -183,6 +195,10 @@ class Executor:
             self.opts.echo(f"     {f['check_id']}: {f.get('observed', '')}\n       fix: {f.get('fix', '')}")
         if failing and not gate.advisory and not self.opts.dry_run:
             raise RunStopped(f"gate {when} phase {phase.name!r} is red: " + ", ".join(f["check_id"] for f in failing))
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"      {line}" for line in text.splitlines())
 
 
 def _failing(json_path: Path | None) -> list[dict[str, str]]:

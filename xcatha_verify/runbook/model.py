@@ -18,7 +18,10 @@ import yaml
 from xcatha_verify.checkkit import PHASES
 from xcatha_verify.errors import UsageError
 
-ACTIONS = ("vip_up", "vip_down", "record_storage_id", "fence", "confirm_fenced")
+ACTIONS = (
+    "vip_up", "vip_down", "record_storage_id",
+    "prepare_pg_listen", "prepare_pg_hba", "prepare_hosts", "prepare_mgtifname",
+)  # fmt: skip
 CONDITIONS = ("site_domain", "console_lock:conserver", "console_lock:goconserver")
 
 

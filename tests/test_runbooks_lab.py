@@ -1,0 +1,191 @@
+"""xcatha-run on the real lab: planned and unplanned failover, gates that stop, resume, dry run, lock, prepare."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.observe import snapshot
+from xcatha_verify.lab import faults
+from xcatha_verify.lab.fixture import SESSION_LAB, clean_stale_labs
+from xcatha_verify.lab.lab import Lab
+from xcatha_verify.lab.layout import DB_NAME, DB_USER, LabLayout
+
+pytestmark = pytest.mark.lab
+BIN = Path(sys.executable).parent
+NODES = ("xcatmn1", "xcatmn2")
+
+
+@pytest.fixture(scope="module")
+def rlab() -> Iterator[Lab]:
+    """A lab of this module's own: failovers move its roles around."""
+    if os.geteuid() != 0:
+        pytest.skip("lab tests need root")
+    clean_stale_labs()
+    lab = Lab(LabLayout(name=f"{SESSION_LAB}r"))
+    lab.up()
+    try:
+        yield lab
+    finally:
+        lab.down()
+
+
+def xrun(lab: Lab, tmp_path: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "xcatha-run"), *args, "--inventory", str(lab.layout.inventory), "--report-dir", str(tmp_path)],
+        capture_output=True, text=True, check=False, timeout=timeout, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def drift(lab: Lab, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "xcatha-verify"), "--inventory", str(lab.layout.inventory), "drift", "--report-dir",
+         str(tmp_path / "drift"), "--format", "json"],
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+
+
+def active_node(lab: Lab) -> str:
+    holders = [n for n in NODES if lab.holds_vip(n)]
+    assert len(holders) == 1, holders
+    return holders[0]
+
+
+def psql(lab: Lab, sql: str) -> str:
+    """SQL through the VIP, from the standby (its static IP is in pg_hba.conf)."""
+    standby = next(n for n in NODES if n != active_node(lab))
+    conninfo = f"host={lab.layout.vip} dbname={DB_NAME} user={DB_USER} connect_timeout=5"
+    script = f'PGPASSWORD="$(cat)" exec psql -X -A -t -v ON_ERROR_STOP=1 "{conninfo}" -c "$1"'
+    return lab.run(standby, ["sh", "-c", script, "psql", sql], input_text=lab.db_password).stdout.strip()
+
+
+def journal(tmp_path: Path) -> dict:
+    newest = max(tmp_path.glob("*/journal.json"), key=lambda p: p.stat().st_mtime)
+    return json.loads(newest.read_text())
+
+
+def test_planned_failover_three_rounds_loses_nothing(rlab: Lab, tmp_path: Path) -> None:
+    psql(rlab, "CREATE TABLE IF NOT EXISTS failover_rows (round int, token text)")
+    written: list[str] = []
+    for round_no in range(1, 4):
+        for _ in range(2):  # there and back
+            source = active_node(rlab)
+            target = next(n for n in NODES if n != source)
+            token = f"r{round_no}-{source}-{time.time_ns()}"
+            psql(rlab, f"INSERT INTO failover_rows VALUES ({round_no}, '{token}')")
+            written.append(token)
+            proc = xrun(rlab, tmp_path, "failover", "--from", source, "--to", target, "--yes")
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            assert active_node(rlab) == target
+            assert psql(rlab, "SELECT token FROM failover_rows ORDER BY token").split() == sorted(written)
+            check = drift(rlab, tmp_path)
+            assert check.returncode == 0, check.stdout
+    assert (tmp_path / journal(tmp_path)["run_id"] / "index.html").exists()
+
+
+def test_dry_run_changes_nothing_and_shows_every_command(rlab: Lab, tmp_path: Path) -> None:
+    source = active_node(rlab)
+    target = next(n for n in NODES if n != source)
+    before = {n: snapshot(rlab, n) for n in NODES}
+    proc = xrun(rlab, tmp_path, "failover", "--from", source, "--to", target, "--dry-run")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert {n: snapshot(rlab, n) for n in NODES} == before
+    assert "DRY-RUN stop xcatd: timeout --kill-after=5 120 sh -c" in proc.stdout
+    assert "DRY-RUN start postgresql: timeout --kill-after=5 120 systemctl start postgresql" in proc.stdout
+    assert "gate before stop services" in proc.stdout  # gates still run, read-only
+    assert journal(tmp_path)["status"] == "dry-run"
+
+
+def test_without_a_terminal_or_yes_it_refuses(rlab: Lab, tmp_path: Path) -> None:
+    proc = xrun(rlab, tmp_path, "deactivate", "--node", active_node(rlab))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "--yes" in proc.stderr
+
+
+def test_activate_refused_while_the_vip_answers_elsewhere(rlab: Lab, tmp_path: Path) -> None:
+    standby = next(n for n in NODES if n != active_node(rlab))
+    before = snapshot(rlab, standby)
+    proc = xrun(rlab, tmp_path, "activate", "--node", standby, "--yes")
+    assert proc.returncode == 1
+    assert "vip.free_on_network" in proc.stdout and "pair.peer_deactivated" in proc.stdout
+    assert snapshot(rlab, standby) == before
+    assert journal(tmp_path)["failed_phase"] == "VIP"
+
+
+def test_postgresql_failing_stops_at_its_gate_and_resume_completes(rlab: Lab, tmp_path: Path) -> None:
+    source = active_node(rlab)
+    target = next(n for n in NODES if n != source)
+    faults.inject(rlab, "pg-cannot-start", target)
+    try:
+        proc = xrun(rlab, tmp_path, "failover", "--from", source, "--to", target, "--yes")
+        assert proc.returncode == 1, proc.stdout
+        assert journal(tmp_path)["failed_phase"] == "database"
+        assert "--resume" in proc.stdout
+    finally:
+        faults.repair(rlab, "pg-cannot-start", target)
+    proc = xrun(rlab, tmp_path, "failover", "--from", source, "--to", target, "--yes", "--resume")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "done in the run being resumed, skipped" in proc.stdout
+    assert active_node(rlab) == target
+    assert drift(rlab, tmp_path).returncode == 0
+
+
+def test_a_second_run_is_refused_by_the_lock(rlab: Lab, tmp_path: Path) -> None:
+    node = active_node(rlab)
+    held = {"owner": "root@elsewhere", "host": os.uname().nodename, "pid": os.getpid(), "runbook": "failover",
+            "run_id": "20260101T000000-failover", "started_at": "2026-01-01T00:00:00+00:00"}  # fmt: skip
+    rlab.write(node, "/var/lib/xcatha/run.lock", json.dumps(held))
+    try:
+        proc = xrun(rlab, tmp_path, "deactivate", "--node", node, "--yes")
+        assert proc.returncode == 1
+        assert "held by root@elsewhere" in proc.stdout and "--break-lock" in proc.stdout
+        assert rlab.holds_vip(node)  # nothing was done
+    finally:
+        rlab.path(node, "/var/lib/xcatha/run.lock").unlink(missing_ok=True)
+
+
+def test_prepare_fixes_missing_pg_entries_and_second_run_is_a_noop(rlab: Lab, tmp_path: Path) -> None:
+    node = active_node(rlab)
+    peer = next(n for n in NODES if n != node)
+    faults.inject(rlab, "pg-hba-missing", peer)
+    faults.inject(rlab, "pg-listen-missing", peer)
+    try:
+        first = xrun(rlab, tmp_path, "prepare", "--node", node, "--yes")
+        assert first.returncode == 0, first.stdout
+        assert f"+host    all          all        {rlab.layout.static_ip(peer)}/32" in first.stdout
+        assert "backup: /var/lib/pgsql/data/pg_hba.conf.xcatha-" in first.stdout
+        second = xrun(rlab, tmp_path, "prepare", "--node", node, "--yes")
+        assert second.returncode == 0
+        assert "+++" not in second.stdout and second.stdout.count("noop") >= 4
+    finally:
+        for fault in ("pg-listen-missing", "pg-hba-missing"):
+            faults.repair(rlab, fault, peer)
+
+
+def test_unplanned_failover_needs_fencing_then_activates(rlab: Lab, tmp_path: Path) -> None:
+    failed = active_node(rlab)
+    target = next(n for n in NODES if n != failed)
+    faults.inject(rlab, "unreachable", failed)
+    rlab.freeze(failed)  # fenced: what still runs there can no longer act
+    try:
+        planned = xrun(rlab, tmp_path, "failover", "--from", failed, "--to", target, "--yes")
+        assert planned.returncode == 2 and "--unplanned" in planned.stderr
+        unproven = xrun(rlab, tmp_path, "failover", "--to", target, "--unplanned", "--yes")
+        assert unproven.returncode == 2 and "fenced" in unproven.stderr
+        proc = xrun(rlab, tmp_path, "failover", "--to", target, "--unplanned", "--fenced", "--yes")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "disconnect it from the network before it reboots" in proc.stdout
+        assert rlab.holds_vip(target)
+    finally:
+        # The seed's advice followed: the failed node reboots disconnected; nothing of it starts at boot.
+        rlab.reboot(failed)
+    assert active_node(rlab) == target
+    check = drift(rlab, tmp_path)
+    assert check.returncode == 0, check.stdout
