@@ -178,7 +178,7 @@ def test_unplanned_failover_needs_fencing_then_activates(rlab: Lab, tmp_path: Pa
         planned = xrun(rlab, tmp_path, "failover", "--from", failed, "--to", target, "--yes")
         assert planned.returncode == 2 and "--unplanned" in planned.stderr
         unproven = xrun(rlab, tmp_path, "failover", "--to", target, "--unplanned", "--yes")
-        assert unproven.returncode == 2 and "fenced" in unproven.stderr
+        assert unproven.returncode == 2 and "fenced" in unproven.stderr, unproven.stdout
         proc = xrun(rlab, tmp_path, "failover", "--to", target, "--unplanned", "--fenced", "--yes")
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "disconnect it from the network before it reboots" in proc.stdout

@@ -33,6 +33,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--xcatha-exclude", default="", help="comma-separated check ids to leave out")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Facts are per run: a gate run in the same process must read the nodes afresh.
+    _FACTS.clear()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARK}(id, phases): an xcatha-verify check")
 
@@ -105,8 +110,18 @@ def facts(host: Host, node: Node, inventory: Inventory) -> NodeFacts:
     if os.environ.get("XCATHA_UNSHARED_FACTS") == "1":
         return NodeFacts(host, node, inventory)
     if key not in _FACTS:
-        _FACTS[key] = NodeFacts(host, node, inventory)
+        _FACTS[key] = _prefetched(NodeFacts(host, node, inventory), inventory)
     return _FACTS[key]
+
+
+def _prefetched(facts: NodeFacts, inventory: Inventory) -> NodeFacts:
+    """The files the checks read, fetched with the other common facts in one round trip."""
+    db = inventory.database
+    first_shared = inventory.shared_data[0].path
+    files = ["/etc/hosts", facts.node.network_config, db.cfgloc, db.conf_file, db.hba_file or "",
+             "/etc/xcat/console.lock", "/var/lib/xcatha/storage-id", f"{first_shared}/.xcatha-storage-id"]  # fmt: skip
+    facts.prefetch([f for f in files if f])
+    return facts
 
 
 @pytest.fixture(scope="session")
@@ -118,6 +133,6 @@ def peer_facts(peer: Node, inventory: Inventory) -> NodeFacts:
     host = ensure_reachable(inventory, peer)
     key = id(host)
     if key not in _FACTS:
-        _FACTS[key] = NodeFacts(host, peer, inventory)
+        _FACTS[key] = _prefetched(NodeFacts(host, peer, inventory), inventory)
     return _FACTS[key]
 

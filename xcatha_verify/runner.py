@@ -6,6 +6,8 @@ gives status 3 and a message naming it, never a silent pass.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -13,6 +15,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 from xcatha_verify.checkkit import checks_dir
 from xcatha_verify.errors import NodeUnreachable, UsageError
@@ -22,6 +26,7 @@ from xcatha_verify.targets import ensure_reachable, hostspec
 
 FORMATS = ("html", "junit", "json")
 _print_lock = threading.Lock()
+_pytest_lock = threading.Lock()  # pytest.main is not re-entrant
 
 
 @dataclass(frozen=True)
@@ -115,8 +120,13 @@ def run_checks(
     keyword: str | None = None,
     *,
     echo: bool = True,
+    in_process: bool = False,
 ) -> RunResult:
-    """Run one node's checks; print its console block (one line per check) when done."""
+    """Run one node's checks; print its console block (one line per check) when done.
+
+    `in_process` runs pytest inside this process (runbook gates: imports and SSH connections stay
+    warm between gates); otherwise a pytest process per node, so nodes run in parallel.
+    """
     header = f"== {inventory.cluster} {run.node.name} ({hostspec(run.node)}): {run.phase}" + (
         f" as {run.role}" if run.role else ""
     )
@@ -127,9 +137,11 @@ def run_checks(
         _emit(result.output, echo)
         return result
     base = report_base(report_dir, inventory, run, time.strftime("%Y%m%dT%H%M%S"))
-    proc = subprocess.run(
-        pytest_argv(inventory, run, base, formats, keyword), capture_output=True, text=True, check=False
-    )
+    argv = pytest_argv(inventory, run, base, formats, keyword)
+    if in_process:
+        proc = _pytest_in_process(argv[3:])
+    else:
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     if proc.returncode == 5:
         raise UsageError(f"no check matched phase {run.phase}" + (f" and -k {keyword}" if keyword else ""))
     if proc.returncode not in (0, 1):
@@ -143,6 +155,13 @@ def run_checks(
     )  # fmt: skip
     _emit(result.output, echo)
     return result
+
+
+def _pytest_in_process(args: list[str]) -> subprocess.CompletedProcess[str]:
+    out, err = io.StringIO(), io.StringIO()
+    with _pytest_lock, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = int(pytest.main(args))
+    return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
 
 
 def _emit(text: str, echo: bool) -> None:

@@ -215,7 +215,9 @@ def _run(args: argparse.Namespace) -> int:
             _release_own(inventory, {journal.run_id})
     journal.finish(status, message, failed_phase)  # type: ignore[arg-type]
     page = write_run_report(journal, run_dir)
-    print(f"\n{status.upper()}" + (f": {message}" if message else ""))
+    print(f"\n{status.upper()}" + (f": {message}" if message else ""), flush=True)
+    if status == "refused":
+        print(f"xcatha-run: error: {message}", file=sys.stderr)
     if status in ("failed", "interrupted"):
         print(f"resume after fixing: {resume_command(journal)}")
     print(f"run report: {page}")
