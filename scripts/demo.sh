@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything (scripts/setup.sh), then run the main job on the built-in lab: bring up the
 # two-node pair, show it, run the readiness checks of the active node (xcatmn1) and of the standby
-# node (xcatmn2) over SSH, each writing an HTML report under reports/, and take the lab down again.
+# node (xcatmn2) over SSH, fail over xcatmn1 -> xcatmn2 with every stage gated by the checks, check
+# the pair for drift, and take the lab down again. Every step writes its reports under reports/.
 # The lab comes down whatever happens; the exit status is that of the first step that failed.
 # XCATHA_LAB=NAME picks another lab name than "lab".
 set -euo pipefail
@@ -79,5 +80,13 @@ step "readiness checks of phase 'active' on xcatmn1, over SSH (writes an HTML re
 failed_step="standby checks on xcatmn2"
 step "readiness checks of phase 'standby' on xcatmn2, over SSH (writes an HTML report)" -- \
     "$BIN/xcatha-verify" --inventory "$INVENTORY" --node xcatmn2 standby
+
+failed_step="planned failover xcatmn1 -> xcatmn2"
+step "planned failover xcatmn1 -> xcatmn2, each stage gated by the checks (run report: reports/*-failover/index.html)" -- \
+    "$BIN/xcatha-run" --inventory "$INVENTORY" failover --from xcatmn1 --to xcatmn2 --yes
+
+failed_step="drift check of the pair"
+step "drift: both nodes against their new roles (xcatmn2 active, xcatmn1 standby) plus the pair checks" -- \
+    "$BIN/xcatha-verify" --inventory "$INVENTORY" drift
 
 failed_step="xcatha-lab down"

@@ -20,6 +20,7 @@ PACKAGES=(
     bind9 bind9-utils
     isc-dhcp-server
     conserver-server
+    chromium  # the drift pages are checked in a real browser by the tests
 )
 
 missing_packages() {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -189,3 +190,28 @@ def test_unplanned_failover_needs_fencing_then_activates(rlab: Lab, tmp_path: Pa
     assert active_node(rlab) == target
     check = drift(rlab, tmp_path)
     assert check.returncode == 0, check.stdout
+
+
+def test_ctrl_c_records_the_step_exits_130_and_resume_finishes(rlab: Lab, tmp_path: Path) -> None:
+    source = active_node(rlab)
+    target = next(n for n in NODES if n != source)
+    proc = subprocess.Popen(
+        [str(BIN / "xcatha-run"), "failover", "--from", source, "--to", target, "--yes", "--inventory",
+         str(rlab.layout.inventory), "--report-dir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait for a step to be under way, then press Ctrl-C
+        journals = list(tmp_path.glob("*/journal.json"))
+        if journals and any(s["status"] == "running" for s in json.loads(journals[0].read_text())["steps"]):
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    record = journal(tmp_path)
+    assert record["status"] == "interrupted"
+    assert any(s["status"] == "interrupted" for s in record["steps"])
+    resumed = xrun(rlab, tmp_path, "failover", "--from", source, "--to", target, "--yes", "--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert active_node(rlab) == target

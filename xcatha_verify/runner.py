@@ -161,6 +161,8 @@ def _pytest_in_process(args: list[str]) -> subprocess.CompletedProcess[str]:
     out, err = io.StringIO(), io.StringIO()
     with _pytest_lock, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         status = int(pytest.main(args))
+    if status == pytest.ExitCode.INTERRUPTED:  # pytest caught our Ctrl-C: pass it on
+        raise KeyboardInterrupt
     return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
 
 

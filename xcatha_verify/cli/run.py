@@ -7,14 +7,17 @@ Exit status: 0 done (or dry run shown), 1 stopped on red / lock held / operator 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
-from xcatha_verify.cli.common import run_main, setup_logging
+from xcatha_verify.cli.common import LOG_FORMAT, run_main, setup_logging
 from xcatha_verify.errors import NodeUnreachable, UsageError, XcathaError
 from xcatha_verify.inventory import DEFAULT_INVENTORY_PATH, Inventory, Node, load_inventory
+from xcatha_verify.report import redact
 from xcatha_verify.runbook import model
 from xcatha_verify.runbook.executor import Executor, Options, RunDeclined, RunStopped
 from xcatha_verify.runbook.hoststore import HostStore
@@ -182,6 +185,7 @@ def _run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     run_dir = journal.run_dir
     assert run_dir is not None
+    _log_to(run_dir / "run.log")
     print(f"{runbook.summary}\nrun: {run_dir}")
     status, message, failed_phase = "succeeded", "", None
     executor = Executor(runbook, inventory, journal, run_dir, Options(dry_run=args.dry_run, interactive=interactive))
@@ -222,6 +226,21 @@ def _run(args: argparse.Namespace) -> int:
         print(f"resume after fixing: {resume_command(journal)}")
     print(f"run report: {page}")
     return exit_status
+
+
+class _Masked(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def _log_to(path: Path) -> None:
+    """Every step and gate, timestamped, into the run's own log (secrets masked)."""
+    handler = logging.FileHandler(path)
+    handler.setFormatter(_Masked(LOG_FORMAT))
+    handler.setLevel(logging.INFO)
+    logger = logging.getLogger("xcatha_verify")
+    logger.addHandler(handler)
+    logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
 
 
 def _failed_phase(journal: Journal, runbook: model.Runbook) -> str | None:

@@ -9,9 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
 
 from xcatha_verify.checkkit import PHASES, check_phase, checks_for, iter_checks
 from xcatha_verify.cli.common import run_main, setup_logging
+from xcatha_verify.drift import NodeOutcome, exit_status, record_run
 from xcatha_verify.errors import UsageError
 from xcatha_verify.inventory import DEFAULT_INVENTORY_PATH, Inventory, Node, load_inventory
 from xcatha_verify.runner import FORMATS, NodeRun, plan_runs, run_checks
@@ -38,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-k", dest="keyword", help="only checks matching this pytest -k expression")
     parser.add_argument(
+        "--keep-days", type=int, default=30, help="drift: remove runs older than this many days (default 30)"
+    )
+    parser.add_argument(
         "--list", action="store_true", help="list the checks of PHASE (or all) without touching any node"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every command")
@@ -63,6 +69,20 @@ def _nodes(inventory: Inventory, args: argparse.Namespace, phase: str) -> list[N
     raise UsageError(f"this host ({here}) is not a node of {inventory.source}; name one with --node or use --all")
 
 
+def _drift_run_dir(root: Path, inventory: Inventory) -> Path:
+    """A new directory for this drift run directly under the history root (suffixed if the second is taken)."""
+    root.mkdir(parents=True, exist_ok=True)
+    base = f"{datetime.now():%Y%m%dT%H%M%S}-{inventory.cluster}"
+    for n in range(1, 1000):
+        candidate = root / (base if n == 1 else f"{base}-{n}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise UsageError(f"{root}: no free run directory for {base}")
+
+
 def _formats(text: str) -> tuple[str, ...]:
     chosen = tuple(f.strip() for f in text.split(",") if f.strip())
     unknown = sorted(set(chosen) - set(FORMATS))
@@ -81,13 +101,20 @@ def _run(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
     nodes = _nodes(inventory, args, phase)
     runs: list[NodeRun] = plan_runs(inventory, nodes, phase)
+    started_at = datetime.now().astimezone().isoformat(timespec="seconds")
+    report_dir = _drift_run_dir(Path(args.report_dir), inventory) if phase == "drift" else Path(args.report_dir)
     with ThreadPoolExecutor(max_workers=len(runs)) as pool:
-        results = list(
-            pool.map(lambda r: run_checks(inventory, r, args.report_dir, formats, args.keyword), runs)
-        )
+        results = list(pool.map(lambda r: run_checks(inventory, r, report_dir, formats, args.keyword), runs))
     for result in results:
         for path in result.reports:
             print(f"report: {path}")
+    if phase == "drift":
+        if args.keep_days < 0:
+            raise UsageError("--keep-days: expected a number of days, 0 or more")
+        run = record_run(Path(args.report_dir), report_dir, inventory.cluster, started_at,
+                         [NodeOutcome.from_run_result(r) for r in results], keep_days=args.keep_days)  # fmt: skip
+        print(f"drift: {run.verdict}; history: {Path(args.report_dir) / 'index.html'}")
+        return exit_status(run)
     statuses = [r.status for r in results]
     if 3 in statuses:
         return 3

@@ -146,6 +146,8 @@ class Executor:
         duration = time.monotonic() - started
         status = "ok" if outcome.rc == 0 else "failed"
         self.journal.finish_step(record, status, outcome.rc, outcome.output, duration)
+        log.info("step %s/%s on %s: %s -> exit %s in %.1fs (%d attempts)\n%s", phase.name, step.name, node.name,
+                 command, outcome.rc, duration, record.attempts, "\n".join(outcome.output.splitlines()[-20:]))
         self.opts.echo(f"   {'OK  ' if status == 'ok' else 'FAIL'} {step.name} ({duration:.1f}s)")
         if step.action in PREPARE_ACTIONS and outcome.output:
             self.opts.echo(_indent(outcome.output))
@@ -190,6 +192,8 @@ class Executor:
             started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), duration_s=time.monotonic() - started,
         ))  # fmt: skip
         label = {"passed": "GREEN", "failed": "RED", "advisory-failed": "AMBER"}[status]
+        log.info("gate %s %s on %s (%s): %s %s", when, phase.name, node.name, gate.describe(), label,
+                 ", ".join(f["check_id"] for f in failing))
         self.opts.echo(f"   gate {when} {phase.name}: {label} ({gate.describe()})")
         for f in failing:
             self.opts.echo(f"     {f['check_id']}: {f.get('observed', '')}\n       fix: {f.get('fix', '')}")

@@ -1,0 +1,88 @@
+"""Runbooks render from the inventory without letting any value change their shape or reach a shell unquoted."""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from pathlib import Path
+
+import pytest
+
+from xcatha_verify.cli.run import _context
+from xcatha_verify.errors import UsageError
+from xcatha_verify.inventory import Service, load_inventory
+from xcatha_verify.runbook import model
+from xcatha_verify.runbook.actions import step_command
+
+INVENTORY = Path(__file__).parent / "inventories" / "full.yml"
+EVIL_UNIT = "x'; touch /tmp/xcatha-pwned; echo \"$(id)\" `id` ]: {a: b}"
+EVIL_LABEL = "eth0:0$(touch /tmp/xcatha-pwned)"
+
+
+def _evil_inventory():
+    inventory = load_inventory(INVENTORY)
+    services = tuple(dataclasses.replace(s, unit=EVIL_UNIT) if s.role == "named" else s for s in inventory.services)
+    vip = dataclasses.replace(inventory.vip, label=EVIL_LABEL)
+    # Validation would refuse these; the runbooks must be safe even if a bad value got through.
+    return dataclasses.replace(inventory, services=services, vip=vip)
+
+
+@pytest.mark.parametrize("name", ["activate", "deactivate", "prepare"])
+def test_hostile_values_stay_single_quoted_words(name: str) -> None:
+    inventory = _evil_inventory()
+    node = inventory.nodes[0]
+    runbook = model.load(model.find_runbook(name), _context(inventory, node, unplanned=False))
+    commands = [step_command(s, inventory, node) for p in runbook.phases for s in p.steps]
+    for command in commands:
+        if command.startswith("["):  # prepare actions: computed on the node, no shell
+            continue
+        words = shlex.split(command)
+        assert "/tmp/xcatha-pwned" not in " ".join(w for w in words if w not in (EVIL_UNIT, EVIL_LABEL))
+    if name != "prepare":
+        assert any(EVIL_UNIT in shlex.split(c) for c in commands if not c.startswith("["))
+
+
+def test_vip_up_carries_the_label_as_one_argument() -> None:
+    inventory = _evil_inventory()
+    node = inventory.nodes[1]
+    runbook = model.load(model.find_runbook("activate"), _context(inventory, node, unplanned=False))
+    vip_step = runbook.phases[0].steps[0]
+    assert vip_step.action == "vip_up"
+    words = shlex.split(step_command(vip_step, inventory, node))
+    assert words[-1] == EVIL_LABEL and words[:4] == ["timeout", "--kill-after=5", "120", words[3]]
+
+
+def test_unplanned_activate_leaves_out_the_checks_that_need_the_peer() -> None:
+    inventory = load_inventory(INVENTORY)
+    runbook = model.load(model.find_runbook("activate"), _context(inventory, inventory.nodes[1], unplanned=True))
+    assert runbook.phases[0].gate_before is not None
+    assert "pair.peer_deactivated" in runbook.phases[0].gate_before.exclude
+    assert "vip.free_on_network" not in runbook.phases[0].gate_before.exclude  # the VIP must be silent
+    assert "pair.same_storage" in runbook.phases[-1].gate_after.exclude
+
+
+def test_unknown_runbook_and_bad_runbook_are_one_line_errors(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no runbook 'nope'; known: activate, deactivate, prepare"):
+        model.find_runbook("nope")
+    bad = tmp_path / "bad.yml"
+    bad.write_text("phases:\n  - {name: x, node: a, steps: [{name: s, command: 'rm -rf /'}]}\n")
+    with pytest.raises(UsageError, match=r"phases\[0\]\.steps\[0\]\.command: expected a list of strings"):
+        model.load(bad, {})
+    assert isinstance(Service("named", "named").condition, str)
+
+
+def test_the_prompt_offers_yes_no_and_a_dry_run_of_the_phase() -> None:
+    from xcatha_verify.runbook.executor import Executor, Options
+
+    inventory = load_inventory(INVENTORY)
+    runbook = model.load(model.find_runbook("deactivate"), _context(inventory, inventory.nodes[0], unplanned=False))
+    shown: list[str] = []
+    answers = iter(["d", "y"])
+    options = Options(interactive=True, echo=shown.append, ask=lambda prompt: (shown.append(prompt), next(answers))[1])
+    executor = Executor(runbook, inventory, None, Path("/nonexistent"), options)  # type: ignore[arg-type]
+    assert executor._confirm(runbook.phases[0]) is True
+    text = "\n".join(shown)
+    assert "Continue? [Y]es/[N]o/[D]ryrun" in text
+    assert "would run on xcatmn1: timeout --kill-after=5 120 sh -c" in text
+    answers = iter(["n"])
+    assert executor._confirm(runbook.phases[0]) is False
