@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from xcatha_verify.facts.hosts import names_for, parse_hosts
-
 from xcatha_verify.checkkit import PHASES, check, verdict
+from xcatha_verify.facts.hosts import names_for, parse_hosts
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.inventory import Inventory
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 
-from xcatha_verify.facts.xcat import parse_cfgloc, parse_lsdef
-
 from xcatha_verify.checkkit import ACTIVE, check, verdict
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import NodeFacts
+from xcatha_verify.facts.xcat import parse_cfgloc, parse_lsdef
 from xcatha_verify.inventory import Inventory
 
 ENGINES = {"postgresql": "Pg", "mariadb": "mysql"}

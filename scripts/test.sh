@@ -9,8 +9,8 @@ log() { printf '%s test: %s\n' "$(date '+%Y-%m-%d %H:%M:%S')" "$*"; }
 
 bash scripts/setup.sh
 
-log "ruff check ."
-.venv/bin/ruff check .
+log "ruff check --no-cache ."
+.venv/bin/ruff check --no-cache .
 
 log "pytest $*"
 status=0

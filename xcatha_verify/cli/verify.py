@@ -16,6 +16,7 @@ from xcatha_verify.checkkit import PHASES, check_phase, checks_for, iter_checks
 from xcatha_verify.cli.common import run_main, setup_logging
 from xcatha_verify.drift import NodeOutcome, exit_status, record_run
 from xcatha_verify.errors import UsageError
+from xcatha_verify.files import new_run_dir
 from xcatha_verify.inventory import DEFAULT_INVENTORY_PATH, Inventory, Node, load_inventory
 from xcatha_verify.runner import FORMATS, NodeRun, plan_runs, run_checks
 from xcatha_verify.targets import this_host_name
@@ -69,20 +70,6 @@ def _nodes(inventory: Inventory, args: argparse.Namespace, phase: str) -> list[N
     raise UsageError(f"this host ({here}) is not a node of {inventory.source}; name one with --node or use --all")
 
 
-def _drift_run_dir(root: Path, inventory: Inventory) -> Path:
-    """A new directory for this drift run directly under the history root (suffixed if the second is taken)."""
-    root.mkdir(parents=True, exist_ok=True)
-    base = f"{datetime.now():%Y%m%dT%H%M%S}-{inventory.cluster}"
-    for n in range(1, 1000):
-        candidate = root / (base if n == 1 else f"{base}-{n}")
-        try:
-            candidate.mkdir()
-            return candidate
-        except FileExistsError:
-            continue
-    raise UsageError(f"{root}: no free run directory for {base}")
-
-
 def _formats(text: str) -> tuple[str, ...]:
     chosen = tuple(f.strip() for f in text.split(",") if f.strip())
     unknown = sorted(set(chosen) - set(FORMATS))
@@ -102,7 +89,7 @@ def _run(args: argparse.Namespace) -> int:
     nodes = _nodes(inventory, args, phase)
     runs: list[NodeRun] = plan_runs(inventory, nodes, phase)
     started_at = datetime.now().astimezone().isoformat(timespec="seconds")
-    report_dir = _drift_run_dir(Path(args.report_dir), inventory) if phase == "drift" else Path(args.report_dir)
+    report_dir = new_run_dir(args.report_dir, inventory.cluster) if phase == "drift" else Path(args.report_dir)
     with ThreadPoolExecutor(max_workers=len(runs)) as pool:
         results = list(pool.map(lambda r: run_checks(inventory, r, report_dir, formats, args.keyword), runs))
     for result in results:

@@ -35,7 +35,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ import jinja2
 
 from xcatha_verify import __version__
 from xcatha_verify.errors import UsageError
+from xcatha_verify.files import write_atomic
 from xcatha_verify.report import redact
 
 __all__ = [
@@ -360,16 +360,7 @@ def diff_runs(previous: DriftRun | None, current: DriftRun) -> dict[str, Any]:
 
 
 def _write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
-    """`text` to `path` via a temporary file in the same directory, `mode`, rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text, mode)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

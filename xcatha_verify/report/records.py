@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Literal
+
+from xcatha_verify.files import write_atomic
 
 __all__ = [
     "MASK", "OUTCOMES", "SCHEMA_VERSION", "CheckResult", "Outcome", "RunSummary", "redact", "register_secret",
@@ -133,16 +133,5 @@ class RunSummary:
         return _redact_tree(data)  # type: ignore[no-any-return]
 
     def write_json(self, path: str | os.PathLike[str]) -> None:
-        """Write the summary atomically: a temporary file in the same directory, renamed over `path`."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(self.to_dict(), out, indent=2, ensure_ascii=False)
-                out.write("\n")
-            os.chmod(tmp, 0o644)  # reports are shared like their HTML siblings; secrets are already redacted
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        """Write the summary atomically; 0644 like its HTML siblings (secrets are already redacted)."""
+        write_atomic(path, json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")

@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, get_args
 
 from xcatha_verify.errors import UsageError
+from xcatha_verify.files import new_run_dir, write_atomic
 from xcatha_verify.report import redact
 from xcatha_verify.runbook.lock import pid_running
 
@@ -233,18 +233,7 @@ class Journal:
         """A new run under `report_root`: its directory ``<YYYYmmddTHHMMSS>-<runbook>`` (``-2``, ``-3``...
         when that second is taken) is made, the run id is the directory's name, and the journal is saved."""
         when = (now or datetime.now()).astimezone()
-        root = Path(report_root)
-        root.mkdir(parents=True, exist_ok=True)
-        base = f"{when:%Y%m%dT%H%M%S}-{runbook}"
-        for n in range(1, 1000):
-            run_dir = root / (base if n == 1 else f"{base}-{n}")
-            try:
-                run_dir.mkdir()
-                break
-            except FileExistsError:
-                continue
-        else:  # pragma: no cover - a thousand runs in one second
-            raise JournalError(f"{root}: no free run directory for {base}")
+        run_dir = new_run_dir(report_root, runbook, when)
         journal = cls(
             run_id=run_dir.name, runbook=runbook, run_dir=run_dir, args=dict(args or {}), cluster=cluster,
             inventory=os.fspath(inventory), phases=list(phases), status=status,
@@ -310,22 +299,8 @@ class Journal:
     def save(self) -> Path:
         """Write ``journal.json`` atomically: temporary file in the same directory, 0600, fsync, rename."""
         with self._lock:
-            target = self.path
-            target.parent.mkdir(parents=True, exist_ok=True)
             text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-            try:
-                os.fchmod(fd, 0o600)
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    out.write(text)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            _fsync_dir(target.parent)
-            return target
+            return write_atomic(self.path, text, 0o600, durable=True)
 
     # --- recording -----------------------------------------------------------------------------------
 
@@ -469,19 +444,6 @@ class Journal:
     def effective_status(self) -> str:
         """The status, with a killed run (see :meth:`abandoned`) counted as ``interrupted``."""
         return "interrupted" if self.abandoned() else self.status
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _journals(report_root: Path) -> Iterable[Path]:

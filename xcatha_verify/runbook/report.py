@@ -12,9 +12,7 @@ nothing about HTML.
 
 from __future__ import annotations
 
-import os
 import shlex
-import tempfile
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any
 
 import jinja2
 
+from xcatha_verify.files import write_atomic
 from xcatha_verify.report import redact
 from xcatha_verify.runbook.journal import Journal
 
@@ -251,16 +250,4 @@ def write_run_report(journal: Journal, run_dir: Path, *, mode: int = 0o644) -> P
     Mode 0644 like the gate reports beside it: the content is already masked.
     """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    target = run_dir / REPORT_NAME
-    text = render_run_report(journal, run_dir)
-    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=f".{REPORT_NAME}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomic(run_dir / REPORT_NAME, render_run_report(journal, run_dir), mode)
