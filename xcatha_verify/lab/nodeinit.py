@@ -42,9 +42,6 @@ def _mount(*args: str) -> None:
 
 def _prepare_root(root: Path, upper: Path, work: Path, binds: list[str]) -> None:
     _mount("-t", "overlay", "overlay", "-o", f"lowerdir=/,upperdir={upper},workdir={work}", str(root))
-    # Other file systems the node needs to see (where the lab's Python lives, when not on /).
-    for path in binds:
-        _mount("--rbind", path, str(root / path.lstrip("/")))
     # The node's systemd sees only the lab's units; enablement links live as long as the node.
     for units in ("etc/systemd/system", "usr/lib/systemd/system"):
         (root / units).mkdir(parents=True, exist_ok=True)
@@ -55,6 +52,11 @@ def _prepare_root(root: Path, upper: Path, work: Path, binds: list[str]) -> None
     _mount("--rbind", "/sys", str(root / "sys"))
     _mount("-t", "tmpfs", "-o", "mode=0755", "run", str(root / "run"))
     _mount("-t", "tmpfs", "-o", "mode=1777", "tmp", str(root / "tmp"))
+    # Last, so that a project living under /tmp or /run is not hidden by the node's own tmpfs.
+    for path in binds:
+        target = root / path.lstrip("/")
+        target.mkdir(parents=True, exist_ok=True)
+        _mount("--rbind", path, str(target))
 
 
 def _make_run_dirs() -> None:
