@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from xcatha_verify.checkkit import check, verdict
+from xcatha_verify.checkkit import check, fail, verdict
 from xcatha_verify.errors import NodeUnreachable
 from xcatha_verify.facts.hosts import diff_hosts
 from xcatha_verify.facts.node import NodeFacts
@@ -19,9 +19,8 @@ def _peer(request: pytest.FixtureRequest, peer: Node) -> NodeFacts:
     try:
         return request.getfixturevalue("peer_facts")
     except NodeUnreachable as exc:
-        verdict(False, observed=str(exc), expected=f"{peer.name} reachable for the pair checks",
+        fail(observed=str(exc), expected=f"{peer.name} reachable for the pair checks",
                 fix=f"check ssh to {peer.name} ({peer.target}); for an unplanned failover see the runbook")  # fmt: skip
-        raise
 
 
 @check("pair.single_vip_holder", phases=("pre-deactivate", "post-activate", "pre-activate", "post-deactivate",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
-from xcatha_verify.checkkit import ACTIVE, check, verdict
+from xcatha_verify.checkkit import ACTIVE, check, fail, verdict
 from xcatha_verify.facts.hosts import addresses_for, parse_hosts
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import NodeFacts
@@ -58,9 +58,9 @@ def test_pg_listen_addresses(facts: NodeFacts, inventory: Inventory) -> None:
     """The effective listen_addresses (last assignment wins) holds localhost, the VIP and every static IP."""
     conf_path = inventory.database.conf_file
     text = facts.file(conf_path)
-    verdict(text is not None, observed=f"{conf_path} does not exist", expected=f"{conf_path} readable",
-            fix="connect the shared data (the configuration lives in the data directory)")  # fmt: skip
-    assert text is not None
+    if text is None:
+        fail(observed=f"{conf_path} does not exist", expected=f"{conf_path} readable",
+             fix="connect the shared data (the configuration lives in the data directory)")  # fmt: skip
     settings = parse_postgresql_conf(text, path=conf_path, read=_read(facts), list_dir=facts.listdir)
     listen = effective_listen_addresses(settings)
     resolve = _resolver(facts)
@@ -86,9 +86,9 @@ def test_pg_hba(facts: NodeFacts, inventory: Inventory) -> None:
     """A host entry in pg_hba.conf admits each static IP and the VIP (CIDR containment, first match wins)."""
     hba_path = inventory.database.hba_file or ""
     text = facts.file(hba_path)
-    verdict(text is not None, observed=f"{hba_path} does not exist", expected=f"{hba_path} readable",
-            fix="connect the shared data (pg_hba.conf lives in the data directory)")  # fmt: skip
-    assert text is not None
+    if text is None:
+        fail(observed=f"{hba_path} does not exist", expected=f"{hba_path} readable",
+             fix="connect the shared data (pg_hba.conf lives in the data directory)")  # fmt: skip
     entries = parse_pg_hba(text, path=hba_path, read=_read(facts), list_dir=facts.listdir)
     server = [ipaddress.ip_interface(f"{a.address}/{a.prefix}") for a in facts.addresses]
     resolve = _resolver(facts)

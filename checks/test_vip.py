@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from xcatha_verify.checkkit import ACTIVE, PHASES, STANDBY, check, verdict
+from xcatha_verify.checkkit import ACTIVE, PHASES, STANDBY, check, fail, verdict
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.inventory import Inventory, Node
 
@@ -116,8 +116,7 @@ def test_vip_free_on_network(facts: NodeFacts, inventory: Inventory) -> None:
     received = re.search(r"Received (\d+) response", result.stdout)
     # Only a completed probe counts: arping also exits 1 on a usage or interface error.
     if received is None or "Sent" not in result.stdout:
-        verdict(
-            False,
+        fail(
             observed=f"arping could not probe (exit {result.rc}): {(result.stderr or result.stdout).strip()}",
             expected=f"{ARP_PROBES} ARP probes for {vip.address} on {vip.interface} with no reply",
             fix="install iputils-arping and make sure the interface is up",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from xcatha_verify.checkkit import ACTIVE, check, verdict
+from xcatha_verify.checkkit import ACTIVE, check, fail, verdict
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.facts.xcat import parse_cfgloc, parse_lsdef
@@ -22,13 +22,12 @@ def test_cfgloc(facts: NodeFacts, inventory: Inventory) -> None:
     engine = ENGINES[inventory.database.type]
     expected = f"{engine}:dbname={inventory.database.name};host={vip.address}|<user>|<password>"
     if text is None:
-        verdict(False, observed=f"{path} does not exist", expected=expected,
+        fail(observed=f"{path} does not exist", expected=expected,
                 fix="connect the shared data; cfgloc lives in /etc/xcat")  # fmt: skip
     try:
         cfgloc = parse_cfgloc(text or "")
     except FactError as exc:
-        verdict(False, observed=f"{path}: {exc}", expected=expected, fix=f"rewrite {path} as {expected}")
-        raise
+        fail(observed=f"{path}: {exc}", expected=expected, fix=f"rewrite {path} as {expected}")
     host_ok = cfgloc.host in (str(vip.address), vip.hostname, vip.short_name)
     verdict(
         cfgloc.engine == engine and host_ok and cfgloc.dbname == inventory.database.name,
@@ -73,7 +72,7 @@ def test_mgtifname(facts: NodeFacts, inventory: Inventory) -> None:
     """The provision network's mgtifname is the VIP's label (e.g. eth0:0)."""
     result = facts.xcat("lsdef -t network -l")
     if result.rc != 0:
-        verdict(False, observed=f"lsdef -t network -l failed: {(result.stderr or result.stdout).strip()}",
+        fail(observed=f"lsdef -t network -l failed: {(result.stderr or result.stdout).strip()}",
                 expected="the networks table readable", fix="systemctl start xcatd")  # fmt: skip
     networks = parse_lsdef(result.stdout)
     names = _networks_to_check(inventory, networks)

@@ -25,8 +25,11 @@ def verify(lab: Lab, tmp_path: Path, phase: str, *target: str) -> tuple[int, dic
         capture_output=True, text=True, check=False, timeout=300,
     )  # fmt: skip
     failing: dict[str, set[str]] = {}
-    for path in sorted(report_dir.glob("*.json")) if report_dir.exists() else []:
+    # Per-node summaries (drift puts them in a run directory beside its history files).
+    for path in sorted(report_dir.rglob("*.json")) if report_dir.exists() else []:
         summary = json.loads(path.read_text())
+        if "results" not in summary:
+            continue  # latest.json, run.json: the drift history, checked in test_drift_lab.py
         failing.setdefault(summary["node"], set()).update(
             r["check_id"] for r in summary["results"] if r["outcome"] in ("failed", "error")
         )

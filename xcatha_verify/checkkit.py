@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import pytest
 
@@ -96,10 +96,15 @@ class CheckFailed(AssertionError):
         super().__init__(f"observed: {observed}\nexpected: {expected}\nfix: {fix}")
 
 
+def fail(*, observed: str, expected: str, fix: str) -> NoReturn:
+    """Fail the running check with what was observed, what was expected and the command that fixes it."""
+    raise CheckFailed(observed, expected, fix)
+
+
 def verdict(ok: bool, *, observed: str, expected: str, fix: str) -> None:
     """Fail the running check with observed/expected/fix unless `ok`."""
     if not ok:
-        raise CheckFailed(observed, expected, fix)
+        fail(observed=observed, expected=expected, fix=fix)
 
 
 def phase_table() -> str:
