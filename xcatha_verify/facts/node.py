@@ -91,7 +91,9 @@ class NodeFacts:
             f"echo \"@@end {i} $?\"; else echo '@@end {i} missing'; fi; "
             for i, f in enumerate(files)
         )
-        result = self.host.run(script)
+        result = self.host.run(script + "echo '@@done'")
+        if result.rc != 0 or not result.stdout.rstrip().endswith("@@done"):
+            return  # cut short (a session that died): trust none of it; each check reads for itself
         parts: dict[str, tuple[str, str]] = {}
         for match in re.finditer(r"^@@(?:begin|file) (\S+)\n(.*?)^@@end \1 (\S+)$", result.stdout, re.S | re.M):
             parts[match.group(1)] = (match.group(2), match.group(3))

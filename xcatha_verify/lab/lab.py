@@ -401,7 +401,9 @@ class Lab:
         self.start_sshd(node)
 
     def start_sshd(self, node: str) -> None:
-        self.run(node, ["/usr/sbin/sshd", "-f", "/etc/ssh/lab_sshd_config"])
+        # sshd's seccomp sandbox kills a child that libfaketime (the clock-skew fault) makes open files:
+        # sshd itself keeps the real clock; the sessions it starts still see the node's skewed one.
+        self.run(node, ["env", "FAKETIME_SKIP_CMDS=sshd", "/usr/sbin/sshd", "-f", "/etc/ssh/lab_sshd_config"])
 
     def _make_client_key(self) -> None:
         key = self.layout.ssh_dir / "id_ed25519"
