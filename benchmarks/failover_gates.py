@@ -3,7 +3,7 @@
 Run as root: `.venv/bin/python benchmarks/failover_gates.py [ROUNDS]`. Brings up a lab named
 "bench", runs `xcatha-run failover` xcatmn1 -> xcatmn2 and back ROUNDS times, and prints for each
 run the wall time, the time in gates (from the run's journal) and their share (target: gates at
-most 10% of the total). Takes the lab down. It asserts nothing.
+most 10% of the total), then each gate's time. Takes the lab down. It asserts nothing.
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ def main() -> None:
                 shares.append(gates / wall)
                 print(f"{source} -> {target}: exit {proc.returncode}, wall {wall:.1f}s, steps {steps:.1f}s, "
                       f"gates {gates:.1f}s ({len(journal['gates'])} gates, {100 * gates / wall:.0f}% of the total)")
+                for gate in journal["gates"]:
+                    print(f"    gate {gate['when']:<6} {gate['phase']:<22} on {gate['node']}: "
+                          f"{gate.get('duration_s') or 0:5.2f}s  {','.join(gate['checks'])}")
     finally:
         lab.down()
     print(f"gate share: best {100 * min(shares):.0f}%, worst {100 * max(shares):.0f}% (target: at most 10%)")

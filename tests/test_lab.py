@@ -86,6 +86,9 @@ def test_nodes_have_their_own_namespaces_and_files(lab: Lab) -> None:
         ifcfg = lab.path(node, "/etc/sysconfig/network-scripts/ifcfg-eth0").read_text()
         assert f'IPADDR="{lab.layout.static_ip(node)}"' in ifcfg
         assert "xcatmn.cluster.test" in lab.path(node, "/etc/hosts").read_text()
+        # Root's shell starts as on a fresh Debian install, whatever this machine's /root holds.
+        assert lab.path(node, "/root/.bashrc").read_text() == Path("/etc/skel/.bashrc").read_text()
+        assert not lab.path(node, "/root/.bash_profile").exists()
     assert not Path("/etc/sysconfig/network-scripts/ifcfg-eth0").exists()
     assert lab.path("xcatmn1", "/etc/hosts").read_text() == lab.path("xcatmn2", "/etc/hosts").read_text()
 

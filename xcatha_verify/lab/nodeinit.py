@@ -71,6 +71,26 @@ def _make_run_dirs() -> None:
         path.chmod(mode)
 
 
+# What bash reads when sshd runs a command (.bashrc) or a login shell starts: a fresh Debian root's.
+SHELL_START_FILES = (".bashrc", ".profile")
+SHELL_LOGIN_OVERRIDES = (".bash_profile", ".bash_login")  # bash prefers these to .profile
+
+
+def _fresh_root_home() -> None:
+    """Give root the shell start-up files of a fresh Debian install, in the node's own layer.
+
+    The overlay shows the machine's /root, whose .bashrc may set up a developer's tools (pyenv's
+    init alone starts dozens of processes, ~80 ms on every SSH command). A management node's root
+    does not carry that, and the lab's timings must not either.
+    """
+    home = Path("/root")
+    for name in SHELL_START_FILES:
+        skel = Path("/etc/skel") / name
+        (home / name).write_text(skel.read_text() if skel.exists() else "")
+    for name in SHELL_LOGIN_OVERRIDES:
+        (home / name).unlink(missing_ok=True)
+
+
 def _reap_forever() -> None:
     """Reap every child and orphan as they die (a zombie keeps its PID "alive" for dhcpd and kin)."""
     signals = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT}
@@ -104,6 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     os.chroot(args.root)
     os.chdir("/")
     _make_run_dirs()
+    _fresh_root_home()
     # One line tells the lab we are ready and who we are; then stdout goes quiet for good.
     sys.stdout.write(f"READY {host_pid}\n")
     sys.stdout.flush()
