@@ -113,13 +113,25 @@ def test_pg_hba(facts: NodeFacts, inventory: Inventory) -> None:
     )
 
 
-@check("pg.accepting", phases=("post-activate", "active"))
+def _pg_isready(facts: NodeFacts) -> dict[str, tuple[str, ...]]:
+    """Per address the database must answer on here (the VIP, this node's static IP), its pg_isready."""
+    db = facts.inventory.database
+    return {address: ("pg_isready -q -t 5 -h %s -p %s -d %s", address, str(db.port), db.name)
+            for address in (str(facts.inventory.vip.address), str(facts.node.static_ip))}  # fmt: skip
+
+
+def _start_pg_isready(facts: NodeFacts) -> None:
+    for command in _pg_isready(facts).values():
+        facts.start(*command)
+
+
+@check("pg.accepting", phases=("post-activate", "active"), reads=_start_pg_isready)
 def test_pg_accepting(facts: NodeFacts, inventory: Inventory) -> None:
     """PostgreSQL accepts connections on the VIP and on this node's static IP."""
     db = inventory.database
     refused = []
-    for address in (str(inventory.vip.address), str(facts.node.static_ip)):
-        result = facts.run("pg_isready -q -t 5 -h %s -p %s -d %s", address, str(db.port), db.name)
+    for address, command in _pg_isready(facts).items():
+        result = facts.run(*command)
         if result.rc != 0:
             state = PG_ISREADY.get(result.rc, f"exit {result.rc}")
             refused.append(f"{address}:{db.port} {state}")

@@ -18,7 +18,6 @@ PERSISTENT_CONFIG = (
     "/etc/network/interfaces.d",
     "/etc/netplan",
 )
-ARP_PROBES = 2  # a second apart (arping's interval); a live holder answers the first at once
 
 
 @check("vip.present", phases=ACTIVE)
@@ -47,18 +46,22 @@ def test_vip_absent(facts: NodeFacts, inventory: Inventory) -> None:
     )
 
 
-@check("vip.not_persistent", phases=PHASES)
-def test_vip_not_persistent(facts: NodeFacts, inventory: Inventory) -> None:
-    """No persistent network configuration carries the VIP (it must vanish on reboot)."""
+def _persistent_vip_search(inventory: Inventory) -> str:
+    """Alias files (ifcfg-eth0:0) and any persistent config naming the VIP as a whole word."""
     vip = inventory.vip
     paths = " ".join(shlex.quote(p) for p in PERSISTENT_CONFIG)
-    # Alias files (ifcfg-eth0:0) and any config naming the VIP as a whole word.
     alias = shlex.quote(f"ifcfg-{vip.interface}:")
-    script = (
+    return (
         f"ls -1d /etc/sysconfig/network-scripts/{alias}* 2>/dev/null; "
         f"grep -rlsw -F -e {shlex.quote(str(vip.address))} -- {paths} 2>/dev/null; true"
     )
-    found = sorted(set(facts.run(script).stdout.split()))
+
+
+@check("vip.not_persistent", phases=PHASES, reads=lambda facts: facts.start(_persistent_vip_search(facts.inventory)))
+def test_vip_not_persistent(facts: NodeFacts, inventory: Inventory) -> None:
+    """No persistent network configuration carries the VIP (it must vanish on reboot)."""
+    vip = inventory.vip
+    found = sorted(set(facts.run(_persistent_vip_search(inventory)).stdout.split()))
     verdict(
         not found,
         observed="the VIP is configured persistently in: " + ", ".join(found),
@@ -106,22 +109,25 @@ def test_static_ip_persistent(facts: NodeFacts, inventory: Inventory, node: Node
     )
 
 
-@check("vip.free_on_network", phases=("pre-activate",))
+def _start_vip_probe(facts: NodeFacts) -> None:
+    facts.start(*facts.vip_probe_command())
+
+
+@check("vip.free_on_network", phases=("pre-activate",), reads=_start_vip_probe)
 def test_vip_free_on_network(facts: NodeFacts, inventory: Inventory) -> None:
     """ARP duplicate-address detection finds nobody answering for the VIP (RFC 5227 probes)."""
     vip = inventory.vip
-    result = facts.run(
-        "arping -D -c %s -w %s -I %s %s", str(ARP_PROBES), str(ARP_PROBES + 2), vip.interface, str(vip.address)
-    )
+    result = facts.vip_probe
     received = re.search(r"Received (\d+) response", result.stdout)
-    # Only a completed probe counts: arping also exits 1 on a usage or interface error.
+    # Only a completed probe counts: a prober also exits 1 on a usage or interface error.
     if received is None or "Sent" not in result.stdout:
         fail(
-            observed=f"arping could not probe (exit {result.rc}): {(result.stderr or result.stdout).strip()}",
-            expected=f"{ARP_PROBES} ARP probes for {vip.address} on {vip.interface} with no reply",
-            fix="install iputils-arping and make sure the interface is up",
+            observed=f"ARP probing failed (exit {result.rc}): {(result.stderr or result.stdout).strip()}",
+            expected=f"ARP probes for {vip.address} on {vip.interface} with no reply",
+            fix=f"run the checks as root; make sure {vip.interface} exists and is up (ip link set {vip.interface} up); "
+            "without xcatha-verify on the node, install iputils-arping",
         )
-    replies = [line for line in result.stdout.splitlines() if "reply from" in line.lower()]
+    replies = [line for line in result.stdout.splitlines() if " from " in line and "[" in line]
     verdict(
         received is not None and received.group(1) == "0",
         observed="; ".join(replies) or f"{received.group(1) if received else '?'} replies: {vip.address} is in use",

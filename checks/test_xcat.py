@@ -38,7 +38,7 @@ def test_cfgloc(facts: NodeFacts, inventory: Inventory) -> None:
     )
 
 
-@check("xcat.xcatd", phases=("post-activate", "active"))
+@check("xcat.xcatd", phases=("post-activate", "active"), reads=lambda facts: facts.start_xcat("lsxcatd -a"))
 def test_xcatd_answers(facts: NodeFacts, inventory: Inventory) -> None:
     """xcatd answers `lsxcatd -a` and reports the database it uses."""
     result = facts.xcat("lsxcatd -a")
@@ -67,7 +67,8 @@ def _networks_to_check(inventory: Inventory, networks: dict[str, dict[str, str]]
     return covering
 
 
-@check("xcat.mgtifname", phases=("post-activate", "active"))
+@check("xcat.mgtifname", phases=("post-activate", "active"),
+       reads=lambda facts: facts.start_xcat("lsdef -t network -l"))
 def test_mgtifname(facts: NodeFacts, inventory: Inventory) -> None:
     """The provision network's mgtifname is the VIP's label (e.g. eth0:0)."""
     result = facts.xcat("lsdef -t network -l")

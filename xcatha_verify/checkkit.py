@@ -12,11 +12,14 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import pytest
 
 from xcatha_verify.errors import UsageError
+
+if TYPE_CHECKING:
+    from xcatha_verify.facts.node import NodeFacts
 
 PHASES = ("pre-deactivate", "post-deactivate", "pre-activate", "post-activate", "active", "standby", "drift")
 MARK = "xcatha_check"
@@ -38,17 +41,23 @@ class CheckInfo:
     function: str
 
 
-def check(check_id: str, *, phases: tuple[str, ...] | list[str], pair: bool = False) -> Callable[[F], F]:
+def check(
+    check_id: str, *, phases: tuple[str, ...] | list[str], pair: bool = False,
+    reads: Callable[[NodeFacts], None] | None = None,
+) -> Callable[[F], F]:  # fmt: skip
     """Declare a check: ``@check("vip.present", phases=("active", "post-activate"))``.
 
     A pair check (``pair=True``) looks at both nodes; in the drift phase it runs once per pair.
+    `reads` starts the check's slower commands when the run begins (``facts.start(...)``), so that
+    they run beside everything else; the check reads them as usual and gets the started result.
     """
     unknown = sorted(set(phases) - set(PHASES))
     if unknown:
         raise ValueError(f"check {check_id}: unknown phases {unknown}; known: {PHASES}")
 
     def mark(func: F) -> F:
-        return pytest.mark.xcatha_check(id=check_id, phases=tuple(phases), pair=pair)(func)  # type: ignore[no-any-return]
+        marker = pytest.mark.xcatha_check(id=check_id, phases=tuple(phases), pair=pair, reads=reads)
+        return marker(func)  # type: ignore[no-any-return]
 
     return mark
 

@@ -8,6 +8,8 @@ the node being checked, and keeps only the checks of the requested phase.
 from __future__ import annotations
 
 import os
+import threading
+from concurrent.futures import Future
 
 import pytest
 from testinfra.host import Host
@@ -18,6 +20,7 @@ from xcatha_verify.inventory import Inventory, Node, load_inventory
 from xcatha_verify.targets import ensure_reachable
 
 _FACTS: dict[int, NodeFacts] = {}
+_PEER: list[Future[NodeFacts]] = []  # the peer's facts, being read since the run's first check
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -36,6 +39,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     # Facts are per run: a gate run in the same process must read the nodes afresh.
     _FACTS.clear()
+    _PEER.clear()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -101,18 +105,31 @@ def peer(inventory: Inventory, node: Node) -> Node:
 
 
 @pytest.fixture
-def facts(host: Host, node: Node, inventory: Inventory, pytestconfig: pytest.Config) -> NodeFacts:
+def facts(
+    host: Host, node: Node, inventory: Inventory, pytestconfig: pytest.Config, request: pytest.FixtureRequest
+) -> NodeFacts:
     """The checked node's facts, shared by every check of the run.
 
-    XCATHA_UNSHARED_FACTS=1 gives every check its own (for benchmarks/verify_speed.py's naive run).
+    Made by the run's first check, which also starts what the run will read: the peer's facts
+    when a pair check is selected, and each selected check's declared `reads`, all beside this
+    node's own batched read. XCATHA_UNSHARED_FACTS=1 gives every check its own, read on demand
+    (for benchmarks/verify_speed.py's naive run).
     """
     key = id(host)
     if os.environ.get("XCATHA_UNSHARED_FACTS") == "1":
         return NodeFacts(host, node, inventory)
     if key not in _FACTS:
         fresh = NodeFacts(host, node, inventory)
+        _FACTS[key] = fresh
+        marks = [m for m in (item.get_closest_marker(MARK) for item in request.session.items) if m is not None]
+        if any(m.kwargs.get("pair") for m in marks):
+            _start_peer(inventory, inventory.peer_of(node.name), pytestconfig)
+        for mark in marks:
+            if mark.kwargs.get("reads"):
+                mark.kwargs["reads"](fresh)
         # A few named checks (a runbook gate) read less than one batched read costs.
-        _FACTS[key] = fresh if pytestconfig.getoption("--xcatha-only") else _prefetched(fresh, inventory)
+        if not pytestconfig.getoption("--xcatha-only"):
+            _prefetched(fresh, inventory)
     return _FACTS[key]
 
 
@@ -126,15 +143,34 @@ def _prefetched(facts: NodeFacts, inventory: Inventory) -> NodeFacts:
     return facts
 
 
+def _peer_facts_now(inventory: Inventory, peer: Node, prefetch: bool) -> NodeFacts:
+    host = ensure_reachable(inventory, peer)
+    fresh = NodeFacts(host, peer, inventory)
+    return _prefetched(fresh, inventory) if prefetch else fresh
+
+
+def _start_peer(inventory: Inventory, peer: Node, pytestconfig: pytest.Config) -> None:
+    if _PEER:
+        return
+    prefetch = not pytestconfig.getoption("--xcatha-only")
+    future: Future[NodeFacts] = Future()
+
+    def work() -> None:
+        try:
+            future.set_result(_peer_facts_now(inventory, peer, prefetch))
+        except BaseException as exc:  # NodeUnreachable among them: the fixture raises it where it is used
+            future.set_exception(exc)
+
+    # Its own thread, not the facts pool: the pool may be busy with this node's commands.
+    threading.Thread(target=work, name=f"xcatha-peer-{peer.name}", daemon=True).start()
+    _PEER.append(future)
+
+
 @pytest.fixture(scope="session")
-def peer_facts(peer: Node, inventory: Inventory) -> NodeFacts:
+def peer_facts(peer: Node, inventory: Inventory, pytestconfig: pytest.Config) -> NodeFacts:
     """The peer's facts over its own (reused) connection; NodeUnreachable when it cannot be reached.
 
     Session-scoped: pytest keeps the outcome, so an unreachable peer costs one connection timeout.
     """
-    host = ensure_reachable(inventory, peer)
-    key = id(host)
-    if key not in _FACTS:
-        _FACTS[key] = _prefetched(NodeFacts(host, peer, inventory), inventory)
-    return _FACTS[key]
-
+    _start_peer(inventory, peer, pytestconfig)
+    return _PEER[0].result()

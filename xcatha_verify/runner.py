@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from xcatha_verify.checkkit import checks_dir
+from xcatha_verify.checkkit import checks_dir, iter_checks
 from xcatha_verify.errors import NodeUnreachable, UsageError
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.inventory import Inventory, Node
+from xcatha_verify.plugin import selected
 from xcatha_verify.targets import ensure_reachable, hostspec
 
 FORMATS = ("html", "junit", "json")
@@ -81,15 +82,34 @@ def report_base(report_dir: str | os.PathLike[str], inventory: Inventory, run: N
     return directory / f"{stamp}-{inventory.cluster}-{run.node.name}-{label}"
 
 
+# pytest's plugins that checks never use: leaving them out saves a third of a small gate's time.
+UNUSED_PLUGINS = ("cacheprovider", "warnings", "unraisableexception", "threadexception", "faulthandler", "doctest",
+                  "pastebin", "stepwise", "setuponly", "setupplan", "legacypath", "tmpdir", "monkeypatch", "recwarn",
+                  "debugging", "xdist")  # fmt: skip
+
+
+def check_paths(run: NodeRun) -> list[str]:
+    """What pytest collects: the modules holding a check the run selects (by the plugin's own rule), or all."""
+    wanted = {
+        c.module for c in iter_checks()
+        if c.id not in run.exclude
+        and (c.id in run.only if run.only else selected(c.phases, c.pair, run.phase, run.role, run.with_pair))
+    }  # fmt: skip
+    if not wanted:
+        return [checks_dir()]  # pytest then says that nothing matched
+    return sorted(str(Path(checks_dir()) / f"{module.rsplit('.', 1)[1]}.py") for module in wanted)
+
+
 def pytest_argv(
     inventory: Inventory, run: NodeRun, base: Path, formats: tuple[str, ...], keyword: str | None
 ) -> list[str]:
     argv = [
-        sys.executable, "-m", "pytest", checks_dir(), "--rootdir", checks_dir(), "-c", os.devnull,
-        "-p", "xcatha_verify.plugin", "-p", "xcatha_verify.report.plugin", "-p", "no:cacheprovider",
+        sys.executable, "-m", "pytest", *check_paths(run), "--rootdir", checks_dir(), "-c", os.devnull,
+        "-p", "xcatha_verify.plugin", "-p", "xcatha_verify.report.plugin",
+        *(arg for name in UNUSED_PLUGINS for arg in ("-p", f"no:{name}")),
         f"--hosts={hostspec(run.node)}", f"--xcatha-inventory={inventory.source}", f"--xcatha-node={run.node.name}",
         f"--xcatha-phase={run.phase}", "--xcatha-console", "-qq", "--no-header", "--no-summary", "--tb=short",
-        "--color=no", "-p", "no:warnings",
+        "--color=no",
     ]  # fmt: skip
     if run.role:
         argv.append(f"--xcatha-role={run.role}")

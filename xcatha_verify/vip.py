@@ -9,7 +9,6 @@ from __future__ import annotations
 import errno
 import ipaddress
 import logging
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 
 from pyroute2 import IPRoute, NetlinkError
 
+from xcatha_verify import arp
 from xcatha_verify.errors import XcathaError
 
 log = logging.getLogger(__name__)
@@ -103,16 +103,14 @@ def remove_vip(address: str, prefix: int, interface: str, netns: str | None = No
     return True
 
 
-def gratuitous_arp(address: str, interface: str, count: int = 2) -> bool:
-    """Unsolicited ARP so neighbours' caches follow the VIP here; False when arping is missing or failed."""
+def gratuitous_arp(address: str, interface: str, count: int = arp.ANNOUNCEMENTS) -> bool:
+    """Unsolicited ARP so neighbours' caches follow the VIP here; False when it could not be sent."""
     try:
-        proc = subprocess.run(
-            ["arping", "-q", "-U", "-c", str(count), "-i", "0.2", "-w", "2", "-I", interface, address],
-            check=False, capture_output=True, timeout=10,
-        )  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired):
+        arp.announce(interface, address, count)
+    except arp.ArpError as exc:
+        log.warning("gratuitous ARP for %s on %s not sent: %s", address, interface, exc)
         return False
-    return proc.returncode == 0
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,9 @@
 """Facts about one node, each read once per run and shared by every check that needs it.
 
 A `NodeFacts` wraps a testinfra host (one SSH connection, reused) and memoises each command's
-parsed output, so ten checks that need the addresses cost one `ip -j addr`.
+parsed output, so ten checks that need the addresses cost one `ip -j addr`. A check may also say
+which of its commands to `start` when the run begins: they run side by side (sessions multiplexed
+on the one connection) and the check's own `run` of the same command collects the result.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ import base64
 import json
 import re
 import shlex
+import sys
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -21,6 +26,26 @@ from xcatha_verify.inventory import Inventory, Node, Service
 
 MOUNTS_COMMAND = "findmnt -J -l -o TARGET,SOURCE,FSTYPE"
 XCAT_TIMEOUT_S = 8  # a hung xcatd must fail a check, not hang it
+SITE_DOMAIN_QUERY = "lsdef -t site -i domain"
+# iputils' arping, for a node without xcatha-verify: two probes a second apart, then a second more.
+ARPING_DAD = "arping -D -c 2 -w 4 -I %s %s"
+# Commands started ahead run on these threads, a few at a time (sshd allows 10 sessions per connection).
+BACKGROUND_WORKERS = 6
+_background: ThreadPoolExecutor | None = None
+_background_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _background
+    with _background_lock:
+        if _background is None:
+            _background = ThreadPoolExecutor(max_workers=BACKGROUND_WORKERS, thread_name_prefix="xcatha-facts")
+        return _background
+
+
+def node_python() -> str:
+    """The Python that has xcatha-verify on the nodes: this one's path (the same installation on both)."""
+    return sys.executable
 
 
 @dataclass(frozen=True)
@@ -66,11 +91,13 @@ def parse_unit_show(text: str, units: list[str]) -> dict[str, tuple[str, str]]:
 
 
 class NodeFacts:
-    def __init__(self, host: Host, node: Node, inventory: Inventory) -> None:
+    def __init__(self, host: Host, node: Node, inventory: Inventory, python: str | None = None) -> None:
         self.host = host
         self.node = node
         self.inventory = inventory
+        self.python = python or node_python()
         self._files: dict[str, str | None] = {}
+        self._started: dict[tuple[str, tuple[str, ...]], Future[CommandOutput]] = {}
 
     def prefetch(self, files: list[str]) -> None:
         """Read the facts most checks need in one round trip: addresses, unit states, mounts, files.
@@ -113,7 +140,18 @@ class NodeFacts:
             elif status == "0":
                 self._files[path] = base64.b64decode(body.strip()).decode(errors="replace")
 
+    def start(self, command: str, *args: str) -> None:
+        """Begin `command` in the background; the next `run` of the same command and arguments collects it."""
+        key = (command, args)
+        if key not in self._started:
+            self._started[key] = _pool().submit(self._run_now, command, *args)
+
     def run(self, command: str, *args: str) -> CommandOutput:
+        """`command` with its arguments quoted, on the node; the result of a started one if there is one."""
+        started = self._started.pop((command, args), None)
+        return started.result() if started is not None else self._run_now(command, *args)
+
+    def _run_now(self, command: str, *args: str) -> CommandOutput:
         result = self.host.run(command, *args)
         return CommandOutput(result.rc, result.stdout, result.stderr)
 
@@ -174,12 +212,33 @@ class NodeFacts:
         """An xCAT command with a time limit (a hung xcatd answers nobody)."""
         return self.run(f"timeout {XCAT_TIMEOUT_S} {command}", *args)
 
+    def start_xcat(self, command: str, *args: str) -> None:
+        """Begin what `xcat(command, *args)` will read."""
+        self.start(f"timeout {XCAT_TIMEOUT_S} {command}", *args)
+
+    def vip_probe_command(self) -> tuple[str, ...]:
+        """ARP duplicate-address probes for the VIP, sub-second, by xcatha-verify's own prober on the node."""
+        vip = self.inventory.vip
+        return "%s -m xcatha_verify.arp probe %s %s", self.python, vip.interface, str(vip.address)
+
+    @cached_property
+    def vip_probe(self) -> CommandOutput:
+        """Who answers ARP for the VIP on its network, in arping's words (`Sent N probes`, `Received M response(s)`).
+
+        Falls back to iputils' arping (two seconds) on a node where xcatha-verify is not installed.
+        """
+        result = self.run(*self.vip_probe_command())
+        if "Sent " not in result.stdout and not result.stderr.startswith("arp: "):  # the prober is not there
+            vip = self.inventory.vip
+            result = self.run(ARPING_DAD, vip.interface, str(vip.address))
+        return result
+
     @cached_property
     def site_domain(self) -> str | None:
         """`domain` from xCAT's site table, None when unset; needs xcatd."""
-        result = self.xcat("lsdef -t site -i domain")
+        result = self.xcat(SITE_DOMAIN_QUERY)
         if result.rc != 0:
-            raise FactError(f"lsdef -t site -i domain failed on {self.node.name}: {_last_line(result)}")
+            raise FactError(f"{SITE_DOMAIN_QUERY} failed on {self.node.name}: {_last_line(result)}")
         for line in result.stdout.splitlines():
             key, _, value = line.strip().partition("=")
             if key == "domain" and value:

@@ -367,7 +367,9 @@ class Lab:
         wrapper = ndir / "systemctl"
         # Shorter settle times than the replacement's defaults; still long enough to see a crash at start.
         tuning = " ".join(f"-c {k}={v}" for k, v in SYSTEMCTL_TUNING.items())
-        wrapper.write_text(f'#!/bin/sh\nexec {python} {replacement.origin} {tuning} "$@"\n')
+        # As a module (-m), not a script: Python then loads its cached bytecode instead of compiling
+        # 7,000 lines on every call (0.2 s down to 0.08 s per systemctl).
+        wrapper.write_text(f'#!/bin/sh\nexec {python} -m systemctl2.systemctl3 {tuning} "$@"\n')
         wrapper.chmod(0o755)
         target = self.path(node, "/usr/bin/systemctl")
         if not target.exists():

@@ -24,6 +24,7 @@ from xcatha_verify.runner import NodeRun, run_checks
 from xcatha_verify.targets import ensure_reachable
 
 log = logging.getLogger(__name__)
+GATE_POLL_S = 0.5  # a gate with a retry timeout runs again this often until it passes or time is up
 
 
 class RunStopped(XcathaError):
@@ -184,7 +185,7 @@ class Executor:
             ]  # fmt: skip
             if not failing or self.opts.dry_run or time.monotonic() >= deadline:
                 break
-            time.sleep(2)  # things that settle: a database starting, a daemon binding its port
+            time.sleep(GATE_POLL_S)  # things that settle: a database starting, a daemon binding its port
         status = "passed" if not failing else ("advisory-failed" if gate.advisory else "failed")
         self.journal.add_gate(GateRecord(
             phase=phase.name, when=when, node=node.name, checks=list(gate.checks) or [gate.phase], status=status,
