@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -110,6 +111,46 @@ def test_without_a_terminal_or_yes_it_refuses(rlab: Lab, tmp_path: Path) -> None
     assert proc.stderr.strip().count("\n") == 0 and "--yes" in proc.stderr
 
 
+def _read_until(fd: int, marker: str, timeout: float = 120) -> str:
+    """What a terminal shows until `marker` appears (the program's output on the pty's other side)."""
+    seen, deadline = "", time.monotonic() + timeout
+    while marker not in seen:
+        assert time.monotonic() < deadline, f"no {marker!r} on the terminal; it showed:\n{seen}"
+        ready, _, _ = select.select([fd], [], [], 1)
+        if ready:
+            try:
+                seen += os.read(fd, 4096).decode(errors="replace")
+            except OSError:  # the program closed the terminal
+                break
+    return seen
+
+
+def test_on_a_terminal_it_asks_per_phase_d_shows_commands_n_stops(rlab: Lab, tmp_path: Path) -> None:
+    active = active_node(rlab)
+    before = snapshot(rlab, active)
+    main_fd, terminal = os.openpty()
+    proc = subprocess.Popen(
+        [str(BIN / "xcatha-run"), "deactivate", "--node", active, "--inventory", str(rlab.layout.inventory),
+         "--report-dir", str(tmp_path)], stdin=terminal, stdout=terminal, stderr=terminal,
+    )  # fmt: skip
+    os.close(terminal)
+    try:
+        first = _read_until(main_fd, "Continue? [Y]es/[N]o/[D]ryrun: ")
+        os.write(main_fd, b"d\n")
+        shown = _read_until(main_fd, "Continue? [Y]es/[N]o/[D]ryrun: ")
+        os.write(main_fd, b"n\n")
+        assert proc.wait(timeout=60) == 1
+        rest = _read_until(main_fd, "answered No", timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(main_fd)
+    assert f"[deactivate] stop services on {active}:" in first and "gate: pre-deactivate" in first
+    assert f"would run on {active}: timeout --kill-after=5 120 sh -c" in shown and "systemctl" in shown
+    assert "stopped before phase 'stop services'" in rest
+    assert snapshot(rlab, active) == before
+
+
 def test_activate_refused_while_the_vip_answers_elsewhere(rlab: Lab, tmp_path: Path) -> None:
     standby = next(n for n in NODES if n != active_node(rlab))
     before = snapshot(rlab, standby)
@@ -118,6 +159,38 @@ def test_activate_refused_while_the_vip_answers_elsewhere(rlab: Lab, tmp_path: P
     assert "vip.free_on_network" in proc.stdout and "pair.peer_deactivated" in proc.stdout
     assert snapshot(rlab, standby) == before
     assert journal(tmp_path)["failed_phase"] == "VIP"
+
+
+SITE_ACTIVATE = """
+name: activate
+summary: VIP up, then a step that fails
+phases:
+  - name: VIP
+    node: {{ node.name | tojson }}
+    steps:
+      - {name: VIP up, action: vip_up, undo: {name: take the VIP back down, action: vip_down}}
+      - {name: a step that fails, command: ["false"]}
+"""
+
+
+def test_a_phase_failing_after_vip_up_takes_the_vip_back_down(rlab: Lab, tmp_path: Path) -> None:
+    active = active_node(rlab)
+    standby = next(n for n in NODES if n != active)
+    before = snapshot(rlab, standby)
+    site = tmp_path / "site-runbooks"
+    site.mkdir()
+    (site / "activate.yml").write_text(SITE_ACTIVATE)
+    try:
+        proc = xrun(rlab, tmp_path, "activate", "--node", standby, "--yes", "--runbook-dir", str(site))
+    finally:  # neighbours' caches follow the VIP's holder again, whatever the undo did
+        rlab.run(active, [sys.executable, "-m", "xcatha_verify.arp", "announce", rlab.layout.interface,
+                          str(rlab.layout.vip)])  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "OK   VIP up" in proc.stdout and "UNDO take the VIP back down" in proc.stdout
+    assert not rlab.holds_vip(standby) and rlab.holds_vip(active)
+    assert snapshot(rlab, standby) == before
+    steps = {s["name"]: s["status"] for s in journal(tmp_path)["steps"]}
+    assert steps == {"VIP up": "ok", "a step that fails": "failed", "take the VIP back down": "ok"}
 
 
 def test_postgresql_failing_stops_at_its_gate_and_resume_completes(rlab: Lab, tmp_path: Path) -> None:
