@@ -119,7 +119,7 @@ def test_vip_free_on_network(facts: NodeFacts, inventory: Inventory) -> None:
     vip = inventory.vip
     result = facts.vip_probe
     received = re.search(r"Received (\d+) response", result.stdout)
-    # Only a completed probe counts: a prober also exits 1 on a usage or interface error.
+    # Only a completed probe counts: arping exits 1 on an interface error too, as on a reply.
     if received is None or "Sent" not in result.stdout:
         fail(
             observed=f"ARP probing failed (exit {result.rc}): {(result.stderr or result.stdout).strip()}",
