@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
 
 from xcatha_verify.checkkit import ACTIVE, PHASES, STANDBY, check, fail, verdict
+from xcatha_verify.facts.ifcfg import BootAddress, parse_ifcfg
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.inventory import Inventory, Node
 
@@ -70,15 +72,6 @@ def test_vip_not_persistent(facts: NodeFacts, inventory: Inventory) -> None:
     )
 
 
-def _ifcfg(text: str) -> dict[str, str]:
-    values = {}
-    for line in text.splitlines():
-        key, sep, value = line.strip().partition("=")
-        if sep and not key.startswith("#"):
-            values[key.strip()] = value.strip().strip("'\"")
-    return values
-
-
 @check("net.static_ip_persistent", phases=PHASES)
 def test_static_ip_persistent(facts: NodeFacts, inventory: Inventory, node: Node) -> None:
     """The node's own static IP is configured persistently on the VIP's interface."""
@@ -88,12 +81,13 @@ def test_static_ip_persistent(facts: NodeFacts, inventory: Inventory, node: Node
     if text is None:
         ok, observed = False, f"{path} does not exist"
     elif path.rsplit("/", 1)[-1].startswith("ifcfg-"):
-        values = _ifcfg(text)
-        addresses = {v for k, v in values.items() if k == "IPADDR" or k.startswith("IPADDR")}
-        device_ok = values.get("DEVICE", inventory.vip.interface) == inventory.vip.interface
-        onboot = values.get("ONBOOT", "yes").lower() in ("yes", "true", "1")
-        ok = ip in addresses and device_ok and onboot
-        observed = f"{path}: DEVICE={values.get('DEVICE')} IPADDR={sorted(addresses)} ONBOOT={values.get('ONBOOT')}"
+        config = parse_ifcfg(text, path)
+        if isinstance(node.static_ip, ipaddress.IPv4Address):
+            ok = BootAddress(node.static_ip, node.prefix) in config.boot_addresses(inventory.vip.interface)
+        else:  # IPv6: IPV6ADDR and IPV6ADDR_SECONDARIES, each ADDRESS/PREFIX
+            v6 = [w for k, v in config.values.items() if k.startswith("IPV6ADDR") for w in v.split()]
+            ok = config.onboot and f"{ip}/{node.prefix}" in v6
+        observed = f"{path}: {config.describe()}" + "".join(f"; {p}" for p in config.problems)
     else:
         words = text.replace("/", " ").replace("=", " ").split()
         ok = ip in words

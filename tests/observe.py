@@ -1,4 +1,9 @@
-"""What a test can see of a lab node from the outside: one snapshot per node, compared around faults."""
+"""What a test can see of a lab node from the outside, independent of the checks under test.
+
+Nothing here imports the checks or their facts: the lab's healthy baseline (after `up`, after a
+failover the lab's own runbook steps made) is judged by these plain reads (netlink, mountpoint,
+systemctl, psql, a TCP banner), so a bug shared by a runbook and a check cannot hide itself.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,12 @@ import subprocess
 import time
 
 from xcatha_verify.lab.lab import Lab
-from xcatha_verify.lab.layout import PG_DATA, SERVICES, SHARED_PATHS
+from xcatha_verify.lab.layout import DB_NAME, DB_USER, PG_DATA, SERVICES, SHARED_PATHS
+
+NODES = ("xcatmn1", "xcatmn2")
+# What only a running node can tell; None in the snapshot of a node that is off or frozen.
+INSIDE_KEYS = ("vip", "storage", "active", "enabled", "hosts", "clock_skewed", "pg_listen", "pg_hba",
+               "xcatd_answers", "pg_socket_dir_ok")  # fmt: skip
 
 
 def _probe_ssh(lab: Lab, node: str) -> bool:
@@ -17,6 +27,7 @@ def _probe_ssh(lab: Lab, node: str) -> bool:
         "import socket,sys\n"
         "try:\n"
         f"    s=socket.create_connection(({str(lab.layout.static_ip(node))!r},22),timeout=2)\n"
+        "    s.settimeout(2)\n"
         "    sys.exit(0 if s.recv(8).startswith(b'SSH-') else 1)\n"
         "except OSError:\n"
         "    sys.exit(1)\n"
@@ -37,18 +48,30 @@ def _pg_file(lab: Lab, name: str) -> str:
     return (lab.layout.shared_dir("/var/lib/pgsql") / PG_DATA.removeprefix("/var/lib/pgsql/") / name).read_text()
 
 
+def ssh(lab: Lab, node: str, command: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """A command in root's SSH session on the node, as an admin (or a check) runs it."""
+    return subprocess.run(["ssh", "-F", str(lab.layout.ssh_config), "-o", "ControlPath=none", node, command],
+                          capture_output=True, text=True, check=False, timeout=timeout)  # fmt: skip
+
+
 def snapshot(lab: Lab, node: str) -> dict[str, object]:
+    outside: dict[str, object] = {
+        "power": lab.power_state(node), "sshd_answers": _probe_ssh(lab, node), "link_up": _link_up(lab, node),
+    }  # fmt: skip
+    if outside["power"] != "on":
+        return {**dict.fromkeys(INSIDE_KEYS), **outside}
     ip = str(lab.layout.static_ip(node))
     listen = [line for line in _pg_file(lab, "postgresql.conf").splitlines() if line.startswith("listen_addresses")]
     run = lab.run
-    node_epoch = float(run(node, ["date", "+%s.%N"]).stdout)
+    date = ssh(lab, node, "date +%s.%N", timeout=10) if outside["sshd_answers"] and outside["link_up"] else None
     return {
         "vip": lab.holds_vip(node),
         "storage": [p for p in SHARED_PATHS if lab.is_mounted(node, p)],
         "active": run(node, ["systemctl", "is-active", *SERVICES], check=False).stdout.split(),
         "enabled": run(node, ["systemctl", "is-enabled", *SERVICES], check=False).stdout.split(),
         "hosts": hashlib.sha256(lab.path(node, "/etc/hosts").read_bytes()).hexdigest(),
-        "clock_skewed": abs(node_epoch - time.time()) > 5,
+        # What root's session on the node says the time is (where sshd cannot be reached: unknown).
+        "clock_skewed": None if date is None or date.returncode else abs(float(date.stdout) - time.time()) > 5,
         "pg_listen": bool(listen) and ip in listen[-1],
         "pg_hba": f" {ip}/" in _pg_file(lab, "pg_hba.conf"),
         "xcatd_answers": run(node, ["timeout", "5", "lsxcatd", "-a"], check=False).returncode == 0,
@@ -56,8 +79,40 @@ def snapshot(lab: Lab, node: str) -> dict[str, object]:
             node, ["runuser", "-u", "postgres", "--", "sh", "-c", "touch /run/postgresql/.p && rm /run/postgresql/.p"],
             check=False,
         ).returncode == 0,
-        "sshd_answers": _probe_ssh(lab, node),
-        "link_up": _link_up(lab, node),
+        **outside,
     }
 
 
+def psql_via_vip(lab: Lab, sql: str, from_node: str) -> str:
+    """psql on `from_node` (whose static IP pg_hba admits) to the database on the VIP, wherever it is."""
+    conninfo = f"host={lab.layout.vip} dbname={DB_NAME} user={DB_USER} connect_timeout=5"
+    script = f'PGPASSWORD="$(cat)" exec psql -X -A -t -v ON_ERROR_STOP=1 "{conninfo}" -c "$1"'
+    return lab.run(from_node, ["sh", "-c", script, "psql", sql], input_text=lab.db_password).stdout.strip()
+
+
+def role_problems(lab: Lab, active: str) -> list[str]:
+    """What differs from a healthy pair with `active` active and its peer standby (empty when healthy)."""
+    standby = next(n for n in NODES if n != active)
+    problems = []
+    a, s = snapshot(lab, active), snapshot(lab, standby)
+    expected_running = [s_ for s_ in SERVICES if s_ != "goconserver"]  # conserver is the lab's console server
+    running = [unit for unit, state in zip(SERVICES, a["active"] or [], strict=False) if state == "active"]
+    checks = [
+        (a["power"] == "on" and s["power"] == "on", f"power: {active} {a['power']}, {standby} {s['power']}"),
+        (a["vip"] is True, f"{active} does not hold the VIP"),
+        (s["vip"] is False, f"{standby} holds the VIP"),
+        (a["storage"] == list(SHARED_PATHS), f"{active} has shared data {a['storage']}"),
+        (s["storage"] == [], f"{standby} has shared data {s['storage']}"),
+        (running == expected_running, f"{active} runs {running}, expected {expected_running}"),
+        (set(s["active"] or []) <= {"inactive", "failed"}, f"{standby} services {s['active']}"),
+        (set(a["enabled"] or []) | set(s["enabled"] or []) <= {"disabled", "masked"},
+         f"enabled at boot: {active} {a['enabled']}, {standby} {s['enabled']}"),
+        (a["xcatd_answers"] is True, f"xcatd on {active} does not answer"),
+    ]
+    problems += [message for ok, message in checks if not ok]
+    if not problems:
+        try:
+            psql_via_vip(lab, "SELECT 1", from_node=standby)
+        except Exception as exc:  # the message is the finding
+            problems.append(f"the database does not answer through the VIP from {standby}: {exc}")
+    return problems

@@ -16,13 +16,14 @@ import pytest
 import testinfra
 import yaml
 
-from tests.observe import snapshot
+from tests.observe import INSIDE_KEYS, psql_via_vip, role_problems, snapshot, ssh
 from xcatha_verify import vip as vipmod
 from xcatha_verify.errors import LabUnsupported, UsageError
 from xcatha_verify.inventory import load_inventory
 from xcatha_verify.lab import faults
 from xcatha_verify.lab.lab import Lab, preflight
 from xcatha_verify.lab.layout import DB_NAME, DB_USER, SERVICES, SHARED_PATHS, STATE_ROOT, LabLayout
+from xcatha_verify.lab.node import cgroup2_root
 
 pytestmark = pytest.mark.lab
 BIN = Path(sys.executable).parent
@@ -47,21 +48,17 @@ def _traces(layout: LabLayout) -> list[str]:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if str(layout.base) in cmdline or f"--lab {layout.name} " in cmdline:
+        if str(layout.base) in cmdline:
             found.append(f"process {proc.name}: {cmdline[:120]}")
+    cgroups = cgroup2_root()
+    found += [f"cgroup {p}" for p in cgroups.iterdir() if p.name.startswith(f"{layout.tag}-")]
     found += [f"file {p}" for p in (layout.state_file, layout.base) if p.exists()]
     return found
 
 
-def _psql_via_vip(lab: Lab, sql: str, from_node: str) -> str:
-    """psql on `from_node` (whose static IP pg_hba admits) to the database on the VIP, wherever it is."""
-    conninfo = f"host={lab.layout.vip} dbname={DB_NAME} user={DB_USER} connect_timeout=5"
-    script = f'PGPASSWORD="$(cat)" exec psql -X -A -t -v ON_ERROR_STOP=1 "{conninfo}" -c "$1"'
-    return lab.run(from_node, ["sh", "-c", script, "psql", sql], input_text=lab.db_password).stdout.strip()
-
-
 # ---------------------------------------------------------------------------------------------- after up
 def test_after_up_xcatmn1_is_active_and_xcatmn2_standby(lab: Lab) -> None:
+    assert role_problems(lab, active="xcatmn1") == []
     status = lab.status()
     active, standby = status["nodes"]["xcatmn1"], status["nodes"]["xcatmn2"]
     assert active["vip"] and not standby["vip"]
@@ -82,7 +79,10 @@ def test_nodes_have_their_own_namespaces_and_files(lab: Lab) -> None:
     for node in ("xcatmn1", "xcatmn2"):
         assert lab.run(node, ["hostname"]).stdout.strip() == node
         assert lab.run(node, ["sh", "-c", "echo $$"]).stdout.strip() != str(os.getpid())
-        assert lab.run(node, ["cat", "/proc/1/cmdline"]).stdout.startswith(sys.executable)
+        # The node's PID 1 is the real systemd, booted to the end, with its own boot and machine ids.
+        assert lab.run(node, ["cat", "/proc/1/comm"]).stdout.strip() == "systemd"
+        assert lab.run(node, ["systemctl", "is-system-running"], check=False).stdout.strip() == "running"
+        assert lab.path(node, "/etc/machine-id").read_text() != Path("/etc/machine-id").read_text()
         ifcfg = lab.path(node, "/etc/sysconfig/network-scripts/ifcfg-eth0").read_text()
         assert f'IPADDR="{lab.layout.static_ip(node)}"' in ifcfg
         assert "xcatmn.cluster.test" in lab.path(node, "/etc/hosts").read_text()
@@ -138,6 +138,8 @@ def test_services_start_and_stop_through_systemctl_and_keep_boot_state(lab: Lab)
         lab.systemctl("xcatmn2", "disable", "named")
     lab.systemctl("xcatmn2", "start", "goconserver")
     try:
+        # Real systemd: starting a running unit succeeds (what makes a resumed "start" step safe).
+        assert lab.systemctl("xcatmn2", "start", "goconserver", check=False).returncode == 0
         banner = lab.run("xcatmn2", ["python3", "-c", (
             "import socket; print(socket.create_connection(('127.0.0.1', 12430), timeout=5).recv(64).decode())"
         )]).stdout  # fmt: skip
@@ -150,7 +152,7 @@ def test_services_start_and_stop_through_systemctl_and_keep_boot_state(lab: Lab)
 # ---------------------------------------------------------------------------------------------- failover
 def test_row_written_through_vip_survives_moving_everything_to_xcatmn2(lab: Lab) -> None:
     token = f"row-{time.time_ns()}"
-    _psql_via_vip(lab, f"INSERT INTO site (key, value) VALUES ('lab-test', '{token}')", from_node="xcatmn2")
+    psql_via_vip(lab, f"INSERT INTO site (key, value) VALUES ('lab-test', '{token}')", from_node="xcatmn2")
     lab.run("xcatmn1", ["chdef", "-t", "network", "-o", lab.mgt_network_name, "usercomment=written-on-xcatmn1"])
     try:
         lab.deactivate("xcatmn1")
@@ -158,7 +160,7 @@ def test_row_written_through_vip_survives_moving_everything_to_xcatmn2(lab: Lab)
         assert lab.status()["nodes"]["xcatmn1"]["shared_storage"] == []
         lab.activate("xcatmn2")
         assert lab.holds_vip("xcatmn2")
-        assert _psql_via_vip(lab, "SELECT value FROM site WHERE key = 'lab-test'", from_node="xcatmn1") == token
+        assert psql_via_vip(lab, "SELECT value FROM site WHERE key = 'lab-test'", from_node="xcatmn1") == token
         assert "usercomment=written-on-xcatmn1" in lab.run(
             "xcatmn2", ["lsdef", "-t", "network", "-o", lab.mgt_network_name]
         ).stdout
@@ -168,7 +170,7 @@ def test_row_written_through_vip_survives_moving_everything_to_xcatmn2(lab: Lab)
         if lab.holds_vip("xcatmn2"):
             lab.deactivate("xcatmn2")
         lab.activate("xcatmn1")
-        _psql_via_vip(lab, "DELETE FROM site WHERE key = 'lab-test'", from_node="xcatmn2")
+        psql_via_vip(lab, "DELETE FROM site WHERE key = 'lab-test'", from_node="xcatmn2")
         lab.run("xcatmn1", ["chdef", "-t", "network", "-o", lab.mgt_network_name, "usercomment="])
     assert lab.holds_vip("xcatmn1") and not lab.holds_vip("xcatmn2")
 
@@ -177,8 +179,9 @@ def test_row_written_through_vip_survives_moving_everything_to_xcatmn2(lab: Lab)
 # fault, node, what the snapshot of that node must show changed (and nothing else anywhere)
 FAULT_CASES = [
     ("vip-also", "xcatmn2", {"vip"}),
-    # Losing storage under running services: PostgreSQL's pid file and xcatd's cfgloc go with it.
-    ("storage-disconnected", "xcatmn1", {"storage", "active", "xcatd_answers"}),
+    # Losing storage under running services: systemd still sees PostgreSQL run (its open files keep the
+    # lazily unmounted storage alive), while xcatd no longer finds cfgloc.
+    ("storage-disconnected", "xcatmn1", {"storage", "xcatd_answers"}),
     ("service-enabled", "xcatmn2", {"enabled"}),
     ("pg-listen-missing", "xcatmn2", {"pg_listen"}),
     ("pg-hba-missing", "xcatmn1", {"pg_hba"}),
@@ -186,9 +189,13 @@ FAULT_CASES = [
     ("clock-skew", "xcatmn2", {"clock_skewed"}),
     ("xcatd-hung", "xcatmn1", {"xcatd_answers"}),
     ("pg-cannot-start", "xcatmn2", {"pg_socket_dir_ok"}),
-    ("sshd-down", "xcatmn2", {"sshd_answers"}),
-    ("link-down", "xcatmn2", {"link_up", "sshd_answers"}),
-    ("unreachable", "xcatmn1", {"link_up", "sshd_answers"}),
+    # An unreachable sshd also leaves the node's clock (as root's session reads it) unknown.
+    ("sshd-down", "xcatmn2", {"sshd_answers", "clock_skewed"}),
+    ("link-down", "xcatmn2", {"link_up", "sshd_answers", "clock_skewed"}),
+    ("unreachable", "xcatmn1", {"link_up", "sshd_answers", "clock_skewed"}),
+    # A frozen or crashed node tells nothing from inside; from outside, sshd is silent.
+    ("node-hung", "xcatmn1", {*INSIDE_KEYS, "power", "sshd_answers"}),
+    ("node-crashed", "xcatmn2", {*INSIDE_KEYS, "power", "sshd_answers", "link_up"}),
 ]
 
 
@@ -283,13 +290,11 @@ def test_lab_left_by_a_killed_up_is_cleaned_by_down(lab: Lab) -> None:
                             stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         deadline = time.monotonic() + 60
-        # Kill it mid-build, once the nodes run (their inits outlive the killed command).
-        while time.monotonic() < deadline:
-            state = json.loads(layout.state_file.read_text()) if layout.state_file.exists() else {}
-            if state.get("pids"):
-                break
+        # Kill it mid-build, once a node runs (its systemd outlives the killed command).
+        probe = Lab(layout)
+        while time.monotonic() < deadline and not probe.any_node_on():
             time.sleep(0.05)
-        assert state.get("pids"), "the build never started its nodes"
+        assert probe.any_node_on(), "the build never started its nodes"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         assert _traces(layout) != []
@@ -297,3 +302,80 @@ def test_lab_left_by_a_killed_up_is_cleaned_by_down(lab: Lab) -> None:
         _xcatha_lab("--name", name, "down")
     assert _traces(layout) == []
     assert not (STATE_ROOT / f"{name}.json").exists()
+
+
+# ---------------------------------------------------------------------------------------------- boot and power
+def _wait_standby_green(lab: Lab, node: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "xcatha-verify"), "--inventory", str(lab.layout.inventory), "--node", node, "standby",
+         "--report-dir", str(tmp_path), "--format", "json"], capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+
+
+def test_enablement_survives_a_reboot_and_disabled_units_stay_down(lab: Lab, tmp_path: Path) -> None:
+    # chronyd: a unit whose configuration the standby has (named would fail there without makedns).
+    lab.systemctl("xcatmn2", "enable", "chronyd")
+    try:
+        lab.reboot("xcatmn2")
+        assert lab.systemctl("xcatmn2", "is-active", "chronyd", check=False).stdout.strip() == "active"
+        verify = _wait_standby_green(lab, "xcatmn2", tmp_path)
+        assert verify.returncode == 1
+        failed = [r for r in json.loads(next(tmp_path.glob("*.json")).read_text())["results"]
+                  if r["outcome"] == "failed"]  # fmt: skip
+        assert {r["check_id"] for r in failed} == {"services.disabled_at_boot", "services.stopped"}
+        assert "chronyd" in next(r for r in failed if r["check_id"] == "services.disabled_at_boot")["observed"]
+    finally:
+        lab.systemctl("xcatmn2", "disable", "chronyd")
+    lab.reboot("xcatmn2")
+    assert lab.systemctl("xcatmn2", "is-active", "chronyd", check=False).stdout.strip() == "inactive"
+    # journald kept both boots in the node's own journal.
+    boots = lab.run("xcatmn2", ["journalctl", "--list-boots", "--no-pager", "-q"]).stdout.strip().splitlines()
+    assert len(boots) >= 3
+
+
+def test_standby_reboot_brings_back_its_static_ip_and_nothing_else(lab: Lab, tmp_path: Path) -> None:
+    lab.vip_up("xcatmn2")  # as if it had been active: the VIP is non-persistent and must not come back
+    lab.reboot("xcatmn2")
+    addresses = vipmod.addresses(lab.layout.interface, netns=lab.layout.node_ns("xcatmn2"))
+    assert [(str(a.address), a.prefix) for a in addresses if a.address.version == 4] == [
+        (str(lab.layout.static_ip("xcatmn2")), lab.layout.prefix)
+    ]
+    assert lab.status()["nodes"]["xcatmn2"]["shared_storage"] == []
+    # The boot-time network unit (test equipment) did it, from the node's ifcfg file.
+    log = lab.run("xcatmn2", ["journalctl", "-b", "-u", "xcatha-lab-network", "--no-pager", "-q"]).stdout
+    assert f"{lab.layout.static_ip('xcatmn2')}/{lab.layout.prefix}" in log
+    assert lab.systemctl("xcatmn2", "is-active", "sshd").stdout.strip() == "active"
+    verify = _wait_standby_green(lab, "xcatmn2", tmp_path)
+    assert verify.returncode == 0, verify.stdout
+    assert role_problems(lab, active="xcatmn1") == []
+
+
+def test_power_commands_and_a_crashed_node(lab: Lab) -> None:
+    name = ["--name", lab.layout.name]
+    assert _xcatha_lab(*name, "power", "status", "xcatmn2").stdout.strip() == "xcatmn2: on"
+    faults.inject(lab, "node-crashed", "xcatmn2")
+    assert _xcatha_lab(*name, "power", "status", "xcatmn2").stdout.strip() == "xcatmn2: off"
+    assert "power off" in _xcatha_lab(*name, "status").stdout
+    assert not lab.machine("xcatmn2").cgroup.exists()
+    assert ssh(lab, "xcatmn2", "true", timeout=20).returncode == 255
+    assert "xcatmn2: off (it was off already)" in _xcatha_lab(*name, "power", "off", "xcatmn2").stdout
+    assert "booted" in _xcatha_lab(*name, "power", "on", "xcatmn2").stdout
+    assert ssh(lab, "xcatmn2", "systemctl is-system-running").stdout.strip() == "running"
+    assert "rebooted in" in _xcatha_lab(*name, "reboot", "xcatmn2").stdout
+    assert role_problems(lab, active="xcatmn1") == []
+
+
+def test_down_after_a_crashed_node_and_without_a_state_file_leaves_nothing(lab: Lab) -> None:
+    name = f"{lab.layout.name}d"
+    layout = LabLayout(name, ipaddress.IPv4Network("203.0.113.0/24"))
+    _xcatha_lab("--name", name, "up", "--subnet", "203.0.113.0/24")
+    try:
+        other = Lab.load(name)
+        faults.inject(other, "node-crashed", "xcatmn1")
+        faults.inject(other, "node-hung", "xcatmn2")
+        layout.state_file.unlink()
+        assert _traces(layout) != []
+    finally:
+        down = _xcatha_lab("--name", name, "down")
+    assert "no state file" in down.stdout
+    assert _traces(layout) == []

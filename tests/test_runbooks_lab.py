@@ -247,7 +247,7 @@ def test_unplanned_failover_needs_fencing_then_activates(rlab: Lab, tmp_path: Pa
     failed = active_node(rlab)
     target = next(n for n in NODES if n != failed)
     faults.inject(rlab, "unreachable", failed)
-    rlab.freeze(failed)  # fenced: what still runs there can no longer act
+    faults.inject(rlab, "node-hung", failed)  # fenced: nothing of it can act any more
     try:
         planned = xrun(rlab, tmp_path, "failover", "--from", failed, "--to", target, "--yes")
         assert planned.returncode == 2 and "--unplanned" in planned.stderr

@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     shell.add_argument("cmd", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
     sub.add_parser("inventory", help="print the path of the lab's inventory file")
     sub.add_parser("faults", help="list the faults that can be injected")
+    power = sub.add_parser("power", help="power a node on or off (hard, as a BMC does), or show its power state")
+    power.add_argument("action", choices=("on", "off", "status"))
+    power.add_argument("node", choices=NODE_NAMES)
+    reboot = sub.add_parser("reboot", help="power a node off and on again: it boots on its kept disk")
+    reboot.add_argument("node", choices=NODE_NAMES)
     for verb in ("fault", "repair"):
         p = sub.add_parser(verb, help=f"{verb} a fault on a node")
         p.add_argument("fault", choices=sorted(faults.FAULTS))
@@ -58,10 +63,17 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    if args.name not in labs_present():
-        print(f"lab {args.name!r} is not up; nothing to do")
-        return 0
-    seconds = Lab.load(args.name).down()
+    if args.name in labs_present():
+        lab = Lab.load(args.name)
+    else:
+        # No state file (lost, or a build killed before writing it): every name the lab used derives
+        # from its name, so a lab of that name is found and removed all the same.
+        lab = Lab(LabLayout(args.name))
+        if not lab.leftovers():
+            print(f"lab {args.name!r} is not up; nothing to do")
+            return 0
+        print(f"lab {args.name!r} has no state file; removing what it left: {', '.join(lab.leftovers())}")
+    seconds = lab.down()
     print(f"lab {args.name!r} down in {seconds:.1f}s")
     return 0
 
@@ -77,7 +89,7 @@ def _status(args: argparse.Namespace) -> int:
     assert isinstance(nodes, dict)
     for node, info in nodes.items():
         if not info.get("running"):
-            print(f"  {node}: NOT RUNNING ({info.get('error')})")
+            print(f"  {node} ({info['static_ip']}): power {info['power']}")
             continue
         role = "holds the VIP" if info["vip"] else "no VIP"
         storage = "shared storage connected" if info["shared_storage"] else "shared storage disconnected"
@@ -95,6 +107,27 @@ def _shell(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     os.execvp(argv[0], argv)  # noqa: S606 - the shell replaces this process, as `ssh` would
     return 0  # not reached
+
+
+def _power(args: argparse.Namespace) -> int:
+    lab = Lab.load(args.name)
+    if args.action == "on":
+        was_on = lab.machine(args.node).is_on
+        lab.power_on(args.node)
+        print(f"{args.node}: on" + (" (it was on already)" if was_on else " (booted)"))
+    elif args.action == "off":
+        print(f"{args.node}: off" + ("" if lab.power_off(args.node) else " (it was off already)"))
+    else:
+        print(f"{args.node}: {lab.power_state(args.node)}")
+    return 0
+
+
+def _reboot(args: argparse.Namespace) -> int:
+    lab = Lab.load(args.name)
+    start = time.monotonic()
+    lab.reboot(args.node)
+    print(f"{args.node}: rebooted in {time.monotonic() - start:.1f}s")
+    return 0
 
 
 def _inventory(args: argparse.Namespace) -> int:
@@ -121,7 +154,7 @@ def _fault(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "up": _up, "down": _down, "status": _status, "shell": _shell, "inventory": _inventory,
-    "faults": _faults, "fault": _fault, "repair": _fault,
+    "faults": _faults, "fault": _fault, "repair": _fault, "power": _power, "reboot": _reboot,
 }  # fmt: skip
 
 

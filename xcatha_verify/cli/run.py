@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from xcatha_verify.cli.common import LOG_FORMAT, run_main, setup_logging
 from xcatha_verify.errors import NodeUnreachable, UsageError, XcathaError
@@ -65,17 +64,8 @@ def _this_node(inventory: Inventory, name: str | None) -> Node:
     raise UsageError(f"this host ({here}) is not a node of {inventory.source}; name one with --node")
 
 
-def _context(inventory: Inventory, node: Node, unplanned: bool) -> dict[str, Any]:
-    xcatd = next((s.unit for s in inventory.services if s.role == "xcatd"), "xcatd")
-    return {
-        "node": node, "peer": inventory.peer_of(node.name), "vip": inventory.vip, "services": inventory.services,
-        "shared_data": inventory.shared_data, "database_unit": inventory.database_service.unit,
-        "xcatd_unit": xcatd, "unplanned": unplanned, "cluster": inventory.cluster,
-    }  # fmt: skip
-
-
 def _load(name: str, args: argparse.Namespace, inventory: Inventory, node: Node, unplanned: bool) -> model.Runbook:
-    return model.load(model.find_runbook(name, args.runbook_dir), _context(inventory, node, unplanned))
+    return model.load_for(name, inventory, node, unplanned=unplanned, extra_dirs=args.runbook_dir)
 
 
 def plan(args: argparse.Namespace, inventory: Inventory) -> tuple[model.Runbook, list[Node]]:

@@ -19,6 +19,10 @@ from xcatha_verify.lab.layout import PG_DATA, SHARED_PATHS
 
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 CLOCK_SKEW = "+30s"
+# Prepended to root's .bashrc, above its "not interactive: stop here" line (bash reads .bashrc for
+# every command sshd runs): every command of root's SSH sessions sees the skewed clock, and only they.
+CLOCK_SKEW_MARK = "# xcatha-lab fault clock-skew"
+CLOCK_SKEW_LINES = f"export LD_PRELOAD={FAKETIME_LIB} FAKETIME={CLOCK_SKEW}  {CLOCK_SKEW_MARK}\n"
 ROGUE_HOSTS_LINE = "192.0.2.99\trogue.cluster.test rogue\n"
 SERVICE_ENABLED = "dhcpd"
 
@@ -159,25 +163,32 @@ def _hosts_differ_repair(lab: Lab, node: str) -> None:
 
 
 def _clock_skew(lab: Lab, node: str) -> None:
-    # libfaketime preloaded for every new process of this node only (its /etc is its own).
-    lab.write(node, "/etc/faketimerc", f"{CLOCK_SKEW}\n")
-    lab.write(node, "/etc/ld.so.preload", f"{FAKETIME_LIB}\n")
+    # libfaketime for what the clock check reads (`date` in root's SSH sessions), not for the whole
+    # node: preloaded into PID 1, journald, timers and sshd it would skew the machine the check runs
+    # on in ways no real clock error does (and sshd's seccomp sandbox kills a child libfaketime makes
+    # open files). The node's real clock sources (chronyd) stay untouched, as on a node whose RTC drifted.
+    bashrc = lab.path(node, "/root/.bashrc")
+    text = bashrc.read_text()
+    if CLOCK_SKEW_MARK not in text:
+        bashrc.write_text(CLOCK_SKEW_LINES + text)
 
 
 def _clock_skew_repair(lab: Lab, node: str) -> None:
-    for path in ("/etc/ld.so.preload", "/etc/faketimerc"):
-        lab.path(node, path).unlink(missing_ok=True)
+    bashrc = lab.path(node, "/root/.bashrc")
+    bashrc.write_text("".join(line for line in bashrc.read_text().splitlines(keepends=True)
+                              if CLOCK_SKEW_MARK not in line))  # fmt: skip
 
 
 def _sshd_down(lab: Lab, node: str) -> None:
-    # Every sshd of the node, sessions included: a stopped sshd whose old connections (ssh
-    # ControlMaster) lived on would leave the node reachable.
-    lab.run(node, ["sh", "-c", "pkill -KILL -x sshd; while pgrep -x sshd >/dev/null; do sleep 0.05; done; "
-                               "rm -f /run/sshd.pid"])  # fmt: skip
+    # Every process of the unit, sessions included (systemctl kill signals the whole cgroup): a
+    # stopped sshd whose old connections (ssh ControlMaster) lived on would leave the node reachable.
+    lab.systemctl(node, "kill", "--signal=KILL", "sshd")
+    lab.run(node, ["sh", "-c", "while systemctl -q is-active sshd; do sleep 0.05; done"])
 
 
 def _sshd_down_repair(lab: Lab, node: str) -> None:
-    lab.start_sshd(node)
+    lab.systemctl(node, "reset-failed", "sshd", check=False)
+    lab.systemctl(node, "start", "sshd")
 
 
 def _link_down(lab: Lab, node: str) -> None:
@@ -186,6 +197,23 @@ def _link_down(lab: Lab, node: str) -> None:
 
 def _link_down_repair(lab: Lab, node: str) -> None:
     lab.run(node, ["ip", "link", "set", lab.layout.interface, "up"])
+
+
+def _node_hung(lab: Lab, node: str) -> None:
+    lab.machine(node).freeze()
+
+
+def _node_hung_repair(lab: Lab, node: str) -> None:
+    lab.machine(node).thaw()
+
+
+def _node_crashed(lab: Lab, node: str) -> None:
+    # PID 1 dies at once: the kernel ends the node's every process, its NIC loses carrier.
+    lab.power_off(node)
+
+
+def _node_crashed_repair(lab: Lab, node: str) -> None:
+    lab.power_on(node)
 
 
 def _unreachable(lab: Lab, node: str) -> None:
@@ -227,6 +255,10 @@ FAULTS: dict[str, Fault] = {
         Fault("sshd-down", "sshd is not running on this node", _sshd_down, _sshd_down_repair),
         Fault("link-down", "this node's interface is down", _link_down, _link_down_repair),
         Fault("unreachable", "sshd down and link down: the node cannot be reached", _unreachable, _unreachable_repair),
+        Fault("node-hung", "every process of this node, PID 1 included, is frozen (cgroup.freeze)", _node_hung,
+              _node_hung_repair),
+        Fault("node-crashed", "this node's systemd (PID 1) died: the node is off until powered on", _node_crashed,
+              _node_crashed_repair),
     )
 }
 
@@ -239,10 +271,13 @@ def _fault(name: str) -> Fault:
 
 
 def inject(lab: Lab, name: str, node: str) -> None:
-    lab.pid(node)  # a clear error for an unknown or stopped node
-    _fault(name).inject(lab, node)
+    fault = _fault(name)
+    lab.pid(node)  # a clear error for an unknown node or one that is off
+    fault.inject(lab, node)
 
 
 def repair(lab: Lab, name: str, node: str) -> None:
-    lab.pid(node)
-    _fault(name).repair(lab, node)
+    fault = _fault(name)
+    if name != "node-crashed":  # the one repair that works on a node that is off
+        lab.pid(node)
+    fault.repair(lab, node)

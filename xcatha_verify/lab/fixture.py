@@ -40,13 +40,13 @@ def lab() -> Iterator[Lab]:
 
 
 def clean_stale_labs() -> None:
-    """Take down labs whose nodes all died (a test run that was killed); leave live ones alone."""
+    """Take down labs whose nodes are all off (left by a killed test run); leave live ones alone."""
     for name in labs_present():
         try:
             stale = Lab.load(name)
         except XcathaError:
             continue
-        if stale.has_dead_nodes():
+        if not stale.any_node_on():
             stale.down()
 
 

@@ -26,6 +26,7 @@ SHARED_PATHS = {
 PG_DATA = "/var/lib/pgsql/data"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 SERVICES = ("postgresql", "xcatd", "named", "dhcpd", "chronyd", "conserver", "goconserver")
+SHARED_EXPORT = "/xcatha-shared"  # where nodes reach the shared storage (like an NFS export)
 
 _LAB_NAME = re.compile(r"^[a-z][a-z0-9]{0,7}$")
 _IFNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,14}$")
@@ -104,7 +105,12 @@ class LabLayout:
         return self.shared / SHARED_PATHS[path]
 
     def node_dir(self, node: str) -> Path:
+        """A node's kept layer (upper, work), its mount point and its boot records."""
         return self.base / "nodes" / node
+
+    def node_cgroup(self, node: str) -> str:
+        """The name of the node's cgroup under the machine's cgroup2 root (its systemd's whole tree)."""
+        return f"{self.tag}-{node}"
 
     @property
     def ssh_dir(self) -> Path:

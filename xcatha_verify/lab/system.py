@@ -52,7 +52,7 @@ def run(
 def in_node_argv(pid: int, argv: Sequence[str]) -> list[str]:
     """The argv that runs `argv` inside the node whose init has machine PID `pid`."""
     return [
-        "nsenter", f"--target={pid}", "--mount", "--uts", "--net", "--pid", "--ipc", "--root", "--wd",
+        "nsenter", f"--target={pid}", "--mount", "--uts", "--net", "--pid", "--ipc", "--cgroup", "--root", "--wd",
         "--", "env", "-i", *(f"{k}={v}" for k, v in NODE_ENV.items()), *argv,
     ]  # fmt: skip
 
@@ -62,10 +62,8 @@ def node_path(pid: int, path: str) -> Path:
     return Path(f"/proc/{pid}/root") / path.lstrip("/")
 
 
-def pid_alive(pid: int, marker: str) -> bool:
-    """True when `pid` runs and its command line contains `marker` (guards against PID reuse)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return marker.encode() in cmdline
+
+
+def netns_list() -> list[str]:
+    netns_dir = Path("/run/netns")
+    return [p.name for p in netns_dir.iterdir()] if netns_dir.is_dir() else []

@@ -41,6 +41,8 @@ class Options:
     interactive: bool = False
     echo: Callable[[str], None] = print
     ask: Callable[[str], str] = input
+    # False: steps only, no gate (the lab's own set-up, whose result an independent observer judges).
+    gates: bool = True
 
 
 class Executor:
@@ -66,14 +68,14 @@ class Executor:
         self.opts.echo(f"\n== phase {phase.name!r} on {node.name}")
         if self.opts.interactive and not self._confirm(phase):
             raise RunDeclined(f"stopped before phase {phase.name!r}: the operator answered No")
-        if phase.gate_before:
+        if phase.gate_before and self.opts.gates:
             self._gate(phase, phase.gate_before, "before")
         done: list[Step] = []
         try:
             for index, step in enumerate(phase.steps):
                 if self._step(phase, index, step):
                     done.append(step)
-            if phase.gate_after:
+            if phase.gate_after and self.opts.gates:
                 self._gate(phase, phase.gate_after, "after")
         except BaseException:
             self._undo(phase, done)

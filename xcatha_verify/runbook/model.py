@@ -17,6 +17,7 @@ import yaml
 
 from xcatha_verify.checkkit import PHASES
 from xcatha_verify.errors import UsageError
+from xcatha_verify.inventory import Inventory, Node
 
 ACTIONS = (
     "vip_up", "vip_down", "record_storage_id",
@@ -106,6 +107,23 @@ def load(path: Path, context: dict[str, Any]) -> Runbook:
     except yaml.YAMLError as exc:
         raise UsageError(f"runbook {path} does not render to valid YAML: {str(exc).splitlines()[0]}") from None
     return _runbook(data, str(path))
+
+
+def context(inventory: Inventory, node: Node, unplanned: bool) -> dict[str, Any]:
+    """What a runbook template is rendered with: the inventory's values for this node."""
+    xcatd = next((s.unit for s in inventory.services if s.role == "xcatd"), "xcatd")
+    return {
+        "node": node, "peer": inventory.peer_of(node.name), "vip": inventory.vip, "services": inventory.services,
+        "shared_data": inventory.shared_data, "database_unit": inventory.database_service.unit,
+        "xcatd_unit": xcatd, "unplanned": unplanned, "cluster": inventory.cluster,
+    }  # fmt: skip
+
+
+def load_for(
+    name: str, inventory: Inventory, node: Node, unplanned: bool = False, extra_dirs: list[str] | None = None
+) -> Runbook:
+    """The runbook `name` (site directories first) rendered for `node` of `inventory`."""
+    return load(find_runbook(name, extra_dirs), context(inventory, node, unplanned))
 
 
 def _err(source: str, key: str, expected: str) -> UsageError:

@@ -1,0 +1,99 @@
+"""The shared storage and xCAT's database on it, made before any node boots.
+
+The storage is directories on the lab's tmpfs, one per shared path of the seed, reached by the
+nodes as an "export" (bound at /xcatha-shared in each node; fstab binds from there). The database
+is initialised on it as the seed's one-time set-up leaves it (listen_addresses and pg_hba.conf
+naming the VIP and both static IPs, cfgloc pointing at the VIP), then filled once by a PostgreSQL
+that the machine runs on it briefly with no TCP listener at all: when the pair is activated, the
+node's own postgresql.service finds a ready database, as after a site's set-up.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import secrets
+import shutil
+from pathlib import Path
+
+from xcatha_verify.lab import system
+from xcatha_verify.lab.access import mgt_network_name
+from xcatha_verify.lab.layout import DB_NAME, DB_USER, DOMAIN, NODE_NAMES, PG_BIN, PG_DATA, SHARED_PATHS, LabLayout
+from xcatha_verify.lab.templating import render
+
+STORAGE_ID = ".xcatha-storage-id"  # see checks: pair.same_storage
+
+
+def data_dir(layout: LabLayout) -> Path:
+    return layout.shared_dir("/var/lib/pgsql") / Path(PG_DATA).relative_to("/var/lib/pgsql")
+
+
+def create(layout: LabLayout, storage_id: str) -> str:
+    """Make the shared storage and the database on it; returns the database password."""
+    for path in SHARED_PATHS:
+        layout.shared_dir(path).mkdir(parents=True, exist_ok=True)
+    shutil.chown(layout.shared_dir("/var/lib/pgsql"), "postgres", "postgres")
+    data = data_dir(layout)
+    password = secrets.token_urlsafe(18)
+    system.run([
+        "runuser", "-u", "postgres", "--", str(PG_BIN / "initdb"), "-D", str(data), "-E", "UTF8",
+        "--locale=C.UTF-8", "--auth-local=peer", "--auth-host=scram-sha-256", "--no-instructions",
+    ], timeout=120)  # fmt: skip
+    static_ips = [str(layout.static_ip(n)) for n in NODE_NAMES]
+    listen = ",".join(["localhost", str(layout.vip), *static_ips])
+    with (data / "postgresql.conf").open("a") as conf:
+        conf.write(
+            "\n# xCAT HA (xcatha-lab): the VIP and every management node's static IP\n"
+            f"listen_addresses = '{listen}'\n"
+            "unix_socket_directories = '/run/postgresql'\n"
+        )
+    (data / "pg_hba.conf").write_text(render("pg_hba.conf.j2", vip=layout.vip, static_ips=static_ips))
+    etc_xcat = layout.shared_dir("/etc/xcat")
+    (etc_xcat / STORAGE_ID).write_text(f"{storage_id}\n")
+    cfgloc = etc_xcat / "cfgloc"
+    cfgloc.write_text(f"Pg:dbname={DB_NAME};host={layout.vip}|{DB_USER}|{password}\n")
+    cfgloc.chmod(0o600)
+    _seed(layout, password)
+    return password
+
+
+def _seed(layout: LabLayout, password: str) -> None:
+    """xCAT's role, database and first rows, through a PostgreSQL listening on a private socket only."""
+    socket_dir = layout.base / "pg-seed"
+    socket_dir.mkdir()
+    shutil.chown(socket_dir, "postgres", "postgres")
+    pg_ctl = ["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(data_dir(layout)), "-s"]
+    options = f"-c listen_addresses='' -c unix_socket_directories='{socket_dir}'"
+    server_log = socket_dir / "server.log"  # postgres must be able to write it
+    system.run([*pg_ctl, "-w", "-o", options, "-l", str(server_log), "start"], timeout=60)
+    try:
+        psql = ["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(socket_dir)]
+        quoted = password.replace("'", "''")
+        system.run(psql, input_text=f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{quoted}';\n"
+                                    f"CREATE DATABASE {DB_NAME} OWNER {DB_USER};\n")  # fmt: skip
+        system.run([*psql, "-d", DB_NAME], input_text=_seed_sql(layout))
+    finally:
+        system.run([*pg_ctl, "-m", "fast", "-w", "stop"], check=False, timeout=60)
+        if server_log.exists():
+            shutil.copy(server_log, layout.log_dir / "pg-seed.log")
+        shutil.rmtree(socket_dir, ignore_errors=True)
+
+
+def _seed_sql(layout: LabLayout) -> str:
+    schema = importlib.resources.files("xcatha_verify.lab.standins").joinpath("schema.sql").read_text()
+    net = layout.subnet
+    rows = [
+        ("site", ("key", "value"), [("domain", DOMAIN), ("master", str(layout.vip)), ("nameservers", str(layout.vip))]),
+        ("networks", ("netname", "net", "mask", "mgtifname", "gateway"),
+         [(mgt_network_name(layout), str(net.network_address), str(net.netmask), layout.label, "<xcatmaster>")]),
+        ("nodelist", ("node", "groups"), [("cn1", "compute,all"), ("cn2", "compute,all")]),
+        ("hosts", ("node", "ip"), [("cn1", str(net.network_address + 101)), ("cn2", str(net.network_address + 102))]),
+        ("mac", ("node", "interface", "mac"),
+         [("cn1", "eth0", "02:00:00:00:01:01"), ("cn2", "eth0", "02:00:00:00:01:02")]),
+    ]  # fmt: skip
+    inserts = []
+    for table, cols, values in rows:
+        for row in values:
+            literals = ", ".join("'" + v.replace("'", "''") + "'" for v in row)
+            # Table and column names are the lab's constants; values are quoted literals.
+            inserts.append(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({literals});")  # noqa: S608
+    return f"SET ROLE {DB_USER};\n{schema}\n" + "\n".join(inserts) + "\n"

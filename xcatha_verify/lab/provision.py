@@ -1,0 +1,93 @@
+"""What a node's disk holds before its first boot: a management node as a site installed it.
+
+Written into the node's kept layer (layer.py) while the node is off: host name and machine-id,
+/etc/hosts, the persistent network config of its static IP (never the VIP), chrony's config, an
+fstab whose shared-data lines are `noauto` (the shared data is never mounted at boot), the
+daemons' directories, the units (units.py), SSH access (access.py), the xCAT stand-in commands,
+and root's shell start-up files of a fresh install.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import stat
+import uuid
+from pathlib import Path
+
+from xcatha_verify.lab import access, units
+from xcatha_verify.lab.layer import Layer
+from xcatha_verify.lab.layout import DOMAIN, NODE_NAMES, SHARED_EXPORT, SHARED_PATHS, VIP_HOSTNAME, LabLayout
+from xcatha_verify.lab.templating import render
+
+STANDIN_COMMANDS = (
+    "lsdef", "tabdump", "chdef", "makedns", "makedhcp", "makeconservercf", "makegocons", "lsxcatd",
+)  # fmt: skip
+# What the daemons' packages create on a RHEL management node (owner).
+PACKAGE_DIRS = {"/var/named": "bind", "/var/lib/dhcp": "root", "/etc/dhcp": "root", "/etc/goconserver": "root"}
+STORAGE_RECORD = "/var/lib/xcatha/storage-id"  # see checks: pair.same_storage
+# Enabled at boot on every management node; the xCAT services never are (the seed's rule).
+ENABLED_AT_BOOT = ("sshd",)
+
+
+def hosts_file(layout: LabLayout) -> str:
+    nodes = [{"name": n, "ip": str(layout.static_ip(n))} for n in NODE_NAMES]
+    return render("hosts.j2", vip=layout.vip, vip_hostname=VIP_HOSTNAME, vip_short=VIP_HOSTNAME.split(".")[0],
+                  nodes=nodes, domain=DOMAIN)  # fmt: skip
+
+
+def fstab(layout: LabLayout) -> str:
+    lines = [f"{SHARED_EXPORT}/{d} {p} none bind,noauto 0 0\n" for p, d in SHARED_PATHS.items()]
+    return "# /etc/fstab of a lab node (xcatha-lab)\n# shared data: connected at activation, never at boot\n" + \
+        "".join(lines)
+
+
+def populate(layer: Layer, layout: LabLayout, node: str, storage_id: str) -> None:
+    peer = next(n for n in NODE_NAMES if n != node)
+    python = access.python_for_nodes()
+    layer.write("/etc/hostname", f"{node}\n")
+    layer.write("/etc/machine-id", f"{uuid.uuid4().hex}\n", mode=0o444)
+    layer.write("/etc/hosts", hosts_file(layout))
+    netmask = str(ipaddress.IPv4Network(f"0.0.0.0/{layout.prefix}").netmask)
+    layer.write(f"/etc/sysconfig/network-scripts/ifcfg-{layout.interface}",
+                render("ifcfg.j2", interface=layout.interface, netmask=netmask, ip=layout.static_ip(node)))
+    layer.write("/etc/chrony/chrony.conf",
+                render("chrony.conf.j2", node=node, peer_ip=layout.static_ip(peer), subnet=layout.subnet))
+    layer.write("/etc/fstab", fstab(layout))
+    for path in SHARED_PATHS:
+        layer.mkdir(path)
+    layer.mkdir(SHARED_EXPORT)
+    for path, owner in PACKAGE_DIRS.items():
+        layer.mkdir(path, owner=owner)
+    layer.write(STORAGE_RECORD, f"{storage_id}\n")
+    units.install(layer, units.node_units(python, layout.interface), enabled=ENABLED_AT_BOOT)
+    for path, (text, mode) in access.node_files(layout, node).items():
+        layer.write(path, text, mode=mode)
+    for command in STANDIN_COMMANDS:
+        layer.write(f"/usr/local/sbin/{command}",
+                    f'#!/bin/sh\n# xCAT command stand-in of the lab (test equipment).\n'
+                    f'exec {python} -m xcatha_verify.lab.standins.commands {command} "$@"\n', mode=0o755)
+    _fresh_root_home(layer)
+
+
+# What bash reads when sshd runs a command (.bashrc) or a login shell starts: a fresh Debian root's.
+SHELL_START_FILES = (".bashrc", ".profile")
+SHELL_LOGIN_OVERRIDES = (".bash_profile", ".bash_login")  # bash prefers these to .profile
+
+
+def _fresh_root_home(layer: Layer) -> None:
+    """Root's shell start-up files of a fresh Debian install.
+
+    The overlay shows the machine's /root, whose .bashrc may set up a developer's tools (pyenv's
+    init alone starts dozens of processes, ~80 ms on every SSH command). A management node's root
+    does not carry that, and the lab's timings must not either.
+    """
+    for name in SHELL_START_FILES:
+        skel = Path("/etc/skel") / name
+        layer.write(f"/root/{name}", skel.read_text() if skel.exists() else "", mode=0o644)
+    for name in SHELL_LOGIN_OVERRIDES:
+        # A character device 0/0 is overlayfs's whiteout: the machine's file is hidden in the node.
+        if (Path("/root") / name).exists():
+            whiteout = layer.path(f"/root/{name}")
+            whiteout.unlink(missing_ok=True)
+            os.mknod(whiteout, 0o600 | stat.S_IFCHR, 0)
