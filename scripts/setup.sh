@@ -13,6 +13,7 @@ die() { log "ERROR: $*" >&2; exit 1; }
 PACKAGES=(
     python3 python3-venv python3-dev
     iproute2 util-linux mount procps
+    systemd dbus libpam-systemd  # each lab node boots the real systemd as its PID 1
     openssh-client openssh-server
     postgresql-15 postgresql-client-15
     chrony iputils-arping

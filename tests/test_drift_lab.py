@@ -75,3 +75,38 @@ def test_unreachable_standby_is_exit_3_and_shown(lab: Lab, tmp_path: Path) -> No
     assert status == 3
     assert latest["nodes"]["xcatmn2"]["reachable"] is False
     assert "UNREACHABLE" in (root / "index.html").read_text()
+
+
+CONTRIB = Path(__file__).resolve().parents[1] / "contrib"
+DRIFT_UNITS = ("xcatha-drift.service", "xcatha-drift.timer")
+
+
+def test_contrib_timer_runs_drift_under_the_nodes_systemd(lab: Lab) -> None:
+    """contrib/'s units, installed as contrib/README.md says, on a node whose PID 1 is the real systemd."""
+    node = "xcatmn1"
+    # Where `pip install` of xcatha-verify would put the command (the unit finds it on systemd's PATH).
+    lab.run(node, ["ln", "-sfn", VERIFY, "/usr/local/bin/xcatha-verify"])
+    for unit in DRIFT_UNITS:
+        lab.write(node, f"/etc/systemd/system/{unit}", (CONTRIB / unit).read_text())
+    try:
+        paths = [f"/etc/systemd/system/{u}" for u in DRIFT_UNITS]
+        verify = lab.run(node, ["systemd-analyze", "verify", *paths], check=False)
+        assert verify.returncode == 0, verify.stderr
+        assert "xcatha-drift" not in verify.stderr, verify.stderr
+        lab.systemctl(node, "daemon-reload")
+        lab.systemctl(node, "enable", "--now", "xcatha-drift.timer")
+        timers = lab.systemctl(node, "list-timers", "--all", "--no-pager").stdout
+        assert "xcatha-drift.timer" in timers and "xcatha-drift.service" in timers
+        started = lab.systemctl(node, "start", "xcatha-drift.service", check=False)  # oneshot: waits for the run
+        log = lab.run(node, ["journalctl", "-u", "xcatha-drift.service", "--no-pager", "-q"]).stdout
+        assert started.returncode == 0, log
+        latest = json.loads(lab.path(node, "/var/lib/xcatha/drift/latest.json").read_text())
+        assert latest["verdict"] == "green" and latest["exit_status"] == 0, latest
+        assert set(latest["nodes"]) == {"xcatmn1", "xcatmn2"}
+        assert lab.path(node, "/var/lib/xcatha/drift/xcatha.prom").exists()
+        assert "Finished xcatha-drift.service" in log or "Deactivated successfully" in log, log
+    finally:
+        lab.systemctl(node, "disable", "--now", "xcatha-drift.timer", check=False)
+        lab.run(node, ["rm", "-rf", *(f"/etc/systemd/system/{u}" for u in DRIFT_UNITS), "/var/lib/xcatha/drift",
+                       "/usr/local/bin/xcatha-verify"])  # fmt: skip
+        lab.systemctl(node, "daemon-reload")

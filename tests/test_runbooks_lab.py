@@ -288,3 +288,51 @@ def test_ctrl_c_records_the_step_exits_130_and_resume_finishes(rlab: Lab, tmp_pa
     resumed = xrun(rlab, tmp_path, "failover", "--from", source, "--to", target, "--yes", "--resume")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert active_node(rlab) == target
+
+
+def _kill_when(proc: subprocess.Popen[str], tmp_path: Path, step: str, status: str, timeout: float = 180) -> None:
+    """SIGKILL the run the moment its journal shows `step` with `status` (no chance to record anything)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        journals = list(tmp_path.glob("*/journal.json"))
+        try:
+            steps = json.loads(journals[0].read_text())["steps"] if journals else []
+        except ValueError:  # never half-written (atomic), but be safe
+            steps = []
+        if any(s["name"] == step and s["status"] == status for s in steps):
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+            return
+        time.sleep(0.01)
+    proc.kill()
+    raise AssertionError(f"the run never reached {step!r} {status}: {proc.communicate()[0]}")
+
+
+@pytest.mark.parametrize(
+    ("step", "status"),
+    [("start postgresql", "ok"), ("start xcatd", "running")],
+    ids=["killed-right-after-start-postgresql", "killed-inside-the-xcatd-phase"],
+)
+def test_failover_killed_with_sigkill_resumes_to_one_holder_and_loses_nothing(
+    rlab: Lab, tmp_path: Path, step: str, status: str
+) -> None:
+    source = active_node(rlab)
+    target = next(n for n in NODES if n != source)
+    psql(rlab, "CREATE TABLE IF NOT EXISTS killed_rows (token text)")
+    token = f"{step}-{time.time_ns()}"
+    psql(rlab, f"INSERT INTO killed_rows VALUES ('{token}')")
+    before = psql(rlab, "SELECT token FROM killed_rows ORDER BY token").split()
+    proc = subprocess.Popen(
+        [str(BIN / "xcatha-run"), "failover", "--from", source, "--to", target, "--yes", "--inventory",
+         str(rlab.layout.inventory), "--report-dir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    _kill_when(proc, tmp_path, step, status)
+    assert proc.returncode == -signal.SIGKILL
+    assert journal(tmp_path)["status"] == "running"  # what a SIGKILL leaves: no chance to record the end
+    resumed = xrun(rlab, tmp_path, "failover", "--from", source, "--to", target, "--yes", "--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert active_node(rlab) == target
+    assert psql(rlab, "SELECT token FROM killed_rows ORDER BY token").split() == before
+    check = drift(rlab, tmp_path)
+    assert check.returncode == 0, check.stdout

@@ -35,11 +35,14 @@ class Layer:
                 os.chown(target, st.st_uid, st.st_gid)
                 target.chmod(st.st_mode & 0o7777)
 
-    def mkdir(self, node_path: str, owner: str = "root", mode: int = 0o755) -> None:
+    def mkdir(self, node_path: str, owner: str | None = None, mode: int | None = None) -> None:
+        """A directory; owner and mode default to the machine's copy (root and 0755 without one)."""
         self._parents(node_path + "/x")
         target = self.path(node_path)
-        shutil.chown(target, owner, owner)
-        target.chmod(mode)
+        if owner is not None:
+            shutil.chown(target, owner, owner)
+        if mode is not None:
+            target.chmod(mode)
 
     def write(self, node_path: str, text: str, mode: int = 0o644, owner: str = "root") -> None:
         self._parents(node_path)

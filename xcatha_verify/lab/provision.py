@@ -60,6 +60,8 @@ def populate(layer: Layer, layout: LabLayout, node: str, storage_id: str) -> Non
     for path, owner in PACKAGE_DIRS.items():
         layer.mkdir(path, owner=owner)
     layer.write(STORAGE_RECORD, f"{storage_id}\n")
+    # A persistent journal on the node's disk (journald keeps it in /run otherwise): boots stay apart.
+    layer.mkdir("/var/log/journal", mode=0o2755)
     units.install(layer, units.node_units(python, layout.interface), enabled=ENABLED_AT_BOOT)
     for path, (text, mode) in access.node_files(layout, node).items():
         layer.write(path, text, mode=mode)
