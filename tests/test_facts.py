@@ -32,6 +32,7 @@ from xcatha_verify.facts.hosts import (
     normalise_hosts,
     parse_hosts,
 )
+from xcatha_verify.facts.ifcfg import parse_ifcfg
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.postgres import (
     HbaEntry,
@@ -154,7 +155,17 @@ def run_lsdef(inp: dict[str, Any]) -> Any:
     return parse_lsdef(text(inp["text"]))
 
 
+def run_ifcfg(inp: dict[str, Any]) -> Any:
+    config = parse_ifcfg(text(inp["text"]), inp["path"])
+    return {
+        "device": config.device,
+        "boot_addresses": [f"{a.address}/{a.prefix}" for a in config.boot_addresses(inp["interface"])],
+        "problems": list(config.problems),
+    }
+
+
 RUNNERS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "parse_ifcfg": run_ifcfg,
     "parse_postgresql_conf": run_postgresql_conf,
     "effective_listen_addresses+listen_covers": run_listen,
     "parse_pg_hba": run_pg_hba,

@@ -48,7 +48,14 @@ def _traces(layout: LabLayout) -> list[str]:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if str(layout.base) in cmdline:
+        try:
+            cgroup = (proc / "cgroup").read_text()
+            ended = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        except OSError:
+            continue
+        if ended:  # a zombie has ended already; reaping it is its parent's job (the machine's init)
+            continue
+        if str(layout.base) in cmdline or f"/{layout.tag}-" in cgroup:
             found.append(f"process {proc.name}: {cmdline[:120]}")
     cgroups = cgroup2_root()
     found += [f"cgroup {p}" for p in cgroups.iterdir() if p.name.startswith(f"{layout.tag}-")]
@@ -83,6 +90,10 @@ def test_nodes_have_their_own_namespaces_and_files(lab: Lab) -> None:
         assert lab.run(node, ["cat", "/proc/1/comm"]).stdout.strip() == "systemd"
         assert lab.run(node, ["systemctl", "is-system-running"], check=False).stdout.strip() == "running"
         assert lab.path(node, "/etc/machine-id").read_text() != Path("/etc/machine-id").read_text()
+        # sshd is a unit of that systemd (not a process beside it), and no Debian cluster 15/main exists.
+        sshd_pid = lab.systemctl(node, "show", "-p", "MainPID", "--value", "sshd").stdout.strip()
+        assert lab.run(node, ["cat", f"/proc/{sshd_pid}/cgroup"]).stdout.strip().endswith("/sshd.service")
+        assert lab.systemctl(node, "list-units", "--all", "--plain", "--no-legend", "postgresql@*").stdout == ""
         ifcfg = lab.path(node, "/etc/sysconfig/network-scripts/ifcfg-eth0").read_text()
         assert f'IPADDR="{lab.layout.static_ip(node)}"' in ifcfg
         assert "xcatmn.cluster.test" in lab.path(node, "/etc/hosts").read_text()
@@ -347,6 +358,25 @@ def test_standby_reboot_brings_back_its_static_ip_and_nothing_else(lab: Lab, tmp
     assert lab.systemctl("xcatmn2", "is-active", "sshd").stdout.strip() == "active"
     verify = _wait_standby_green(lab, "xcatmn2", tmp_path)
     assert verify.returncode == 0, verify.stdout
+    assert role_problems(lab, active="xcatmn1") == []
+
+
+def test_boot_applies_the_ifcfg_rules_the_check_judges(lab: Lab) -> None:
+    ifcfg = f"/etc/sysconfig/network-scripts/ifcfg-{lab.layout.interface}"
+    original = lab.path("xcatmn2", ifcfg).read_text()
+    lab.write("xcatmn2", ifcfg, original.replace('BOOTPROTO="static"', 'BOOTPROTO="dhcp"'))
+    try:
+        lab.reboot("xcatmn2")
+        addresses = vipmod.addresses(lab.layout.interface, netns=lab.layout.node_ns("xcatmn2"))
+        assert [a for a in addresses if a.address.version == 4] == []  # no static address from a dhcp file
+        # The check, run on the node itself (its SSH address is gone), judges the same file the same way.
+        failing = lab.run("xcatmn2", [str(BIN / "xcatha-verify"), "standby", "-k", "static_ip_persistent",
+                                      "--report-dir", "/tmp/xcatha-reports"], check=False, timeout=120)  # fmt: skip
+        assert failing.returncode == 1, failing.stdout
+        assert "net.static_ip_persistent" in failing.stdout and "BOOTPROTO=dhcp" in failing.stdout
+    finally:
+        lab.write("xcatmn2", ifcfg, original)
+        lab.reboot("xcatmn2")
     assert role_problems(lab, active="xcatmn1") == []
 
 
