@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from xcatha_verify.cli.run import _context
 from xcatha_verify.errors import UsageError
 from xcatha_verify.inventory import Service, load_inventory
 from xcatha_verify.runbook import model
@@ -31,7 +30,7 @@ def _evil_inventory():
 def test_hostile_values_stay_single_quoted_words(name: str) -> None:
     inventory = _evil_inventory()
     node = inventory.nodes[0]
-    runbook = model.load(model.find_runbook(name), _context(inventory, node, unplanned=False))
+    runbook = model.load(model.find_runbook(name), model.context(inventory, node, unplanned=False))
     commands = [step_command(s, inventory, node) for p in runbook.phases for s in p.steps]
     for command in commands:
         if command.startswith("["):  # prepare actions: computed on the node, no shell
@@ -45,7 +44,7 @@ def test_hostile_values_stay_single_quoted_words(name: str) -> None:
 def test_vip_up_carries_the_label_as_one_argument() -> None:
     inventory = _evil_inventory()
     node = inventory.nodes[1]
-    runbook = model.load(model.find_runbook("activate"), _context(inventory, node, unplanned=False))
+    runbook = model.load(model.find_runbook("activate"), model.context(inventory, node, unplanned=False))
     vip_step = runbook.phases[0].steps[0]
     assert vip_step.action == "vip_up"
     words = shlex.split(step_command(vip_step, inventory, node))
@@ -54,7 +53,7 @@ def test_vip_up_carries_the_label_as_one_argument() -> None:
 
 def test_unplanned_activate_leaves_out_the_checks_that_need_the_peer() -> None:
     inventory = load_inventory(INVENTORY)
-    runbook = model.load(model.find_runbook("activate"), _context(inventory, inventory.nodes[1], unplanned=True))
+    runbook = model.load(model.find_runbook("activate"), model.context(inventory, inventory.nodes[1], unplanned=True))
     assert runbook.phases[0].gate_before is not None
     assert "pair.peer_deactivated" in runbook.phases[0].gate_before.exclude
     assert "vip.free_on_network" not in runbook.phases[0].gate_before.exclude  # the VIP must be silent
@@ -75,7 +74,7 @@ def test_the_prompt_offers_yes_no_and_a_dry_run_of_the_phase() -> None:
     from xcatha_verify.runbook.executor import Executor, Options
 
     inventory = load_inventory(INVENTORY)
-    runbook = model.load(model.find_runbook("deactivate"), _context(inventory, inventory.nodes[0], unplanned=False))
+    runbook = model.load_for("deactivate", inventory, inventory.nodes[0])
     shown: list[str] = []
     answers = iter(["d", "y"])
     options = Options(interactive=True, echo=shown.append, ask=lambda prompt: (shown.append(prompt), next(answers))[1])
