@@ -206,7 +206,9 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         if lock is not None and lock.held:
             lock.release()
-            _release_own(inventory, {journal.run_id})
+            # Also what the resumed runs left where this run could not see it at its start (the shared
+            # storage was unmounted everywhere when an interrupted deactivation had just disconnected it).
+            _release_own(inventory, {journal.run_id, *resumed})
     journal.finish(status, message, failed_phase)  # type: ignore[arg-type]
     page = write_run_report(journal, run_dir)
     print(f"\n{status.upper()}" + (f": {message}" if message else ""), flush=True)

@@ -67,10 +67,11 @@ def remove_cgroup_tree(top: Path) -> None:
 
 
 def cgroup_pids(top: Path) -> list[int]:
+    """Every process in a cgroup tree (its systemd makes and removes child cgroups as we read)."""
     pids = []
-    for procs in [top / "cgroup.procs", *top.rglob("cgroup.procs")] if top.is_dir() else []:
+    for directory, _subdirs, _files in os.walk(top, onerror=lambda _error: None):
         with contextlib.suppress(OSError):
-            pids += [int(p) for p in procs.read_text().split()]
+            pids += [int(p) for p in Path(directory, "cgroup.procs").read_text().split()]
     return pids
 
 

@@ -39,9 +39,15 @@ def action_argv(step: Step, inventory: Inventory, node: Node) -> list[str]:
     if step.action == "vip_down":
         return [_python(), "-m", "xcatha_verify.vip", "down", str(vip.address), str(vip.prefix), vip.interface]
     if step.action == "record_storage_id":
-        token = f"{inventory.shared_data[0].path}/{STORAGE_ID}"
-        script = 'mkdir -p "$(dirname "$2")" && test -s "$1" && cp "$1" "$2" && echo "recorded $(cat "$2")"'
-        return ["sh", "-c", script, "sh", token, STORAGE_RECORD]
+        shared = inventory.shared_data[0].path
+        # Safe to repeat: once the shared data is disconnected (a resumed deactivation), the id recorded
+        # while it was connected stands.
+        script = (
+            'if [ -s "$1" ]; then mkdir -p "$(dirname "$2")" && cp "$1" "$2" && echo "recorded $(cat "$2")"; '
+            'elif [ -s "$2" ] && ! mountpoint -q "$3"; then echo "$3 not connected; recorded id stands: $(cat "$2")"; '
+            'else echo "no storage id in $1" >&2; exit 1; fi'
+        )
+        return ["sh", "-c", script, "sh", f"{shared}/{STORAGE_ID}", STORAGE_RECORD, shared]
     raise UsageError(f"action {step.action} does not run on a node")
 
 

@@ -73,8 +73,11 @@ class Executor:
         done: list[Step] = []
         try:
             for index, step in enumerate(phase.steps):
-                if self._step(phase, index, step):
-                    done.append(step)
+                # Counted before it runs: a step interrupted or failed half-way (a VIP added just before
+                # Ctrl-C) is taken back too; undos are idempotent, so one with nothing to undo is a no-op.
+                done.append(step)
+                if not self._step(phase, index, step):
+                    done.pop()
             if phase.gate_after and self.opts.gates:
                 self._gate(phase, phase.gate_after, "after")
         except BaseException:
