@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import hashlib
 import ipaddress
 import math
 import os
@@ -537,6 +538,9 @@ def load_inventory(path: str | os.PathLike[str] | None = None) -> Inventory:
     except OSError as exc:
         reason = _one_line(exc.strerror or str(exc))
         raise InventoryError(source, "", f"file not readable ({reason})") from None
+    key = (source, hashlib.sha256(raw).digest())
+    if key in _PARSED:  # a runbook's gates read the same file a dozen times; the model is immutable
+        return _PARSED[key]
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -559,4 +563,10 @@ def load_inventory(path: str | os.PathLike[str] | None = None) -> Inventory:
     finally:
         if loader is not None:
             loader.dispose()
-    return parse_inventory(data, source)
+    inventory = parse_inventory(data, source)
+    _PARSED.clear()
+    _PARSED[key] = inventory
+    return inventory
+
+
+_PARSED: dict[tuple[str, bytes], Inventory] = {}
