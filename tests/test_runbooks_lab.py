@@ -101,7 +101,7 @@ def test_dry_run_changes_nothing_and_shows_every_command(rlab: Lab, tmp_path: Pa
     assert {n: snapshot(rlab, n) for n in NODES} == before
     assert "DRY-RUN stop xcatd: timeout --kill-after=5 120 sh -c" in proc.stdout
     assert "DRY-RUN start postgresql: timeout --kill-after=5 120 systemctl start postgresql" in proc.stdout
-    assert "gate before stop services" in proc.stdout  # gates still run, read-only
+    assert "gate before disable at boot" in proc.stdout  # gates still run, read-only
     assert journal(tmp_path)["status"] == "dry-run"
 
 
@@ -145,9 +145,9 @@ def test_on_a_terminal_it_asks_per_phase_d_shows_commands_n_stops(rlab: Lab, tmp
         if proc.poll() is None:
             proc.kill()
         os.close(main_fd)
-    assert f"[deactivate] stop services on {active}:" in first and "gate: pre-deactivate" in first
+    assert f"[deactivate] disable at boot on {active}:" in first and "gate: pre-deactivate" in first
     assert f"would run on {active}: timeout --kill-after=5 120 sh -c" in shown and "systemctl" in shown
-    assert "stopped before phase 'stop services'" in rest
+    assert "stopped before phase 'disable at boot'" in rest
     assert snapshot(rlab, active) == before
 
 
