@@ -11,7 +11,7 @@ import time
 
 from xcatha_verify.cli.common import run_main, setup_logging
 from xcatha_verify.errors import UsageError
-from xcatha_verify.lab import faults, system
+from xcatha_verify.lab import faults, system, xcatsource
 from xcatha_verify.lab.lab import Lab, labs_present
 from xcatha_verify.lab.layout import NODE_NAMES, LabLayout
 
@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     shell.add_argument("cmd", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
     sub.add_parser("inventory", help="print the path of the lab's inventory file")
     sub.add_parser("faults", help="list the faults that can be injected")
+    cache = sub.add_parser("cache", help="the assembled xCAT trees kept between labs: show or clear them")
+    cache.add_argument("action", choices=("show", "clear"))
     power = sub.add_parser("power", help="power a node on or off (hard, as a BMC does), or show its power state")
     power.add_argument("action", choices=("on", "off", "status"))
     power.add_argument("node", choices=NODE_NAMES)
@@ -109,6 +111,20 @@ def _shell(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def _cache(args: argparse.Namespace) -> int:
+    if args.action == "clear":
+        removed = xcatsource.clear_cache()
+        print(f"removed {len(removed)} cached xCAT tree(s) from {xcatsource.cache_root()}")
+        return 0
+    tarball = xcatsource.find_tarball()
+    print(f"xCAT {xcatsource.XCAT_VERSION} source: {tarball} (sha256 {xcatsource.XCAT_SHA256[:16]}..., checked)")
+    tree = xcatsource.assembled_tree()
+    print(f"assembled /opt/xcat: {tree}")
+    for path in xcatsource.cached():
+        print(f"cached: {path}")
+    return 0
+
+
 def _power(args: argparse.Namespace) -> int:
     lab = Lab.load(args.name)
     if args.action == "on":
@@ -154,7 +170,7 @@ def _fault(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "up": _up, "down": _down, "status": _status, "shell": _shell, "inventory": _inventory,
-    "faults": _faults, "fault": _fault, "repair": _fault, "power": _power, "reboot": _reboot,
+    "faults": _faults, "fault": _fault, "repair": _fault, "power": _power, "reboot": _reboot, "cache": _cache,
 }  # fmt: skip
 
 

@@ -1,0 +1,65 @@
+"""The xCAT source for the lab: found, checked by its sha256, assembled as the RPMs lay it out, cached."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from xcatha_verify.errors import LabUnsupported
+from xcatha_verify.lab import xcatsource
+
+LAB = str(Path(sys.executable).parent / "xcatha-lab")
+SHARED_TARBALLS = sorted((xcatsource.repository_root().parent / "shared" / "xcat-core").glob("xcat-core-*.tar.gz"))
+
+
+def test_a_missing_source_is_one_line_naming_where_it_looked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XCAT_SOURCE", str(tmp_path / "none.tar.gz"))
+    with pytest.raises(LabUnsupported, match=r"found none at XCAT_SOURCE=.*none\.tar\.gz"):
+        xcatsource.find_tarball()
+    proc = subprocess.run([LAB, "cache", "show"], capture_output=True, text=True, check=False, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "XCAT_SOURCE": str(tmp_path / "none.tar.gz")})  # fmt: skip
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "XCAT_SOURCE" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_tarball_with_another_sha256_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    other = tmp_path / "xcat-core-2.19.0.tar.gz"
+    other.write_bytes(b"not the pinned xCAT")
+    monkeypatch.setenv("XCAT_SOURCE", str(other))
+    with pytest.raises(LabUnsupported, match=r"is not the pinned xCAT 2\.19\.0"):
+        xcatsource.find_tarball()
+
+
+@pytest.mark.skipif(not SHARED_TARBALLS, reason="no xCAT tarball in ../shared/xcat-core")
+def test_the_shared_tarball_assembles_as_the_rpms_lay_it_out_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("XCAT_SOURCE", raising=False)
+    monkeypatch.setenv("XCATHA_LAB_CACHE", str(tmp_path / "cache"))
+    assert xcatsource.find_tarball() == SHARED_TARBALLS[-1]
+    tree = xcatsource.assembled_tree()
+    assert tree.is_relative_to(tmp_path / "cache")
+    # xCAT-client.spec's links: the table commands are xcatDBcmds, the make* commands xcatclient.
+    assert (tree / "bin/lsdef").readlink() == Path("../bin/xcatDBcmds")
+    assert (tree / "sbin/makedhcp").readlink() == Path("../bin/xcatclient")
+    assert (tree / "bin/xcatDBcmds").is_file() and (tree / "sbin/xcatd").is_file()
+    assert (tree / "lib/perl/xCAT_plugin/DBobjectdefs.pm").is_file()
+    # perl-xCAT.spec's %build stamps the version, else `lsxcatd -a` prints a bare "Version ".
+    assert "'2.19.0'" in (tree / "lib/perl/xCAT/Version.pm").read_text()
+    marker = tree / ".seen"
+    marker.touch()
+    assert xcatsource.assembled_tree() == tree and marker.exists()  # the cache is used, not rebuilt
+    assert [p.name for p in xcatsource.cached()] == [tree.parent.name]
+    assert xcatsource.clear_cache() == [tree.parent]
+    assert xcatsource.cached() == []
+
+
+def test_setup_installs_every_perl_package_xcat_needs() -> None:
+    setup = (xcatsource.repository_root() / "scripts/setup.sh").read_text()
+    listed = setup.split("PACKAGES=(", 1)[1].split("\n)", 1)[0]
+    words = {word for line in listed.splitlines() for word in line.split("#", 1)[0].split()}
+    assert set(xcatsource.PERL_PACKAGES) <= words
