@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -46,7 +47,11 @@ def clean_stale_labs() -> None:
             stale = Lab.load(name)
         except XcathaError:
             continue
-        if not stale.any_node_on():
+        # A lab still being built (by another test run) has no node on yet: leave it its ten minutes.
+        started = stale.state.get("started")
+        recent = isinstance(started, int | float) and time.time() - started < 600
+        building = stale.state.get("status") == "building" and recent
+        if not building and not stale.any_node_on():
             stale.down()
 
 

@@ -94,6 +94,11 @@ class Lab:
         return pid
 
     @property
+    def state(self) -> dict[str, object]:
+        """The lab's state file as loaded (layout, status, start time, storage id)."""
+        return dict(self._state)
+
+    @property
     def mgt_network_name(self) -> str:
         return access.mgt_network_name(self.layout)
 
