@@ -70,7 +70,10 @@ def _seed(layout: LabLayout, password: str) -> None:
         quoted = password.replace("'", "''")
         system.run(psql, input_text=f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{quoted}';\n"
                                     f"CREATE DATABASE {DB_NAME} OWNER {DB_USER};\n")  # fmt: skip
-        system.run([*psql, "-d", DB_NAME], input_text=_seed_sql(layout))
+        if layout.xcat == "real":  # pgsqlsetup's way; PostgreSQL 15 no longer lets PUBLIC create in public
+            system.run([*psql, "-d", DB_NAME], input_text=f"GRANT ALL ON SCHEMA public TO {DB_USER};\n")
+        else:
+            system.run([*psql, "-d", DB_NAME], input_text=_seed_sql(layout))
     finally:
         system.run([*pg_ctl, "-m", "fast", "-w", "stop"], check=False, timeout=60)
         if server_log.exists():

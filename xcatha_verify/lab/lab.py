@@ -33,7 +33,7 @@ from pathlib import Path
 
 from xcatha_verify import vip as vipmod
 from xcatha_verify.errors import LabError, LabUnsupported, UsageError
-from xcatha_verify.lab import access, database, network, provision, roles, system
+from xcatha_verify.lab import access, database, network, provision, roles, system, xcatsetup, xcatsource
 from xcatha_verify.lab.layer import Layer
 from xcatha_verify.lab.layout import NODE_NAMES, PG_BIN, SERVICES, SHARED_EXPORT, SHARED_PATHS, STATE_ROOT, LabLayout
 from xcatha_verify.lab.node import NodeMachine, cgroup2_root, power_off_all, remove_cgroup_tree
@@ -181,6 +181,9 @@ class Lab:
             self._state["db_password"] = db.result()
         (lay.shared_dir("/etc/xcat") / "console.lock").write_text(CONSOLE_LOCK)
         self._save()
+        if lay.xcat == "real":
+            progress("xcatmn1: xCAT's one-time set-up (xcatconfig -c and -d, site, networks, compute nodes)")
+            xcatsetup.initialise(self, "xcatmn1")
         progress("xcatmn1: activate (the project's activate runbook: VIP, shared data, services)")
         self.activate("xcatmn1")
         progress("xcatmn2: standby (booted with nothing enabled: no VIP, no shared data, services stopped)")
@@ -322,7 +325,10 @@ def _binds(layout: LabLayout) -> tuple[tuple[str, str], ...]:
         live.add(Path(_mount_point(Path(sys.base_prefix))))
     # Drop paths inside another bound path: --rbind already carries them.
     kept = sorted(p for p in live if not any(q != p and q in p.parents for q in live))
-    return (*((str(p), str(p)) for p in kept), (str(layout.shared), SHARED_EXPORT))
+    binds = [*((str(p), str(p)) for p in kept), (str(layout.shared), SHARED_EXPORT)]
+    if layout.xcat == "real":
+        binds.append((str(xcatsource.assembled_tree()), provision.XCAT_ROOT))
+    return tuple(binds)
 
 
 def _mount_point(path: Path) -> str:

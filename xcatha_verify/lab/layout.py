@@ -26,7 +26,8 @@ SHARED_PATHS = {
 PG_DATA = "/var/lib/pgsql/data"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 SERVICES = ("postgresql", "xcatd", "named", "dhcpd", "chronyd", "conserver", "goconserver")
-SHARED_EXPORT = "/xcatha-shared"  # where nodes reach the shared storage (like an NFS export)
+SHARED_EXPORT = "/xcatha-shared"
+XCAT_FLAVOURS = ("standin", "real")  # where nodes reach the shared storage (like an NFS export)
 
 _LAB_NAME = re.compile(r"^[a-z][a-z0-9]{0,7}$")
 _IFNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,14}$")
@@ -40,8 +41,13 @@ class LabLayout:
     subnet: ipaddress.IPv4Network = field(default_factory=lambda: ipaddress.IPv4Network("192.0.2.0/24"))
     interface: str = "eth0"
     label: str = "eth0:0"
+    # "standin": the lab's xCAT stand-ins (the default while the checks learn real xCAT's output);
+    # "real": xCAT 2.19 itself from its source (xcatsource.py), xcatd and its commands in the nodes.
+    xcat: str = "standin"
 
     def __post_init__(self) -> None:
+        if self.xcat not in XCAT_FLAVOURS:
+            raise UsageError(f"xcat {self.xcat!r}: expected one of {', '.join(XCAT_FLAVOURS)}")
         if not _LAB_NAME.match(self.name):
             raise UsageError(f"lab name {self.name!r}: expected 1-8 lower-case letters or digits")
         if self.subnet.num_addresses < 16:
@@ -133,7 +139,8 @@ class LabLayout:
         return self.base / "log"
 
     def to_dict(self) -> dict[str, str]:
-        return {"name": self.name, "subnet": str(self.subnet), "interface": self.interface, "label": self.label}
+        return {"name": self.name, "subnet": str(self.subnet), "interface": self.interface, "label": self.label,
+                "xcat": self.xcat}  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict[str, str]) -> LabLayout:
@@ -142,4 +149,5 @@ class LabLayout:
             subnet=ipaddress.IPv4Network(data["subnet"]),
             interface=data["interface"],
             label=data["label"],
+            xcat=data.get("xcat", "standin"),
         )

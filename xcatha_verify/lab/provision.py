@@ -15,7 +15,7 @@ import stat
 import uuid
 from pathlib import Path
 
-from xcatha_verify.lab import access, units
+from xcatha_verify.lab import access, units, xcatsource
 from xcatha_verify.lab.layer import Layer
 from xcatha_verify.lab.layout import DOMAIN, NODE_NAMES, SHARED_EXPORT, SHARED_PATHS, VIP_HOSTNAME, LabLayout
 from xcatha_verify.lab.templating import render
@@ -62,14 +62,31 @@ def populate(layer: Layer, layout: LabLayout, node: str, storage_id: str) -> Non
     layer.write(STORAGE_RECORD, f"{storage_id}\n")
     # A persistent journal on the node's disk (journald keeps it in /run otherwise): boots stay apart.
     layer.mkdir("/var/log/journal", mode=0o2755)
-    units.install(layer, units.node_units(python, layout.interface), enabled=ENABLED_AT_BOOT)
+    real = layout.xcat == "real"
+    units.install(layer, units.node_units(python, layout.interface, real_xcat=real), enabled=ENABLED_AT_BOOT)
     for path, (text, mode) in access.node_files(layout, node).items():
         layer.write(path, text, mode=mode)
-    for command in STANDIN_COMMANDS:
-        layer.write(f"/usr/local/sbin/{command}",
-                    f'#!/bin/sh\n# xCAT command stand-in of the lab (test equipment).\n'
-                    f'exec {python} -m xcatha_verify.lab.standins.commands {command} "$@"\n', mode=0o755)
+    if real:
+        _install_xcat(layer)
+    else:
+        for command in STANDIN_COMMANDS:
+            layer.write(f"/usr/local/sbin/{command}",
+                        f'#!/bin/sh\n# xCAT command stand-in of the lab (test equipment).\n'
+                        f'exec {python} -m xcatha_verify.lab.standins.commands {command} "$@"\n', mode=0o755)
     _fresh_root_home(layer)
+
+
+XCAT_ROOT = "/opt/xcat"  # bound read-only from the assembled tree (xcatsource.py); XCATROOT's default
+
+
+def _install_xcat(layer: Layer) -> None:
+    """What xCAT's packages put outside /opt/xcat on a management node (the tree itself is bound at boot)."""
+    tree = xcatsource.assembled_tree()
+    layer.write("/etc/xCATMN", "# This node is an xCAT management node (xCAT meta package; xcatha-lab).\n")
+    layer.symlink("/usr/sbin/xcatd", f"{XCAT_ROOT}/sbin/xcatd")
+    layer.write(f"{units.UNIT_DIR}/xcatd.service", (tree / "share/xcat/xcatd.service").read_text())
+    layer.write("/etc/profile.d/xcat.sh", f"XCATROOT={XCAT_ROOT}\nPATH=$XCATROOT/bin:$XCATROOT/sbin:$PATH\n"
+                                          "export XCATROOT PATH\nexport PERL_BADLANG=0\n")  # fmt: skip
 
 
 # What bash reads when sshd runs a command (.bashrc) or a login shell starts: a fresh Debian root's.

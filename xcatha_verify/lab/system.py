@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 # What a login on a node sees; the stand-in xCAT commands live in /usr/local/sbin.
 NODE_ENV = {
-    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/xcat/bin:/opt/xcat/sbin",
     "HOME": "/root",
     "LANG": "C.UTF-8",
     "TERM": os.environ.get("TERM", "dumb"),

@@ -73,7 +73,9 @@ class Unit:
         ])  # fmt: skip
 
 
-def node_units(python: str, interface: str) -> list[Unit]:
+def node_units(python: str, interface: str, real_xcat: bool = False) -> list[Unit]:
+    """The lab's units; with `real_xcat`, xcatd.service is xCAT's own (written by provision.py) and named
+    reads the config `makedns -n` writes on Debian (/etc/bind/named.conf, named's default)."""
     standin = f"{python} -m xcatha_verify.lab.standins"
     network_config = f"/etc/sysconfig/network-scripts/ifcfg-{interface}"
     return [
@@ -99,10 +101,12 @@ def node_units(python: str, interface: str) -> list[Unit]:
                            "TimeoutSec=120"),
             extra_unit=("After=network.target",),
         ),
-        Unit("xcatd", "xCAT daemon (lab stand-in, port 3001: test equipment, not xCAT)", f"{standin}.xcatd",
-             type="notify", extra_unit=("After=network.target postgresql.service",)),
+        *([] if real_xcat else [
+            Unit("xcatd", "xCAT daemon (lab stand-in, port 3001: test equipment, not xCAT)", f"{standin}.xcatd",
+                 type="notify", extra_unit=("After=network.target postgresql.service",)),
+        ]),
         Unit("named", "BIND 9 (real daemon, configured by makedns -n)",
-             "/usr/sbin/named -f -u bind -c /etc/named.conf", type="notify"),
+             "/usr/sbin/named -f -u bind" + ("" if real_xcat else " -c /etc/named.conf"), type="notify"),
         Unit(
             "dhcpd", "ISC DHCP server (real daemon, configured by makedhcp -n)",
             f"/usr/sbin/dhcpd -f -4 -q -cf /etc/dhcp/dhcpd.conf -lf /var/lib/dhcp/dhcpd.leases "

@@ -91,8 +91,12 @@ def cache_root() -> Path:
     return Path(os.environ.get("XCATHA_LAB_CACHE", DEFAULT_CACHE))
 
 
+ASSEMBLY = "2"  # bumped when _assemble lays the tree out differently
+
+
 def cache_key(tarball_sha256: str, perl: str) -> str:
-    return f"xcat-{XCAT_VERSION}-{tarball_sha256[:12]}-{hashlib.sha256(perl.encode()).hexdigest()[:12]}"
+    perl_key = hashlib.sha256(f"{ASSEMBLY}\n{perl}".encode()).hexdigest()[:12]
+    return f"xcat-{XCAT_VERSION}-{tarball_sha256[:12]}-{perl_key}"
 
 
 def assembled_tree() -> Path:
@@ -136,6 +140,8 @@ def _assemble(src: Path, dst: Path) -> None:
         _copy_into(src / "xCAT-server" / tree, dst / tree)
         _copy_into(src / "xCAT-client" / tree, dst / tree)
     _copy_into(src / "xCAT-server/share/xcat", dst / "share/xcat")
+    # xCAT-server.spec installs this one at /usr/lib/systemd/system; the lab's nodes get it from here.
+    shutil.copy2(src / "xCAT-server/etc/init.d/xcatd.service", dst / "share/xcat/xcatd.service")
     for spec in (src / "xCAT-client/xCAT-client.spec", src / "xCAT-server/xCAT-server.spec"):
         for line in spec.read_text(errors="replace").splitlines():
             match = _SPEC_LINK.match(line)
