@@ -16,7 +16,7 @@ import pytest
 
 from tests.observe import snapshot
 from xcatha_verify.lab import faults
-from xcatha_verify.lab.fixture import SESSION_LAB, clean_stale_labs
+from xcatha_verify.lab.fixture import SESSION_LAB, own_lab
 from xcatha_verify.lab.lab import Lab
 from xcatha_verify.lab.layout import DB_NAME, DB_USER, LabLayout
 
@@ -28,15 +28,7 @@ NODES = ("xcatmn1", "xcatmn2")
 @pytest.fixture(scope="module")
 def rlab() -> Iterator[Lab]:
     """A lab of this module's own: failovers move its roles around."""
-    if os.geteuid() != 0:
-        pytest.skip("lab tests need root")
-    clean_stale_labs()
-    lab = Lab(LabLayout(name=f"{SESSION_LAB}r"))
-    lab.up()
-    try:
-        yield lab
-    finally:
-        lab.down()
+    yield from own_lab(LabLayout(name=f"{SESSION_LAB}r"))
 
 
 def xrun(lab: Lab, tmp_path: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:

@@ -8,7 +8,6 @@ checks, the runbooks and the observer meet the real xcatd and its commands.
 from __future__ import annotations
 
 import ipaddress
-import os
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.observe import role_problems
-from xcatha_verify.lab.fixture import SESSION_LAB, clean_stale_labs
+from xcatha_verify.lab.fixture import SESSION_LAB, own_lab
 from xcatha_verify.lab.lab import Lab
 from xcatha_verify.lab.layout import LabLayout
 
@@ -29,15 +28,7 @@ NODES = ("xcatmn1", "xcatmn2")
 
 @pytest.fixture(scope="module")
 def xlab() -> Iterator[Lab]:
-    if os.geteuid() != 0:
-        pytest.skip("lab tests need root")
-    clean_stale_labs()
-    lab = Lab(LabLayout(f"{SESSION_LAB}x", ipaddress.IPv4Network("198.51.100.0/24"), xcat="real"))
-    lab.up()
-    try:
-        yield lab
-    finally:
-        lab.down()
+    yield from own_lab(LabLayout(f"{SESSION_LAB}x", ipaddress.IPv4Network("198.51.100.0/24"), xcat="real"))
 
 
 def _xcat(lab: Lab, node: str, *argv: str) -> subprocess.CompletedProcess[str]:

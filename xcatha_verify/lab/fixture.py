@@ -27,17 +27,22 @@ def _require_root() -> None:
         pytest.skip("lab tests need root (network, mount and PID namespaces)")
 
 
-@pytest.fixture(scope="session")
-def lab() -> Iterator[Lab]:
-    """The session's lab: xcatmn1 active, xcatmn2 standby. Tests that change it must restore it."""
+def own_lab(layout: LabLayout) -> Iterator[Lab]:
+    """A lab for a fixture to yield: skipped without root, stale labs cleaned first, always brought down."""
     _require_root()
     clean_stale_labs()
-    the_lab = Lab(LabLayout(name=SESSION_LAB))
+    the_lab = Lab(layout)
     the_lab.up()
     try:
         yield the_lab
     finally:
         the_lab.down()
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    """The session's lab: xcatmn1 active, xcatmn2 standby. Tests that change it must restore it."""
+    yield from own_lab(LabLayout(name=SESSION_LAB))
 
 
 def clean_stale_labs() -> None:

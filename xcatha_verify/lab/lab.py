@@ -177,7 +177,7 @@ class Lab:
                 provision.populate(Layer(self.machines[node].upper), lay, node, storage_id)
             access.write_machine_files(lay)
             progress("nodes: booting systemd")
-            list(pool.map(lambda m: m.power_on(), self.machines.values()))
+            list(pool.map(self.power_on, NODE_NAMES))
             self._state["db_password"] = db.result()
         (lay.shared_dir("/etc/xcat") / "console.lock").write_text(CONSOLE_LOCK)
         self._save()
@@ -220,7 +220,7 @@ class Lab:
 
     # ------------------------------------------------------------------ power
     def power_on(self, node: str) -> int:
-        return self.machine(node).power_on()
+        return self._bootable(node).power_on()
 
     def power_off(self, node: str) -> bool:
         self._stop_control_master(node)
@@ -228,7 +228,17 @@ class Lab:
 
     def reboot(self, node: str) -> int:
         self._stop_control_master(node)
-        return self.machine(node).reboot()
+        return self._bootable(node).reboot()
+
+    def _bootable(self, node: str) -> NodeMachine:
+        """The node with what it boots with bound in: for the real xCAT, the assembled /opt/xcat.
+
+        Found only when a node boots, so that status, faults and down need no xCAT source.
+        """
+        machine = self.machine(node)
+        if self.layout.xcat == "real" and not any(dest == provision.XCAT_ROOT for _src, dest in machine.binds):
+            machine.binds = (*machine.binds, (str(xcatsource.assembled_tree()), provision.XCAT_ROOT))
+        return machine
 
     def power_state(self, node: str) -> str:
         machine = self.machine(node)
@@ -325,10 +335,7 @@ def _binds(layout: LabLayout) -> tuple[tuple[str, str], ...]:
         live.add(Path(_mount_point(Path(sys.base_prefix))))
     # Drop paths inside another bound path: --rbind already carries them.
     kept = sorted(p for p in live if not any(q != p and q in p.parents for q in live))
-    binds = [*((str(p), str(p)) for p in kept), (str(layout.shared), SHARED_EXPORT)]
-    if layout.xcat == "real":
-        binds.append((str(xcatsource.assembled_tree()), provision.XCAT_ROOT))
-    return tuple(binds)
+    return (*((str(p), str(p)) for p in kept), (str(layout.shared), SHARED_EXPORT))
 
 
 def _mount_point(path: Path) -> str:

@@ -12,6 +12,7 @@ on; ``xcatha-lab cache clear`` removes it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -99,6 +100,7 @@ def cache_key(tarball_sha256: str, perl: str) -> str:
     return f"xcat-{XCAT_VERSION}-{tarball_sha256[:12]}-{perl_key}"
 
 
+@functools.cache  # once per process: the sha256 of the tarball and dpkg-query are not free
 def assembled_tree() -> Path:
     """/opt/xcat for the nodes, from the cache (assembled on first use)."""
     tarball = find_tarball()
@@ -165,6 +167,7 @@ def cached() -> list[Path]:
 
 
 def clear_cache() -> list[Path]:
+    assembled_tree.cache_clear()
     removed = cached()
     for path in removed:
         shutil.rmtree(path)
