@@ -1,7 +1,8 @@
 """Benchmark: a planned failover on the lab: wall time, time in gates, the outage and its physical limit.
 
 Run as root: `.venv/bin/python benchmarks/failover_gates.py [ROUNDS]`. Brings up a lab named by
-XCATHA_BENCH_LAB (default "bench"), runs `xcatha-run failover` xcatmn1 -> xcatmn2 and back ROUNDS
+XCATHA_BENCH_LAB (default "bench") running the xCAT flavour XCATHA_BENCH_XCAT (default "real":
+xCAT 2.19 itself; "standin" for the stand-in), runs `xcatha-run failover` xcatmn1 -> xcatmn2 and back ROUNDS
 times, and prints for each run:
 
 - the wall time, the time in gates (from the run's journal.json) and their share of the wall time
@@ -11,10 +12,13 @@ times, and prints for each run:
 
 Then it takes the lab down. It asserts nothing.
 
-Outage window. While a failover runs, benchmarks/xcatd_prober.py, started in the lab's switch
-namespace (the lab's admin workstation), sends a table read (`tabdump site` through the lab's client
-of the xcatd stand-in, TCP 3001) every 100 ms to the old node's static IP and every 100 ms to the
-VIP; a read counts as answered when xcatd replied rc 0 within 0.5 s (to connect, then to reply).
+Outage window. benchmarks/xcatd_prober.py, started in the lab's switch namespace (the lab's admin
+workstation), sends table reads (`tabdump site` to xcatd, TCP 3001, in xcatd's own protocol with
+root's client certificate; the stand-in's protocol on a stand-in lab) every 100 ms: from the moment
+the step two before the old node's `stop xcatd` starts, to the old node's static IP until a read
+fails, then to the VIP until one is answered (a read answered by the real xcatd costs its node
+about 0.18 s of CPU: reading all along would load the run it measures). A read counts as answered
+when xcatd sent the site table's rows with rc 0 within 1 s.
 Outage start: when the old node's first failed read after its last answered one was sent. Outage
 end: when the first VIP read sent after the outage start was answered. Times are time.time().
 
@@ -33,12 +37,16 @@ waits: the sum over the run's steps (journal.json `steps[]`) of
   recording the storage id, a skipped step, and a start or stop that found the unit already in that
   state, e.g. `start named` after `makedns -n` restarted named, whose start makedns already counts):
   its journal duration_s minus the SSH round trips the runner made for it and minus its retry
-  sleeps, floored at 0. The runner (xcatha_verify/runbook/executor.py) runs per step one `true` to
-  check the node is reachable, one read for the step's `when` condition if it has one (taken from
-  the rendered runbooks), then the command once per attempt, sleeping retry_delay between attempts.
+  sleeps, floored at 0. The runner (xcatha_verify/runbook/executor.py) runs per step at most one
+  `true` to check the node is reachable (none when the node answered one less than a second ago;
+  counted as one for every step, which can only make the limit smaller), the command once per
+  attempt, sleeping retry_delay between attempts, and in each phase one read per kind of `when`
+  condition, by the first step that has one (taken from the rendered runbooks): `site_domain` reads
+  the site table through xcatd (its cost: the median of 3 such reads on the node before the run),
+  `console_lock:*` one file (one round trip).
   The round trip is per node: the median of 10 testinfra host.run("true") over the lab's reused
-  ControlMaster connection (the runner's own ssh config and control path), measured while the probes
-  already run, just before the failover.
+  ControlMaster connection (the runner's own ssh config and control path), measured just before
+  the failover.
 "While systemd started/stopped it": the transition began (InactiveExit / "Stopping") inside the
 step's window. Everything is put on time.time(): the nodes read the machine's CLOCK_MONOTONIC (no
 time namespace of their own; checked), so systemd's *Monotonic stamps move over with one offset, and
@@ -69,6 +77,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from xcatha_verify.facts.node import SITE_TABLE_QUERY, XCAT_TIMEOUT_S
 from xcatha_verify.inventory import Inventory, load_inventory
 from xcatha_verify.lab.lab import Lab
 from xcatha_verify.lab.layout import LabLayout
@@ -78,9 +87,10 @@ from xcatha_verify.targets import get_host
 RUN = str(Path(sys.executable).parent / "xcatha-run")
 PROBER = Path(__file__).resolve().parent / "xcatd_prober.py"
 LAB_NAME = os.environ.get("XCATHA_BENCH_LAB", "bench")
+XCAT_FLAVOUR = os.environ.get("XCATHA_BENCH_XCAT", "real")
 SSH_SAMPLES = 10
 JOURNAL_POLL_S = 0.01
-PROBE_WARMUP_S = 1.0  # answered reads from both loops before the run, so "last answered" is defined
+PROBE_LEAD_STEPS = 2  # the probes start when the step this many before the old node's `stop xcatd` starts
 START_STAMPS = ("InactiveExitTimestampMonotonic", "ActiveEnterTimestampMonotonic")
 # systemd's catalog ids of its "Stopping UNIT..." and "Stopped UNIT." log lines.
 UNIT_STOPPING = "de5b426a63be47a7b6ac3eaac82e2f6f"
@@ -121,14 +131,29 @@ def ssh_round_trip(inventory: Inventory, node: str) -> float:
     return statistics.median(samples)
 
 
+def condition_read(inventory: Inventory, node: str) -> float:
+    """Median seconds of the read behind `when: site_domain` (NodeFacts.site_table) on `node`."""
+    facts_query = f"timeout {XCAT_TIMEOUT_S} {SITE_TABLE_QUERY}"
+    host = get_host(inventory, inventory.node(node))
+    samples = []
+    for _ in range(3):
+        started = time.monotonic()
+        host.run(facts_query)
+        samples.append(time.monotonic() - started)
+    return statistics.median(samples)
+
+
 # ---------------------------------------------------------------------- step windows from the journal
 class JournalWatcher(threading.Thread):
     """Notes when each step of the run in `report_dir` was first listed running, and first listed ended,
     as the journal versions' mtimes (time.time() seconds)."""
 
-    def __init__(self, report_dir: Path) -> None:
+    def __init__(self, report_dir: Path, go: tuple[str, str, Path]) -> None:
+        """`go`: (node, step name, file): the file is created once the step PROBE_LEAD_STEPS before
+        that step of that node is listed running (or anything after it)."""
         super().__init__(daemon=True)
         self.report_dir = report_dir
+        self.go = go
         self.listed_running: dict[int, float] = {}
         self.listed_ended: dict[int, float] = {}
         self._done = threading.Event()
@@ -159,6 +184,12 @@ class JournalWatcher(threading.Thread):
             return
         self._seen = (stat.st_ino, stat.st_mtime_ns)
         written = stat.st_mtime_ns / 1e9
+        node, name, go_file = self.go
+        marks = [i for i, step in enumerate(steps) if (step["node"], step["name"]) == (node, name)]
+        if marks and not go_file.exists():
+            lead = max(0, marks[0] - PROBE_LEAD_STEPS)
+            if any(step["status"] != "pending" for step in steps[lead:]):
+                go_file.touch()
         for i, step in enumerate(steps):
             if step["status"] == "running":
                 self.listed_running.setdefault(i, written)
@@ -191,11 +222,13 @@ class JournalWatcher(threading.Thread):
 
 
 # ---------------------------------------------------------------------- probes and the outage window
-def start_prober(lab: Lab, source: str, out: Path) -> subprocess.Popen[bytes]:
-    targets = [f"old={lab.layout.static_ip(source)}", f"vip={lab.layout.vip}"]
+def start_prober(lab: Lab, source: str, out: Path, go_file: Path) -> subprocess.Popen[bytes]:
+    args = [str(go_file), str(lab.layout.static_ip(source)), str(lab.layout.vip)]
+    if lab.layout.xcat == "real":  # xcatd's own protocol, with root's client certificate from the shared data
+        args.append(str(lab.layout.shared_dir("/root/.xcat")))
     with out.open("wb") as stdout:
         return subprocess.Popen(
-            ["nsenter", f"--net=/run/netns/{lab.layout.switch_ns}", sys.executable, str(PROBER), *targets],
+            ["nsenter", f"--net=/run/netns/{lab.layout.switch_ns}", sys.executable, str(PROBER), *args],
             stdout=stdout, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
         )  # fmt: skip
 
@@ -288,12 +321,14 @@ def runbook_steps(inventory: Inventory, source: str, target: str) -> dict[tuple[
 def physical_work(
     journal: dict[str, Any], windows: list[tuple[float, float] | None], steps: dict[tuple[str, str], model.Step],
     transitions: dict[tuple[str, str, str], list[tuple[float, float]]], round_trip: dict[str, float],
+    condition_cost: dict[str, float],
 ) -> list[StepWork]:  # fmt: skip
     """Each journal step's own work on its node (the rules are in the module docstring).
 
     `transitions`: (node, "start"|"stop", unit) -> [(began, ended)] in time.time() seconds.
     """
     work = []
+    conditions_read: set[tuple[str, str, str]] = set()  # (node, phase, kind): the runner reads each once a phase
     for record, window in zip(journal["steps"], windows, strict=True):
         duration = record.get("duration_s") or 0.0
         where = (record["phase"], record["name"], record["node"])
@@ -310,16 +345,22 @@ def physical_work(
                 work.append(StepWork(*where, duration, seconds, seconds, how))
                 continue
         ran = 0 if record["status"] == "skipped" else max(1, record.get("attempts") or 1)
-        trips = 1 + (1 if step and step.when else 0) + ran
-        sleeps = max(0, ran - 1) * (step.retry_delay_s if step else 0.0)
         trip = round_trip[record["node"]]
-        seconds = max(0.0, duration - trips * trip - sleeps)
-        how = f"journal - {trips} round trips" + (f" - {sleeps:.0f}s retry sleeps" if sleeps else "")
+        reading = 0.0  # the `when` read, made by the first step of its kind in the phase
+        kind = step.when.split(":", 1)[0] if step and step.when else None
+        if kind and (record["node"], record["phase"], kind) not in conditions_read:
+            conditions_read.add((record["node"], record["phase"], kind))
+            reading = condition_cost[record["node"]] if kind == "site_domain" else trip
+        trips = 1 + ran
+        sleeps = max(0, ran - 1) * (step.retry_delay_s if step else 0.0)
+        seconds = max(0.0, duration - trips * trip - reading - sleeps)
+        how = f"journal - {trips} round trips" + (f" - {kind} read {reading:.2f}s" if reading else "") + (
+            f" - {sleeps:.0f}s retry sleeps" if sleeps else "")
         if unit_step:
             how += f" (no {unit_step[0]} of {unit_step[1]} during the step)"
         if step is None:
             how += " (step not in the rendered runbooks)"
-        work.append(StepWork(*where, duration, seconds, max(0.0, duration - trip), how))
+        work.append(StepWork(*where, duration, seconds, max(0.0, duration - trip - reading), how))
     return work
 
 
@@ -338,12 +379,13 @@ def failover(lab: Lab, inventory: Inventory, source: str, target: str, report_di
     """Run one planned failover and print its figures; returns the figures the summary needs."""
     report_dir.mkdir()
     probe_log = report_dir / "probes.jsonl"
-    prober = start_prober(lab, source, probe_log)
-    watcher = JournalWatcher(report_dir)
+    go_file = report_dir / "probe-go"
+    xcatd_unit = next((s.unit for s in inventory.services if s.role == "xcatd"), "xcatd")
+    prober = start_prober(lab, source, probe_log, go_file)
+    watcher = JournalWatcher(report_dir, (source, f"stop {xcatd_unit}", go_file))
     try:
-        time.sleep(PROBE_WARMUP_S)
-        # Measured now, with the probes loading the machine as they will during the run.
         round_trip = {node: ssh_round_trip(inventory, node) for node in (source, target)}
+        condition_cost = {source: 0.0, target: condition_read(inventory, target)}
         watcher.start()
         run_started = time.time()
         started = time.monotonic()
@@ -367,8 +409,7 @@ def failover(lab: Lab, inventory: Inventory, source: str, target: str, report_di
         (source, "stop", u): t for u, t in unit_stops(lab, source, sorted(units["stop"]), run_started).items()
     }
     windows = watcher.windows([s.get("duration_s") or 0.0 for s in journal["steps"]])
-    work = physical_work(journal, windows, steps, transitions, round_trip)
-    xcatd_unit = next((s.unit for s in inventory.services if s.role == "xcatd"), "xcatd")
+    work = physical_work(journal, windows, steps, transitions, round_trip, condition_cost)
     in_outage = outage_steps(work, source, target, xcatd_unit)
     outage = outage_window(probes)
 
@@ -433,7 +474,7 @@ def failover(lab: Lab, inventory: Inventory, source: str, target: str, report_di
 
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 1
-    lab = Lab(LabLayout(name=LAB_NAME))
+    lab = Lab(LabLayout(name=LAB_NAME, xcat=XCAT_FLAVOUR))
     lab.up()
     results = []
     try:

@@ -1,14 +1,25 @@
-"""Table reads against xcatd every 100 ms, one loop per address: the probes of benchmarks/failover_gates.py.
+"""Table reads against xcatd every 100 ms around a failover's outage: the probes of benchmarks/failover_gates.py.
 
 Run by failover_gates.py inside the lab's switch namespace (the lab's admin workstation):
-`nsenter --net=/run/netns/<switch ns> python benchmarks/xcatd_prober.py NAME=ADDRESS ...`. Every 100 ms,
-for each NAME, it sends one `tabdump site` to xcatd at ADDRESS:3001 with the lab's own client
-(`xcatha_verify.lab.standins.commands.call`, what `XCATHOST=ADDRESS:3001 tabdump site` does) and writes
-one JSON line per read to stdout: `{"target": NAME, "sent": EPOCH, "answered": EPOCH, "ok": BOOL,
-"detail": STR}`, times from time.time(). A read is ok when xcatd answered it with rc 0 (the table came
-back); refused, timed out (0.5 s to connect, 0.5 s for the reply) or an error reply is not ok. Each read
-runs in its own thread, so one hanging until its timeout (no host behind the address yet) does not
-delay the next tick. It stops on SIGTERM, after the reads in flight ended.
+
+    nsenter --net=/run/netns/<switch ns> python benchmarks/xcatd_prober.py GO_FILE OLD_ADDRESS VIP [CERT_DIR]
+
+A read is one `tabdump site` to xcatd at ADDRESS:3001. With CERT_DIR (a lab running the real xCAT) it
+speaks xcatd's own protocol (`xcatha_verify.xcatclient`: TLS with root's client certificate from
+CERT_DIR, what `XCATHOST=ADDRESS:3001 tabdump site` sends); without, the stand-in's
+(`lab.standins.commands.call`). A read is ok when xcatd answered rc 0 and the site table's rows came
+back; refused, timed out (TIMEOUT_S for the whole read) or an error reply is not ok.
+
+The reads are sparse on purpose: one answered by the real xcatd costs the node about 0.18 s of CPU
+(xcatd forks a child per request), so reading every 100 ms all along would take most of a 2-core
+machine and slow the very run it measures. Nothing is read until GO_FILE exists (failover_gates.py
+creates it when the step two before the old node's `stop xcatd` starts). Then, every 100 ms: the old
+node's static IP, until a read of it fails after one of it was answered; from then on the VIP, until
+a read of it is answered. A failed read costs xcatd nothing. Each read runs in its own thread, so one
+hanging until its timeout does not delay the next tick.
+
+Output: one JSON line per read on stdout, `{"target": "old"|"vip", "sent": EPOCH, "answered": EPOCH,
+"ok": BOOL, "detail": STR}`, times from time.time(). It stops on SIGTERM, after the reads in flight.
 """
 
 from __future__ import annotations
@@ -18,47 +29,81 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import TextIO
 
+from xcatha_verify import xcatclient
 from xcatha_verify.lab.standins import commands
 
 XCATD_PORT = 3001
 PERIOD_S = 0.1
-TIMEOUT_S = 0.5
+TIMEOUT_S = 1.0
+GO_POLL_S = 0.01
 # call() reads its timeouts from these module constants at each call; the client's defaults (10 s to
 # connect, 600 s for a reply) are for make* commands and would make a dead server look merely slow.
 commands.CONNECT_TIMEOUT = TIMEOUT_S
 commands.REPLY_TIMEOUT = TIMEOUT_S
 
 
-def read_once(name: str, address: str, out: TextIO, out_lock: threading.Lock) -> None:
+class Probes:
+    """Which address the next tick reads, moved on by the reads' outcomes (they finish out of order)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.lock = threading.Lock()
+        self.target = "old"
+        self.old_answered = False
+        self.done = False  # the VIP answered: the outage's end is known
+
+    def record(self, name: str, sent: float, ok: bool, detail: str) -> None:
+        line = json.dumps({"target": name, "sent": sent, "answered": time.time(), "ok": ok, "detail": detail})
+        with self.lock:
+            self.out.write(line + "\n")
+            self.out.flush()
+            if name == "old" and ok:
+                self.old_answered = True
+            elif name == "old" and self.old_answered:
+                self.target = "vip"
+            elif name == "vip" and ok and self.target == "vip":
+                self.done = True
+
+
+def read_once(probes: Probes, name: str, address: str, certs: Path | None) -> None:
     sent = time.time()
     try:
-        reply = commands.call("tabdump", ["site"], (address, XCATD_PORT))
-        ok, detail = reply.get("rc") == 0, f"rc {reply.get('rc')}"
+        if certs is not None:
+            answer = xcatclient.request("tabdump", ["site"], endpoint=f"{address}:{XCATD_PORT}", cert_dir=certs,
+                                        timeout_s=TIMEOUT_S)  # fmt: skip
+            ok, detail = answer.rc == 0 and len(answer.data) > 1, f"rc {answer.rc}, {len(answer.data)} lines"
+        else:
+            reply = commands.call("tabdump", ["site"], (address, XCATD_PORT))
+            ok, detail = reply.get("rc") == 0, f"rc {reply.get('rc')}"
+    except xcatclient.XcatdUnreachable as exc:
+        ok, detail = False, str(exc)
     except (OSError, ValueError) as exc:  # OSError: refused, unreachable, timed out; ValueError: not JSON
         ok, detail = False, type(exc).__name__
-    answered = time.time()
-    line = json.dumps({"target": name, "sent": sent, "answered": answered, "ok": ok, "detail": detail})
-    with out_lock:
-        out.write(line + "\n")
-        out.flush()
+    probes.record(name, sent, ok, detail)
 
 
 def main(argv: list[str]) -> int:
-    targets = [arg.split("=", 1) for arg in argv]
-    if not targets or any(len(t) != 2 for t in targets):
-        sys.stderr.write("usage: xcatd_prober.py NAME=ADDRESS [NAME=ADDRESS ...]\n")
+    if len(argv) not in (3, 4):
+        sys.stderr.write("usage: xcatd_prober.py GO_FILE OLD_ADDRESS VIP [CERT_DIR]\n")
         return 2
+    go_file, addresses = Path(argv[0]), {"old": argv[1], "vip": argv[2]}
+    certs = Path(argv[3]) if len(argv) == 4 else None
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.set())
-    out_lock = threading.Lock()
+    while not go_file.exists() and not stopping.is_set():
+        stopping.wait(GO_POLL_S)
+    probes = Probes(sys.stdout)
     in_flight: list[threading.Thread] = []
     first_tick = time.monotonic()
     tick = 0
     while not stopping.is_set():
-        for name, address in targets:
-            reader = threading.Thread(target=read_once, args=(name, address, sys.stdout, out_lock), daemon=True)
+        with probes.lock:
+            target = None if probes.done else probes.target
+        if target is not None:
+            reader = threading.Thread(target=read_once, args=(probes, target, addresses[target], certs), daemon=True)
             reader.start()
             in_flight.append(reader)
         in_flight = [t for t in in_flight if t.is_alive()]
@@ -66,7 +111,7 @@ def main(argv: list[str]) -> int:
         # Ticks on a fixed grid, so a slow tick does not shift every later one.
         stopping.wait(max(0.0, first_tick + tick * PERIOD_S - time.monotonic()))
     for reader in in_flight:
-        reader.join(timeout=2 * TIMEOUT_S + 1)
+        reader.join(timeout=TIMEOUT_S + 1)
     return 0
 
 

@@ -10,6 +10,7 @@ from xcatha_verify.facts.hosts import addresses_for, parse_hosts
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.facts.postgres import (
+    PG_ISREADY,
     effective_listen_addresses,
     hba_covers,
     listen_covers,
@@ -21,7 +22,6 @@ from xcatha_verify.inventory import Inventory
 
 LOOPBACK = {"localhost": ["127.0.0.1", "::1"]}
 DEFAULT_DB_USER = "xcatadm"
-PG_ISREADY = {1: "rejecting connections", 2: "no response", 3: "no attempt made"}
 
 
 def _resolver(facts: NodeFacts) -> Callable[[str], list[str]]:

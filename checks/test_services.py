@@ -6,7 +6,7 @@ import shlex
 
 from xcatha_verify.checkkit import ACTIVE, PHASES, STANDBY, check, verdict
 from xcatha_verify.facts.network import FactError
-from xcatha_verify.facts.node import SITE_DOMAIN_QUERY, NodeFacts
+from xcatha_verify.facts.node import SITE_TABLE_QUERY, NodeFacts
 from xcatha_verify.inventory import Inventory, Service
 
 # States in which systemd will not start a unit at boot; "not-found" means it is not installed.
@@ -65,7 +65,7 @@ def expected_running(facts: NodeFacts, inventory: Inventory) -> tuple[list[Servi
 
 def _start_site_domain(facts: NodeFacts) -> None:
     if any(s.condition == "site_domain" for s in facts.inventory.services):
-        facts.start_xcat(SITE_DOMAIN_QUERY)
+        facts.start_xcat(SITE_TABLE_QUERY)
 
 
 @check("services.running", phases=ACTIVE, reads=_start_site_domain)

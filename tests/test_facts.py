@@ -43,7 +43,7 @@ from xcatha_verify.facts.postgres import (
     parse_pg_hba,
     parse_postgresql_conf,
 )
-from xcatha_verify.facts.xcat import parse_cfgloc, parse_lsdef
+from xcatha_verify.facts.xcat import parse_cfgloc, parse_lsdef, parse_tabdump
 
 CASES = Path(__file__).parent / "facts"
 MINIMUM_CASES = 40
@@ -155,6 +155,10 @@ def run_lsdef(inp: dict[str, Any]) -> Any:
     return parse_lsdef(text(inp["text"]))
 
 
+def run_tabdump(inp: dict[str, Any]) -> Any:
+    return parse_tabdump(text(inp["text"]))
+
+
 def run_ifcfg(inp: dict[str, Any]) -> Any:
     config = parse_ifcfg(text(inp["text"]), inp["path"])
     return {
@@ -176,6 +180,7 @@ RUNNERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "parse_hosts+names_for+addresses_for": run_hosts_lookups,
     "parse_cfgloc": run_cfgloc,
     "parse_lsdef": run_lsdef,
+    "parse_tabdump": run_tabdump,
 }
 
 

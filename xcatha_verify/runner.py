@@ -7,6 +7,7 @@ gives status 3 and a message naming it, never a silent pass.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import os
 import subprocess
@@ -175,6 +176,28 @@ def run_checks(
     )  # fmt: skip
     _emit(result.output, echo)
     return result
+
+
+# What the first in-process run would otherwise import while the operator waits on a gate.
+_WARM_MODULES = (
+    "testinfra.plugin", "pytest_metadata.plugin", "pytest_html.plugin", "pytest_html.fixtures",
+    "xcatha_verify.plugin", "xcatha_verify.report.plugin", "_pytest.python", "_pytest.junitxml",
+)  # fmt: skip
+
+
+def warm_up_in_background() -> None:
+    """Import what in-process check runs need on a thread of its own, while a runbook's first steps run.
+
+    Only imports: nothing that prints or swaps sys.stdout, so the run's own output is untouched.
+    """
+
+    def work() -> None:
+        for name in _WARM_MODULES:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
+        list(iter_checks())
+
+    threading.Thread(target=work, name="xcatha-warm-up", daemon=True).start()
 
 
 def _pytest_in_process(args: list[str]) -> subprocess.CompletedProcess[str]:

@@ -22,11 +22,16 @@ from functools import cached_property
 from testinfra.host import Host
 
 from xcatha_verify.facts.network import IP_ADDR_COMMAND, FactError, InterfaceAddress, parse_ip_addr_json
+from xcatha_verify.facts.xcat import parse_tabdump
 from xcatha_verify.inventory import Inventory, Node, Service
 
 MOUNTS_COMMAND = "findmnt -J -l -o TARGET,SOURCE,FSTYPE"
 XCAT_TIMEOUT_S = 8  # a hung xcatd must fail a check, not hang it
-SITE_DOMAIN_QUERY = "lsdef -t site -i domain"
+# Table reads through xcatd: tabdump is xCAT's lightest client (about half lsdef's time), and a
+# table read proves what lsxcatd cannot: that xcatd answers from its database.
+SITE_TABLE_QUERY = "tabdump site"
+NETWORKS_TABLE_QUERY = "tabdump networks"
+ENABLED_VALUES = ("", "0", "no")  # a row xCAT uses: Table.pm reads "disable is NULL or in ('0','no')"
 # iputils' arping, for a node without xcatha-verify: two probes a second apart, then a second more.
 ARPING_DAD = "arping -D -c 2 -w 4 -I %s %s"
 # Commands started ahead run on these threads, a few at a time (sshd allows 10 sessions per connection).
@@ -234,16 +239,38 @@ class NodeFacts:
         return result
 
     @cached_property
+    def site_table(self) -> dict[str, str]:
+        """xCAT's site table as key -> value, read through xcatd (disabled rows left out).
+
+        FactError when xcatd does not answer, or answers without a row: the site table always has
+        rows once xCAT is set up, so an empty one means xcatd could not read its database.
+        """
+        rows = self._table(SITE_TABLE_QUERY)
+        if not rows:
+            raise FactError(
+                f"{SITE_TABLE_QUERY} on {self.node.name} printed no rows: xcatd could not read its database"
+            )
+        return {row.get("key", ""): row.get("value", "") for row in rows}
+
+    @cached_property
+    def networks_table(self) -> dict[str, dict[str, str]]:
+        """xCAT's networks table, netname -> row (disabled rows left out); needs xcatd."""
+        return {row.get("netname", ""): row for row in self._table(NETWORKS_TABLE_QUERY)}
+
+    def _table(self, query: str) -> list[dict[str, str]]:
+        result = self.xcat(query)
+        if result.rc != 0:
+            raise FactError(f"{query} failed on {self.node.name}: {_last_line(result)}")
+        try:
+            rows = parse_tabdump(result.stdout)
+        except FactError as exc:
+            raise FactError(f"{query} on {self.node.name}: {exc}") from None
+        return [row for row in rows if row.get("disable", "").strip().lower() in ENABLED_VALUES]
+
+    @property
     def site_domain(self) -> str | None:
         """`domain` from xCAT's site table, None when unset; needs xcatd."""
-        result = self.xcat(SITE_DOMAIN_QUERY)
-        if result.rc != 0:
-            raise FactError(f"{SITE_DOMAIN_QUERY} failed on {self.node.name}: {_last_line(result)}")
-        for line in result.stdout.splitlines():
-            key, _, value = line.strip().partition("=")
-            if key == "domain" and value:
-                return value
-        return None
+        return self.site_table.get("domain") or None
 
     @cached_property
     def console_lock(self) -> str | None:

@@ -27,6 +27,9 @@ from dataclasses import dataclass, field
 
 from xcatha_verify.facts.network import FactError
 
+# pg_isready's exit statuses other than 0, in its own words.
+PG_ISREADY = {1: "rejecting connections", 2: "no response", 3: "no attempt made"}
+
 POSTGRESQL_CONF = "/var/lib/pgsql/data/postgresql.conf"
 POSTGRESQL_AUTO_CONF = "/var/lib/pgsql/data/postgresql.auto.conf"
 PG_HBA_CONF = "/var/lib/pgsql/data/pg_hba.conf"

@@ -1,4 +1,4 @@
-"""xCAT's own configuration: cfgloc, and object definitions as lsdef prints them.
+"""xCAT's own configuration: cfgloc, object definitions as lsdef prints them, tables as tabdump prints them.
 
 ``/etc/xcat/cfgloc`` names the database xCAT keeps its tables in, one line::
 
@@ -12,6 +12,7 @@ that might be (part of) the secret.
 
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass, field
 
@@ -123,3 +124,27 @@ def parse_lsdef(text: str) -> dict[str, dict[str, str]]:
             raise FactError(f"lsdef line {number}: expected 'Object name: NAME' or an indented attr=value line")
         current[key] = value
     return objects
+
+
+def parse_tabdump(text: str) -> list[dict[str, str]]:
+    """``tabdump TABLE`` output: its rows as {column: value}, a NULL column as "".
+
+    xCAT prints a header ``#col1,col2,...`` then one CSV row per table row, each set value in double
+    quotes with ``"`` doubled (tabutils.pm ``output_table``). Lines before the header (a client's
+    warning about its certificates) are skipped; output without a header raises FactError. A table
+    read while xcatd cannot reach its database prints the header alone (and exits 0): that is an
+    empty list here, and the caller decides what an empty table means.
+    """
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("#")), None)
+    if start is None:
+        raise FactError("tabdump: no '#column,...' header in its output")
+    columns = lines[start][1:].split(",")
+    rows = []
+    for number, fields in enumerate(csv.reader(lines[start + 1:]), start + 2):
+        if not fields:
+            continue
+        if len(fields) != len(columns):
+            raise FactError(f"tabdump line {number}: {len(fields)} fields for {len(columns)} columns")
+        rows.append(dict(zip(columns, fields, strict=True)))
+    return rows

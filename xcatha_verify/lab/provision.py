@@ -48,6 +48,9 @@ def populate(layer: Layer, layout: LabLayout, node: str, storage_id: str) -> Non
     layer.write("/etc/hostname", f"{node}\n")
     layer.write("/etc/machine-id", f"{uuid.uuid4().hex}\n", mode=0o444)
     layer.write("/etc/hosts", hosts_file(layout))
+    # Not the machine's resolv.conf: xcatconfig copies its nameservers into the site table's
+    # forwarders, and named would then forward the cluster's queries out of the lab.
+    layer.write("/etc/resolv.conf", f"search {DOMAIN}\nnameserver 127.0.0.1\n")
     netmask = str(ipaddress.IPv4Network(f"0.0.0.0/{layout.prefix}").netmask)
     layer.write(f"/etc/sysconfig/network-scripts/ifcfg-{layout.interface}",
                 render("ifcfg.j2", interface=layout.interface, netmask=netmask, ip=layout.static_ip(node)))

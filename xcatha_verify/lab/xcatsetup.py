@@ -44,7 +44,8 @@ def initialise(lab: Lab, node: str) -> None:
     _xcat(lab, node, ["xcatconfig", "-d"])
     lab.systemctl(node, "start", "xcatd")
     vip = str(lay.vip)
-    _xcat(lab, node, ["chdef", "-t", "site", "clustersite", f"master={vip}", f"nameservers={vip}"])
+    # No forwarders: DNS questions the lab cannot answer stay unanswered, inside the lab.
+    _xcat(lab, node, ["chdef", "-t", "site", "clustersite", f"master={vip}", f"nameservers={vip}", "forwarders="])
     net = lay.subnet
     _xcat(lab, node, ["chdef", "-t", "network", "-o", mgt_network_name(lay), f"net={net.network_address}",
                       f"mask={net.netmask}", f"mgtifname={lay.label}"])  # fmt: skip

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from testinfra.host import Host
 
 from xcatha_verify.errors import UsageError
+from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.inventory import Inventory, Node
 from xcatha_verify.runbook.model import Step
 
@@ -70,16 +71,18 @@ def run_step(host: Host, step: Step, inventory: Inventory, node: Node) -> Outcom
     return Outcome(result.rc, output)
 
 
-def condition_holds(host: Host, condition: str) -> tuple[bool, str]:
-    """A step's `when`, evaluated on the node now; returns (holds, why)."""
+def condition_holds(facts: NodeFacts, condition: str) -> tuple[bool, str]:
+    """A step's `when`, judged from the node's facts (read once per phase); returns (holds, why).
+
+    Raises FactError when the node cannot tell (xcatd does not answer the site table read). The
+    facts are the checks' own (`NodeFacts.site_domain`, `.console_lock`): a condition means what
+    the check that judges the same thing means.
+    """
     if condition == "site_domain":
-        result = host.run("timeout 15 lsdef -t site -i domain")
-        domain = next((line.split("=", 1)[1] for line in result.stdout.splitlines()
-                       if line.strip().startswith("domain=")), "")  # fmt: skip
+        domain = facts.site_domain
         return bool(domain), f"site domain {domain!r}" if domain else "no domain in the site table"
     if condition.startswith("console_lock:"):
         wanted = condition.split(":", 1)[1]
-        lock = host.run("cat /etc/xcat/console.lock")
-        found = None if lock.rc != 0 else ("goconserver" if "goconserver" in lock.stdout else "conserver")
+        found = facts.console_lock
         return found == wanted, f"console.lock names {found or 'nothing'}"
     raise UsageError(f"unknown condition {condition}")

@@ -14,13 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from testinfra.host import Host
+
 from xcatha_verify.errors import NodeUnreachable, XcathaError
-from xcatha_verify.inventory import Inventory
+from xcatha_verify.facts.network import FactError
+from xcatha_verify.facts.node import NodeFacts
+from xcatha_verify.inventory import Inventory, Node
 from xcatha_verify.runbook import actions
 from xcatha_verify.runbook.journal import GateRecord, Journal
 from xcatha_verify.runbook.model import Gate, Phase, Runbook, Step
 from xcatha_verify.runbook.prepare import PREPARE_ACTIONS, run_prepare
-from xcatha_verify.runner import NodeRun, run_checks
+from xcatha_verify.runner import NodeRun, run_checks, warm_up_in_background
 from xcatha_verify.targets import ensure_reachable
 
 log = logging.getLogger(__name__)
@@ -54,9 +58,12 @@ class Executor:
         self.journal = journal
         self.run_dir = run_dir
         self.opts = options
+        self._facts: tuple[Phase, NodeFacts] | None = None
 
     # ------------------------------------------------------------------ the walk
     def run(self, skip_phases: set[str] | None = None) -> None:
+        if self.opts.gates and not self.opts.dry_run:
+            warm_up_in_background()
         for phase in self.runbook.phases:
             if skip_phases and phase.name in skip_phases:
                 self.opts.echo(f"-- {phase.name}: done in the run being resumed, skipped")
@@ -126,7 +133,11 @@ class Executor:
         try:
             host = ensure_reachable(self.inventory, node)
             if step.when:
-                holds, why = actions.condition_holds(host, step.when)
+                try:
+                    holds, why = actions.condition_holds(self._phase_facts(host, phase, node), step.when)
+                except FactError as exc:
+                    self.journal.finish_step(record, "failed", None, str(exc), time.monotonic() - started)
+                    raise RunStopped(f"phase {phase.name!r}, step {step.name!r}: when {step.when}: {exc}") from None
                 if not holds:
                     self.journal.finish_step(record, "skipped", None, why, time.monotonic() - started)
                     self.opts.echo(f"   SKIP {step.name} ({why})")
@@ -163,6 +174,12 @@ class Executor:
                 f"phase {phase.name!r}, step {step.name!r} failed (exit {outcome.rc}): {' | '.join(tail)}"
             )
         return True
+
+    def _phase_facts(self, host: Host, phase: Phase, node: Node) -> NodeFacts:
+        """The facts `when:` conditions read, one set per phase: the site table is read once, not per step."""
+        if self._facts is None or self._facts[0] is not phase:
+            self._facts = (phase, NodeFacts(host, node, self.inventory))
+        return self._facts[1]
 
     def _undo(self, phase: Phase, done: list[Step]) -> None:
         """Take back what this phase did that has an undo (no half-added VIP), newest first."""
