@@ -43,7 +43,7 @@ waits: the sum over the run's steps (journal.json `steps[]`) of
   attempt, sleeping retry_delay between attempts, and in each phase one read per kind of `when`
   condition, by the first step that has one (taken from the rendered runbooks): `site_domain` reads
   the site table through xcatd (its cost: the median of 3 such reads on the node before the run),
-  `console_lock:*` one file (one round trip).
+  `console_server:*` one file (one round trip) when console.lock exists.
   The round trip is per node: the median of 10 testinfra host.run("true") over the lab's reused
   ControlMaster connection (the runner's own ssh config and control path), measured just before
   the failover.

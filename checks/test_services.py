@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import shlex
 
-from xcatha_verify.checkkit import ACTIVE, PHASES, STANDBY, check, verdict
+from xcatha_verify.checkkit import ACTIVE, PHASES, STANDBY, check, fail, verdict
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import SITE_TABLE_QUERY, NodeFacts
 from xcatha_verify.inventory import Inventory, Service
+from xcatha_verify.xcatd_reads import unreadable
 
 # States in which systemd will not start a unit at boot; "not-found" means it is not installed.
 SAFE_AT_BOOT = {"disabled", "masked", "not-found"}
@@ -54,25 +55,31 @@ def expected_running(facts: NodeFacts, inventory: Inventory) -> tuple[list[Servi
             if domain is None:
                 notes.append(f"{service.unit}: not expected (no domain in the site table)")
                 continue
-        elif condition in ("console_lock_conserver", "console_lock_goconserver"):
-            lock = facts.console_lock
-            if lock != condition.removeprefix("console_lock_"):
-                notes.append(f"{service.unit}: not expected (console.lock names {lock or 'no console server'})")
+        elif condition in ("console_server_conserver", "console_server_goconserver"):
+            try:
+                chosen, why = facts.console_choice
+            except FactError as exc:  # one console server or the other: expecting both would be wrong
+                notes.append(f"{service.unit}: cannot tell whether expected ({exc})")
+                continue
+            if chosen != condition.removeprefix("console_server_"):
+                notes.append(f"{service.unit}: not expected ({why})")
                 continue
         wanted.append(service)
     return wanted, notes
 
 
-def _start_site_domain(facts: NodeFacts) -> None:
-    if any(s.condition == "site_domain" for s in facts.inventory.services):
+def _start_site_table(facts: NodeFacts) -> None:
+    """The site table, read through xcatd when a listed service's condition may need it."""
+    if any(s.condition for s in facts.inventory.services):
         facts.start_xcat(SITE_TABLE_QUERY)
 
 
-@check("services.running", phases=ACTIVE, reads=_start_site_domain)
+@check("services.running", phases=ACTIVE, reads=_start_site_table)
 def test_services_running(facts: NodeFacts, inventory: Inventory) -> None:
     """Every service the seed starts on an active node runs.
 
-    named and dhcpd when the site table has a domain; conserver or goconserver as the console lock says.
+    named and dhcpd when the site table has a domain; conserver or goconserver as the pair's console
+    server is chosen (`NodeFacts.console_choice`).
     """
     wanted, notes = expected_running(facts, inventory)
     stopped = [s.unit for s in wanted if facts.unit_active[s.unit] not in RUNNING]
@@ -81,4 +88,37 @@ def test_services_running(facts: NodeFacts, inventory: Inventory) -> None:
         observed="; ".join([*(f"{u}: {facts.unit_active[u]}" for u in stopped), *notes]),
         expected="running: " + ", ".join(s.unit for s in wanted),
         fix="; ".join(f"systemctl start {shlex.quote(u)}" for u in stopped),
+    )
+
+
+@check("services.console_server", phases=ACTIVE, reads=_start_site_table)
+def test_console_server(facts: NodeFacts, inventory: Inventory) -> None:
+    """The pair's console server is named without contradiction, and installed.
+
+    /etc/xcat/console.lock and the site table's `consoleservice` must not name different servers (the
+    lock wins today; the next pair without it would start the other one).
+    """
+    lock = facts.console_lock
+    try:
+        chosen, why = facts.console_choice
+        service = facts.site_table.get("consoleservice", "").strip()
+    except FactError as exc:
+        if lock is None:  # the choice itself needs the site table
+            unreadable(facts, inventory, exc, "the site table readable through xcatd (no console.lock)")
+        # The lock decides; whether consoleservice agrees is for the next read (xcat.xcatd says why not now).
+        chosen, why, service = lock, f"console.lock names {lock} (site consoleservice not read: {exc})", ""
+    if lock and service and service != lock:
+        fail(observed=f"console.lock names {lock}; site consoleservice={service}",
+             expected="console.lock and the site table's consoleservice name the same console server",
+             fix=f"chdef -t site consoleservice={lock}")  # fmt: skip
+    if chosen is None:
+        fail(observed=why, expected="conserver or goconserver as the console server",
+             fix="chdef -t site consoleservice=conserver")  # fmt: skip
+    unit = next((s.unit for s in inventory.services if s.role == chosen), None)
+    installed = unit is not None and facts.unit_states.get(unit, ("not-found", ""))[0] != "not-found"
+    verdict(
+        installed,
+        observed=f"{why}; {chosen} is " + ("not among the inventory's services" if unit is None else "not installed"),
+        expected=f"the console server {chosen} installed and listed",
+        fix=f"add {chosen} to the inventory's services" if unit is None else f"install {chosen}",
     )

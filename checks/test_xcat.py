@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import NoReturn
 
 from xcatha_verify.checkkit import ACTIVE, check, fail, verdict
 from xcatha_verify.facts.network import FactError
-from xcatha_verify.facts.node import NETWORKS_TABLE_QUERY, SITE_TABLE_QUERY, NodeFacts
-from xcatha_verify.facts.postgres import PG_ISREADY
+from xcatha_verify.facts.node import (
+    NETWORKS_TABLE_QUERY,
+    POLICY_TABLE_QUERY,
+    SERVER_CERT,
+    SERVER_CERT_SUBJECT,
+    SITE_TABLE_QUERY,
+    NodeFacts,
+)
 from xcatha_verify.facts.xcat import parse_cfgloc
 from xcatha_verify.inventory import Inventory
+from xcatha_verify.xcatd_reads import through_xcatd
 
 ENGINES = {"postgresql": "Pg", "mariadb": "mysql"}
 
@@ -48,10 +54,7 @@ def test_xcatd_answers(facts: NodeFacts, inventory: Inventory) -> None:
     only when the read fails, to tell a daemon that does not answer from one without its database.
     """
     expected = "xcatd reads the site table from its database (tabdump site)"
-    try:
-        master = facts.site_table.get("master")
-    except FactError as exc:
-        unreadable(facts, inventory, exc, expected)
+    master = through_xcatd(facts, inventory, lambda: facts.site_table, expected).get("master")
     verdict(
         bool(master),
         observed="the site table has no master" if not master else f"site table read, master={master}",
@@ -60,51 +63,11 @@ def test_xcatd_answers(facts: NodeFacts, inventory: Inventory) -> None:
     )
 
 
-def unreadable(facts: NodeFacts, inventory: Inventory, exc: FactError, expected: str) -> NoReturn:
-    """Fail a check whose table read through xcatd failed, naming the cause: the database, or xcatd.
-
-    xcatd needs its database even for `lsxcatd -a` (its policy check reads a table), so the database
-    is asked first (pg_isready on cfgloc's host, the VIP); then `lsxcatd -a` tells a daemon that does
-    not answer at all from one that answers but cannot read the table.
-    """
-    unit, db_unit = _xcatd_unit(inventory), inventory.database_service.unit
-    cause = _database_cause(facts, inventory)
-    if cause:
-        fail(observed=f"{exc}; the database is the cause: {cause}", expected=expected,
-             fix=f"systemctl start {db_unit}, then systemctl restart {unit}")  # fmt: skip
-    daemon = facts.xcat("lsxcatd -a")
-    if daemon.rc != 0 or "dbengine=" not in daemon.stdout:
-        answer = (daemon.stderr or daemon.stdout).strip().splitlines()
-        said = "no answer within the time limit (xcatd hung?)" if daemon.rc == 124 else (
-            f"exit {daemon.rc}: {answer[-1] if answer else 'no output'}")
-        fail(observed=f"{exc}; lsxcatd -a: {said}", expected=expected,
-             fix=f"systemctl restart {unit}; see journalctl -u {unit}")  # fmt: skip
-    fail(observed=f"{exc}; xcatd answers lsxcatd -a and PostgreSQL accepts connections on the VIP",
-         expected=expected,
-         fix=f"see journalctl -u {unit}; check cfgloc's user and pg_hba.conf for this node")  # fmt: skip
-
-
-def _xcatd_unit(inventory: Inventory) -> str:
-    return next((s.unit for s in inventory.services if s.role == "xcatd"), "xcatd")
-
-
-def _database_cause(facts: NodeFacts, inventory: Inventory) -> str | None:
-    """Why xCAT's database does not answer, as pg_isready says it for cfgloc's host; None when it answers."""
-    db = inventory.database
-    result = facts.run("pg_isready -q -t 3 -h %s -p %s -d %s", str(inventory.vip.address), str(db.port), db.name)
-    if result.rc == 0:
-        return None
-    return f"PostgreSQL at {inventory.vip.address}:{db.port}: {PG_ISREADY.get(result.rc, f'exit {result.rc}')}"
-
-
 @check("xcat.site_master", phases=("post-activate", "active"),
        reads=lambda facts: facts.start_xcat(SITE_TABLE_QUERY))
 def test_site_master(facts: NodeFacts, inventory: Inventory) -> None:
     """The site table's master, and its nameservers where set, are the VIP: nodes follow the VIP, not a node."""
-    try:
-        site = facts.site_table
-    except FactError as exc:
-        unreadable(facts, inventory, exc, "the site table readable through xcatd")
+    site = through_xcatd(facts, inventory, lambda: facts.site_table, "the site table readable through xcatd")
     vip = inventory.vip
     own = (str(vip.address), vip.hostname, vip.short_name)
     wrong = {}
@@ -118,6 +81,34 @@ def test_site_master(facts: NodeFacts, inventory: Inventory) -> None:
         observed="; ".join(f"site {k}={v or '<unset>'}" for k, v in wrong.items()),
         expected=f"site master={vip.address}" + (f", nameservers={vip.address}" if nameservers else ""),
         fix="chdef -t site " + " ".join(f"{k}={vip.address}" for k in wrong),
+    )
+
+
+def _start_policy_reads(facts: NodeFacts) -> None:
+    facts.start_xcat(POLICY_TABLE_QUERY)
+    facts.start(SERVER_CERT_SUBJECT, SERVER_CERT)
+
+
+@check("xcat.policy", phases=("post-activate", "active"), reads=_start_policy_reads)
+def test_policy_trusts_the_server_certificate(facts: NodeFacts, inventory: Inventory) -> None:
+    """The policy table trusts the CN of the shared server certificate, whichever node now serves with it.
+
+    Both nodes' xcatd present the one certificate from the shared /etc/xcat; requests signed with it
+    (xCAT's own daemons and plugins calling back) are authorised by its CN.
+    """
+    try:
+        name = facts.server_cert_cn
+    except FactError as exc:
+        fail(observed=str(exc), expected=f"{SERVER_CERT} readable (the shared data connected)",
+             fix="connect the shared data; xCAT's certificates live in /etc/xcat/cert")  # fmt: skip
+    rows = through_xcatd(facts, inventory, lambda: facts.policy_table, "the policy table readable through xcatd")
+    mine = [r for r in rows if r.get("name", "") == name]
+    verdict(
+        any(r.get("rule", "").lower() == "trusted" for r in mine),
+        observed=f"policy for {name}: " + (", ".join(f"priority {r.get('priority')} rule={r.get('rule')}"
+                                                     for r in mine) or "no row"),
+        expected=f"a policy row name={name} rule=trusted (the CN of {SERVER_CERT})",
+        fix=f"xcatha-run prepare (or: chtab priority=1.2 policy.name={name} policy.rule=trusted)",
     )
 
 
@@ -139,10 +130,8 @@ def _networks_to_check(inventory: Inventory, networks: dict[str, dict[str, str]]
        reads=lambda facts: facts.start_xcat(NETWORKS_TABLE_QUERY))
 def test_mgtifname(facts: NodeFacts, inventory: Inventory) -> None:
     """The provision network's mgtifname is the VIP's label (e.g. eth0:0)."""
-    try:
-        networks = facts.networks_table
-    except FactError as exc:
-        unreadable(facts, inventory, exc, "the networks table readable through xcatd")
+    networks = through_xcatd(facts, inventory, lambda: facts.networks_table,
+                             "the networks table readable through xcatd")  # fmt: skip
     names = _networks_to_check(inventory, networks)
     label = inventory.vip.label
     wrong = {n: networks.get(n, {}).get("mgtifname", "<missing network>") for n in names}

@@ -64,13 +64,15 @@ DRIFT_FAULTS = [
     ("pg-hba-missing", "xcatmn1", {"xcatmn1": {"pg.hba"}}),
     ("hosts-differ", "xcatmn2", {"xcatmn1": {"pair.hosts_in_sync"}}),
     ("clock-skew", "xcatmn2", {"xcatmn1": {"pair.clock_offset"}}),
-    ("xcatd-hung", "xcatmn1", {"xcatmn1": {"xcat.xcatd", "xcat.site_master", "xcat.mgtifname"}}),
+    ("xcatd-hung", "xcatmn1", {"xcatmn1": {"xcat.xcatd", "xcat.site_master", "xcat.policy", "xcat.mgtifname"}}),
     (
         "storage-disconnected", "xcatmn1",
         # Storage gone under a running pair: everything that reads the shared data fails with it. The units
         # still run (systemd sees PostgreSQL's processes, which hold the lazily unmounted files open).
+        # No console.lock and no site table to read: which console server the pair uses cannot be told.
         {"xcatmn1": {"shared.connected", "pg.listen_addresses", "pg.hba", "xcat.cfgloc", "xcat.xcatd",
-                     "xcat.site_master", "xcat.mgtifname", "pair.same_storage"}},
+                     "xcat.site_master", "xcat.policy", "xcat.mgtifname", "pair.same_storage",
+                     "services.console_server"}},
     ),
 ]  # fmt: skip
 

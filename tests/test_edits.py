@@ -25,6 +25,8 @@ from xcatha_verify.actions.edits import (
     hosts_names,
     listen_required,
     mgtifname_commands,
+    policy_commands,
+    site_master_commands,
 )
 from xcatha_verify.facts.xcat import parse_lsdef
 from xcatha_verify.inventory import parse_inventory
@@ -400,3 +402,35 @@ def test_inventory_requirements_drive_the_seed_edits():
     hba = ensure_hba_entries(RHEL_HBA + lines(SEED_HBA_VIP), HBA, hba_required(inventory))
     assert diff_lines(hba)[1] == HBA_MN1 + HBA_MN2
     assert mgtifname_commands(LSDEF, inventory.mgt_networks, inventory.vip.label, vip=VIP) == [chdef(SEED_NET)]
+
+
+# ---------------------------------------------------------------------------------- site master, policy
+SITE_VIP_NAMES = ["xcatmn.cluster.example", "xcatmn"]
+
+
+@pytest.mark.parametrize(("site", "expected"), [
+    ({"master": "192.0.2.7", "nameservers": "192.0.2.7"}, []),
+    ({"master": "xcatmn", "nameservers": "<xcatmaster>"}, []),  # the VIP's name; xCAT's keyword for the master
+    ({"master": "192.0.2.7"}, []),  # nameservers unset stays unset
+    ({"master": "192.0.2.5", "nameservers": "192.0.2.5"},
+     [["chdef", "-t", "site", "-o", "clustersite", "master=192.0.2.7", "nameservers=192.0.2.7"]]),
+    ({"nameservers": "192.0.2.7,192.0.2.5"}, [["chdef", "-t", "site", "-o", "clustersite", "master=192.0.2.7",
+                                              "nameservers=192.0.2.7"]]),
+])  # fmt: skip
+def test_site_master_commands(site: dict[str, str], expected: list[list[str]]) -> None:
+    assert site_master_commands(site, "192.0.2.7", SITE_VIP_NAMES) == expected
+
+
+POLICY = [{"priority": "1", "name": "root", "rule": "allow"},
+          {"priority": "1.2", "name": "xcatmn1", "rule": "trusted"},
+          {"priority": "2.3", "name": "", "commands": "lsxcatd", "rule": "allow"}]  # fmt: skip
+
+
+def test_policy_commands() -> None:
+    assert policy_commands(POLICY, "xcatmn1") == []
+    assert policy_commands(POLICY, "xcatmn2") == [["chtab", "priority=1.21", "policy.name=xcatmn2",
+                                                   "policy.rule=trusted"]]  # fmt: skip
+    assert policy_commands(POLICY[:1], "xcatmn2") == [["chtab", "priority=1.2", "policy.name=xcatmn2",
+                                                       "policy.rule=trusted"]]  # fmt: skip
+    with pytest.raises(EditRefused, match="names xcatmn2 with rule=deny"):
+        policy_commands([*POLICY, {"priority": "5", "name": "xcatmn2", "rule": "deny"}], "xcatmn2")

@@ -345,8 +345,8 @@ def test_stop_order_and_conditions():
                                                 "postgresql"]
     conditions = {s.role: s.condition for s in inv.services}
     assert conditions == {"postgresql": None, "xcatd": None, "named": "site_domain", "dhcpd": "site_domain",
-                          "ntpd": None, "conserver": "console_lock_conserver",
-                          "goconserver": "console_lock_goconserver"}
+                          "ntpd": None, "conserver": "console_server_conserver",
+                          "goconserver": "console_server_goconserver"}
 
 
 def test_model_is_frozen():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import testinfra
 
-from xcatha_verify.facts.node import NodeFacts
+from xcatha_verify.facts.node import GOCONSERVER_BINARY, XCAT_VERSION_FILE, NodeFacts
 from xcatha_verify.inventory import load_inventory
 
 INVENTORY = Path(__file__).parent / "inventories" / "minimal.yml"
@@ -46,3 +46,49 @@ def test_arguments_are_quoted_and_part_of_what_matches(facts: NodeFacts, tmp_pat
     assert facts.run("printf %%s %s", hostile).stdout == hostile
     assert not (tmp_path / "pwned").exists()
 
+
+
+# xCAT::Version as xCAT's build stamps it (xcat-core 2.19.0, the lines that matter).
+VERSION_PM = """package xCAT::Version;
+sub Version
+{
+    my $version = shift;
+    if ($version eq 'short')
+    {
+        $version = ''    . '2.19.0' ;
+    }
+    else
+    {
+        $version = 'Version '    . '2.19.0' . ' (git commit 7733d16)' ;
+    }
+    return $version;
+}
+"""
+
+
+def test_xcat_version_is_read_as_lsxcatd_words_it(facts: NodeFacts) -> None:
+    facts._files[XCAT_VERSION_FILE] = VERSION_PM
+    assert facts.xcat_version == "2.19.0 (git commit 7733d16)"
+    facts._files[XCAT_VERSION_FILE] = None
+    assert facts.xcat_version == "not installed"
+    facts._files[XCAT_VERSION_FILE] = "package xCAT::Version;\n"
+    assert facts.xcat_version.startswith("unknown (")
+
+
+@pytest.mark.parametrize(("lock", "site", "expected"), [
+    ("goconserver\n", {"consoleservice": "conserver"}, ("goconserver", "console.lock names goconserver")),
+    ("conserver\n", {}, ("conserver", "console.lock names conserver")),
+    (None, {"consoleservice": "goconserver"}, ("goconserver", "no console.lock; site consoleservice=goconserver")),
+    (None, {"consoleservice": "confluent"}, (None, "no console.lock; site consoleservice=confluent: not a console "
+                                                   "server the procedure starts")),
+    # This machine has no /usr/bin/goconserver: xCAT's conserver.
+    (None, {"domain": "x"}, ("conserver", "no console.lock, no site consoleservice, no goconserver installed: "
+                                          "conserver")),
+])  # fmt: skip
+def test_console_choice_follows_the_order_of_evidence(
+    facts: NodeFacts, lock: str | None, site: dict[str, str], expected: tuple[str | None, str]
+) -> None:
+    assert not Path(GOCONSERVER_BINARY).exists()
+    facts._files["/etc/xcat/console.lock"] = lock
+    facts.__dict__["site_table"] = site
+    assert facts.console_choice == expected

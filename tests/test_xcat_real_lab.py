@@ -18,14 +18,16 @@ from pathlib import Path
 import pytest
 
 from tests.observe import role_problems
+from xcatha_verify.inventory import load_inventory
 from xcatha_verify.lab.fixture import SESSION_LAB, own_lab
 from xcatha_verify.lab.lab import Lab
 from xcatha_verify.lab.layout import LabLayout
+from xcatha_verify.runbook import model
 
 pytestmark = pytest.mark.lab
 BIN = Path(sys.executable).parent
 NODES = ("xcatmn1", "xcatmn2")
-XCAT_CHECKS = "cfgloc or xcatd_answers or site_master or mgtifname"  # -k: the xcat.* checks' functions
+XCAT_CHECKS = "cfgloc or xcatd_answers or site_master or mgtifname or policy_trusts"  # -k: the xcat.* checks' functions
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +62,7 @@ def test_planned_failover_there_and_back_with_real_xcat(xlab: Lab, tmp_path: Pat
     for source, target in (("xcatmn1", "xcatmn2"), ("xcatmn2", "xcatmn1")):
         token = f"from-{source}-{time.time_ns()}"
         assert _xcat(xlab, source, "chdef", "-t", "node", "-o", "cn1", f"usercomment={token}").returncode == 0
-        proc = subprocess.run(
-            [str(BIN / "xcatha-run"), "failover", "--from", source, "--to", target, "--yes", "--inventory",
-             str(xlab.layout.inventory), "--report-dir", str(tmp_path)],
-            capture_output=True, text=True, check=False, timeout=600, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        assert proc.returncode == 0, proc.stdout + proc.stderr
+        _failover(xlab, source, target, tmp_path)
         assert role_problems(xlab, active=target) == []
         # Real lsdef and tabdump on the new active node read what was written before the failover.
         assert f"usercomment={token}" in _xcat(xlab, target, "lsdef", "-t", "node", "-o", "cn1").stdout
@@ -97,11 +94,13 @@ def test_xcatd_check_names_the_database_when_postgresql_is_down(xlab: Lab, tmp_p
             capture_output=True, text=True, check=False, timeout=300,
         )  # fmt: skip
         summary = json.loads(next(base.glob("*.json")).read_text())
+        # Every report records the checked node's xCAT version.
+        assert summary["environment"]["xcat_version"]["xcatmn1"] == "2.19.0 (git commit 7733d16)"
         return proc.returncode, {r["check_id"]: r for r in summary["results"]}
 
     status, results = xcat_checks()
     assert status == 0 and {r["outcome"] for r in results.values()} == {"passed"}, results
-    assert set(results) == {"xcat.cfgloc", "xcat.xcatd", "xcat.site_master", "xcat.mgtifname"}
+    assert set(results) == {"xcat.cfgloc", "xcat.xcatd", "xcat.site_master", "xcat.mgtifname", "xcat.policy"}
     xlab.systemctl("xcatmn1", "stop", "postgresql")
     try:
         status, results = xcat_checks()
@@ -117,3 +116,100 @@ def test_xcatd_check_names_the_database_when_postgresql_is_down(xlab: Lab, tmp_p
     while (status := xcat_checks()[0]) != 0 and time.monotonic() < deadline:
         time.sleep(1)
     assert status == 0
+
+
+def _active_node(lab: Lab) -> str:
+    return next(n for n in NODES if lab.systemctl(n, "is-active", "xcatd", check=False).stdout.strip() == "active")
+
+
+def _failover(lab: Lab, source: str, target: str, report_dir: Path) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [str(BIN / "xcatha-run"), "failover", "--from", source, "--to", target, "--yes", "--inventory",
+         str(lab.layout.inventory), "--report-dir", str(report_dir)],
+        capture_output=True, text=True, check=False, timeout=600, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+def test_console_server_without_console_lock(xlab: Lab, tmp_path: Path) -> None:
+    lock = xlab.layout.shared_dir("/etc/xcat") / "console.lock"
+    active = _active_node(xlab)
+    standby = next(n for n in NODES if n != active)
+    try:
+        # No lock, conserver running: deactivation writes the lock as xcatha.py does.
+        lock.unlink()
+        _failover(xlab, active, standby, tmp_path / "one")
+        assert lock.read_text() == "conserver\n"
+        assert xlab.systemctl(standby, "is-active", "conserver").stdout.strip() == "active"
+        # No lock and no console server running: the choice falls to what xCAT would use (no site
+        # consoleservice, no goconserver installed: conserver), and it runs after the activation.
+        xlab.systemctl(standby, "stop", "conserver")
+        lock.unlink()
+        _failover(xlab, standby, active, tmp_path / "two")
+        journal = json.loads(next((tmp_path / "two").glob("*/journal.json")).read_text())
+        record = next(s for s in journal["steps"] if s["name"].startswith("record the running console server"))
+        assert "no console server runs: console.lock left as it is" in record["output_tail"], record
+        assert not lock.exists()
+        assert xlab.systemctl(active, "is-active", "conserver").stdout.strip() == "active"
+        # makeconservercf may enable conserver at boot; the runbook leaves every unit disabled.
+        assert role_problems(xlab, active=active) == []
+    finally:
+        lock.write_text("conserver\n")
+
+
+def test_start_xcatd_is_bounded_when_its_database_does_not_answer(xlab: Lab) -> None:
+    active = _active_node(xlab)
+    inventory = load_inventory(xlab.layout.inventory)
+    book = model.load_for("activate", inventory, inventory.node(active))
+    step = next(s for p in book.phases for s in p.steps if s.name == "start xcatd")
+    assert step.command is not None and step.command[-2:] == ("60", "xcatd")
+    bounded = [*step.command[:-2], "5", "xcatd"]  # the runbook's own command, with a 5 s bound for the test
+    xlab.systemctl(active, "stop", "xcatd")
+    xlab.systemctl(active, "stop", "postgresql")
+    try:
+        started = time.monotonic()
+        proc = xlab.run(active, bounded, check=False, timeout=60)
+        took = time.monotonic() - started
+        assert proc.returncode == 124, proc.stdout + proc.stderr
+        assert "xcatd did not start within 5 s and was stopped" in proc.stderr
+        assert took < 30  # 5 s, then the stop
+        # No start job left behind: xcatd is not still "activating" towards a database that is not there.
+        assert xlab.systemctl(active, "is-active", "xcatd", check=False).stdout.strip() in ("inactive", "failed")
+    finally:
+        xlab.systemctl(active, "start", "postgresql")
+        xlab.systemctl(active, "start", "xcatd")
+    assert role_problems(xlab, active=active) == []
+
+
+def test_prepare_puts_back_site_master_and_the_policy_row_with_a_backup(xlab: Lab, tmp_path: Path) -> None:
+    active = _active_node(xlab)
+    vip = str(xlab.layout.vip)
+
+    def prepare() -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [str(BIN / "xcatha-run"), "prepare", "--node", active, "--yes", "--inventory", str(xlab.layout.inventory),
+             "--report-dir", str(tmp_path)], capture_output=True, text=True, check=False, timeout=600,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc
+
+    policy = _xcat(xlab, active, "tabdump", "policy").stdout
+    assert '"1.2","xcatmn1",,,,,,"trusted"' in policy  # xcatconfig's row for the certificate's CN
+    # Drift: the site's master names a node, and the certificate's CN lost its policy row.
+    static = str(xlab.layout.static_ip(active))
+    assert _xcat(xlab, active, "chdef", "-t", "site", "-o", "clustersite", f"master={static}").returncode == 0
+    assert _xcat(xlab, active, "chtab", "-d", "priority=1.2", "policy").returncode == 0
+    first = prepare()
+    assert f"$ chdef -t site -o clustersite master={vip}" in first.stdout
+    assert "$ chtab priority=1.2 policy.name=xcatmn1 policy.rule=trusted" in first.stdout
+    assert "backup: /etc/xcat/policy.csv.xcatha-" in first.stdout and "restore: tabrestore" in first.stdout
+    assert f'-"master","{static}",,' in first.stdout and f'+"master","{vip}",,' in first.stdout  # the diff
+    backups = sorted(xlab.layout.shared_dir("/etc/xcat").glob("site.csv.xcatha-*"))
+    assert backups and f'"master","{static}"' in backups[-1].read_text()  # the table as it was
+    assert f"master={vip}" in _xcat(xlab, active, "lsdef", "-t", "site", "-i", "master").stdout
+    assert '"1.2","xcatmn1",,,,,,"trusted"' in _xcat(xlab, active, "tabdump", "policy").stdout
+    second = prepare()
+    assert "the policy table already trusts xcatmn1" in second.stdout
+    assert "the site table's master (and nameservers) already name the VIP" in second.stdout

@@ -36,14 +36,14 @@ DEFAULT_SERVICES = ("postgresql", "xcatd", "named", "dhcpd", "ntpd", "conserver"
 SERVICE_ROLES = ("postgresql", "mariadb", "xcatd", "named", "dhcpd", "ntpd", "chronyd", "conserver",
                  "goconserver")
 DATABASE_TYPES = ("postgresql", "mariadb")
-# xcatha.py starts named/dhcpd only when the site table has a domain, and conserver or goconserver as
-# /etc/xcat/console.lock says.
+# xcatha.py starts named/dhcpd only when the site table has a domain; conserver or goconserver is the
+# pair's console server (NodeFacts.console_choice: console.lock, site consoleservice, what is installed).
 _CONDITIONS = {"named": "site_domain", "dhcpd": "site_domain",
-               "conserver": "console_lock_conserver", "goconserver": "console_lock_goconserver"}
+               "conserver": "console_server_conserver", "goconserver": "console_server_goconserver"}
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
-ServiceCondition = Literal["site_domain", "console_lock_conserver", "console_lock_goconserver"]
+ServiceCondition = Literal["site_domain", "console_server_conserver", "console_server_goconserver"]
 
 _CLUSTER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 _DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")

@@ -15,7 +15,7 @@ import pytest
 from testinfra.host import Host
 
 from xcatha_verify.checkkit import MARK, check_phase
-from xcatha_verify.facts.node import NodeFacts
+from xcatha_verify.facts.node import XCAT_VERSION_FILE, NodeFacts
 from xcatha_verify.inventory import Inventory, Node, load_inventory
 from xcatha_verify.targets import ensure_reachable
 
@@ -130,6 +130,8 @@ def facts(
         # A few named checks (a runbook gate) read less than one batched read costs.
         if not pytestconfig.getoption("--xcatha-only"):
             _prefetched(fresh, inventory)
+        else:
+            fresh.start_file(XCAT_VERSION_FILE)  # for the report, beside the checks
     return _FACTS[key]
 
 
@@ -138,7 +140,8 @@ def _prefetched(facts: NodeFacts, inventory: Inventory) -> NodeFacts:
     db = inventory.database
     first_shared = inventory.shared_data[0].path
     files = ["/etc/hosts", facts.node.network_config, db.cfgloc, db.conf_file, db.hba_file or "",
-             "/etc/xcat/console.lock", "/var/lib/xcatha/storage-id", f"{first_shared}/.xcatha-storage-id"]  # fmt: skip
+             "/etc/xcat/console.lock", "/var/lib/xcatha/storage-id", f"{first_shared}/.xcatha-storage-id",
+             XCAT_VERSION_FILE]  # fmt: skip
     facts.prefetch([f for f in files if f])
     return facts
 
@@ -174,3 +177,11 @@ def peer_facts(peer: Node, inventory: Inventory, pytestconfig: pytest.Config) ->
     """
     _start_peer(inventory, peer, pytestconfig)
     return _PEER[0].result()
+
+
+def xcat_versions() -> dict[str, str]:
+    """xCAT's version on each node this run read facts from (the checked node, and the peer when read)."""
+    known = list(_FACTS.values())
+    if _PEER and _PEER[0].done() and _PEER[0].exception() is None:
+        known.append(_PEER[0].result())
+    return {facts.node.name: facts.xcat_version for facts in known}

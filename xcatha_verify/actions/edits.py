@@ -339,6 +339,40 @@ def mgtifname_commands(networks: Mapping[str, Mapping[str, str]], names: Sequenc
     return commands
 
 
+def site_master_commands(site: Mapping[str, str], vip: str, vip_names: Sequence[str]) -> list[list[str]]:
+    """The ``chdef`` still needed so the site table's ``master`` (and ``nameservers``, when set) is the VIP.
+
+    ``site`` is the site table (key -> value). A value already naming the VIP (its address or one of
+    ``vip_names``) is left alone; ``nameservers`` unset stays unset. Returns [] when nothing is needed.
+    """
+    own = {vip, *vip_names}
+    wanted: list[str] = []
+    if site.get("master", "") not in own:
+        wanted.append(f"master={vip}")
+    nameservers = [n.strip() for n in site.get("nameservers", "").split(",") if n.strip()]
+    if nameservers and any(n not in own and n != "<xcatmaster>" for n in nameservers):
+        wanted.append(f"nameservers={vip}")
+    return [["chdef", "-t", "site", "-o", "clustersite", *wanted]] if wanted else []
+
+
+def policy_commands(rows: Sequence[Mapping[str, str]], name: str) -> list[list[str]]:
+    """The ``chtab`` still needed so the policy table trusts ``name`` (the server certificate's CN).
+
+    Nothing when a row names it with ``rule=trusted``; a row naming it with another rule is refused
+    (the site decided that; the operator changes it). A new row takes xcatconfig's priority for the
+    management node, 1.2, or the first of 1.21, 1.22, ... that is free.
+    """
+    mine = [r for r in rows if r.get("name", "") == name]
+    if any(r.get("rule", "").lower() == "trusted" for r in mine):
+        return []
+    if mine:
+        raise EditRefused(f"the policy table names {name} with rule={mine[0].get('rule', '')} (priority "
+                          f"{mine[0].get('priority', '?')}); change it to trusted by hand if that is meant")
+    taken = {r.get("priority", "") for r in rows}
+    priority = next(p for p in ["1.2", *(f"1.2{i}" for i in range(1, 100))] if p not in taken)
+    return [["chtab", f"priority={priority}", f"policy.name={name}", "policy.rule=trusted"]]
+
+
 # ----------------------------------------------------------------------------------- from the inventory
 
 

@@ -31,6 +31,14 @@ XCAT_TIMEOUT_S = 8  # a hung xcatd must fail a check, not hang it
 # table read proves what lsxcatd cannot: that xcatd answers from its database.
 SITE_TABLE_QUERY = "tabdump site"
 NETWORKS_TABLE_QUERY = "tabdump networks"
+POLICY_TABLE_QUERY = "tabdump policy"
+SERVER_CERT = "/etc/xcat/cert/server-cert.pem"
+SERVER_CERT_SUBJECT = "openssl x509 -noout -subject -nameopt multiline -in %s"
+# xCAT's version as its build stamped it into xCAT::Version (lsxcatd -v prints the same, via xcatd).
+XCAT_VERSION_FILE = "/opt/xcat/lib/perl/xCAT/Version.pm"
+_XCAT_VERSION = re.compile(r"'Version '\s*\.\s*'([^']+)'\s*\.\s*'([^']*)'")
+CONSOLE_SERVERS = ("conserver", "goconserver")
+GOCONSERVER_BINARY = "/usr/bin/goconserver"
 ENABLED_VALUES = ("", "0", "no")  # a row xCAT uses: Table.pm reads "disable is NULL or in ('0','no')"
 # iputils' arping, for a node without xcatha-verify: two probes a second apart, then a second more.
 ARPING_DAD = "arping -D -c 2 -w 4 -I %s %s"
@@ -197,10 +205,15 @@ class NodeFacts:
     def mounts(self) -> dict[str, Mount]:
         return parse_findmnt(self.host.check_output(MOUNTS_COMMAND))
 
+    def start_file(self, path: str) -> None:
+        """Begin reading what `file(path)` will return."""
+        if path not in self._files:
+            self.start("cat -- %s", path)
+
     def file(self, path: str) -> str | None:
         """A file's text, or None when it does not exist (read once per run)."""
         if path not in self._files:
-            result = self.host.run("cat -- %s", path)
+            result = self.run("cat -- %s", path)
             if result.rc == 0:
                 self._files[path] = result.stdout
             elif self.host.run("test -e %s", path).rc != 0:
@@ -257,6 +270,20 @@ class NodeFacts:
         """xCAT's networks table, netname -> row (disabled rows left out); needs xcatd."""
         return {row.get("netname", ""): row for row in self._table(NETWORKS_TABLE_QUERY)}
 
+    @cached_property
+    def policy_table(self) -> list[dict[str, str]]:
+        """xCAT's policy table, its rows in order (disabled rows left out); needs xcatd."""
+        return self._table(POLICY_TABLE_QUERY)
+
+    @cached_property
+    def server_cert_cn(self) -> str:
+        """The common name of xCAT's server certificate on the shared /etc/xcat (openssl on the node)."""
+        result = self.run(SERVER_CERT_SUBJECT, SERVER_CERT)
+        found = re.search(r"^\s*commonName\s*=\s*(.+?)\s*$", result.stdout, re.M)
+        if result.rc != 0 or not found:
+            raise FactError(f"cannot read the subject of {SERVER_CERT} on {self.node.name}: {_last_line(result)}")
+        return found.group(1)
+
     def _table(self, query: str) -> list[dict[str, str]]:
         result = self.xcat(query)
         if result.rc != 0:
@@ -279,6 +306,39 @@ class NodeFacts:
         if text is None:
             return None
         return "goconserver" if "goconserver" in text else "conserver"
+
+    @property
+    def xcat_version(self) -> str:
+        """xCAT's version on the node, as `lsxcatd -v` words it, or why there is none."""
+        try:
+            text = self.file(XCAT_VERSION_FILE)
+        except FactError as exc:
+            return f"unknown ({exc})"
+        if text is None:
+            return "not installed"
+        found = _XCAT_VERSION.search(text)
+        return f"{found.group(1)}{found.group(2)}" if found else f"unknown ({XCAT_VERSION_FILE} not understood)"
+
+    @cached_property
+    def console_choice(self) -> tuple[str | None, str]:
+        """The pair's console server and why: the procedure's order of evidence.
+
+        /etc/xcat/console.lock (xcatha.py's record of what ran at deactivation), else the site table's
+        `consoleservice`, else goconserver when /usr/bin/goconserver is installed (xCAT's
+        makeconservercf then hands over to it), else conserver. None when `consoleservice` names one
+        this procedure does not start (confluent). FactError when the site table cannot be read.
+        """
+        lock = self.console_lock
+        if lock is not None:
+            return lock, f"console.lock names {lock}"
+        service = self.site_table.get("consoleservice", "").strip()
+        if service in CONSOLE_SERVERS:
+            return service, f"no console.lock; site consoleservice={service}"
+        if service:
+            return None, f"no console.lock; site consoleservice={service}: not a console server the procedure starts"
+        if self.host.run("test -x %s", GOCONSERVER_BINARY).rc == 0:
+            return "goconserver", f"no console.lock, no site consoleservice; {GOCONSERVER_BINARY} is installed"
+        return "conserver", "no console.lock, no site consoleservice, no goconserver installed: conserver"
 
     def clock_sample(self) -> tuple[float, float]:
         """(node clock minus local midpoint, half round trip) for one `date` call, in seconds."""

@@ -21,6 +21,7 @@ from xcatha_verify.lab.layout import DB_NAME, DB_USER, DOMAIN, NODE_NAMES, PG_BI
 from xcatha_verify.lab.templating import render
 
 STORAGE_ID = ".xcatha-storage-id"  # see checks: pair.same_storage
+SERVER_CERT_CN = "xcatmn1"  # the stand-in flavour's server certificate names the node xCAT was set up on
 
 
 def data_dir(layout: LabLayout) -> Path:
@@ -92,6 +93,9 @@ def _seed_sql(layout: LabLayout) -> str:
         ("hosts", ("node", "ip"), [("cn1", str(net.network_address + 101)), ("cn2", str(net.network_address + 102))]),
         ("mac", ("node", "interface", "mac"),
          [("cn1", "eth0", "02:00:00:00:01:01"), ("cn2", "eth0", "02:00:00:00:01:02")]),
+        # As xcatconfig -d makes it: root allowed, the node that made the server certificate trusted.
+        ("policy", ("priority", "name", "commands", "rule"),
+         [("1", "root", "", "allow"), ("1.2", SERVER_CERT_CN, "", "trusted"), ("2.3", "", "lsxcatd", "allow")]),
     ]  # fmt: skip
     inserts = []
     for table, cols, values in rows:
@@ -100,3 +104,16 @@ def _seed_sql(layout: LabLayout) -> str:
             # Table and column names are the lab's constants; values are quoted literals.
             inserts.append(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({literals});")  # noqa: S608
     return f"SET ROLE {DB_USER};\n{schema}\n" + "\n".join(inserts) + "\n"
+
+
+def make_server_certificate(layout: LabLayout) -> None:
+    """The stand-in flavour's /etc/xcat/cert/server-cert.pem on the shared data, CN=xcatmn1.
+
+    On a real pair xcatconfig -c makes it (and the real flavour runs xcatconfig); the stand-in xcatd
+    speaks no TLS, so this certificate is only read, by the checks (xcat.policy), as on a real pair.
+    """
+    cert_dir = layout.shared_dir("/etc/xcat") / "cert"
+    cert_dir.mkdir(mode=0o755, exist_ok=True)
+    system.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj",
+                f"/CN={SERVER_CERT_CN}", "-keyout", str(cert_dir / "server-key.pem"),
+                "-out", str(cert_dir / "server-cert.pem")])  # fmt: skip

@@ -180,6 +180,8 @@ class Lab:
             list(pool.map(self.power_on, NODE_NAMES))
             self._state["db_password"] = db.result()
         (lay.shared_dir("/etc/xcat") / "console.lock").write_text(CONSOLE_LOCK)
+        if lay.xcat != "real":
+            database.make_server_certificate(lay)
         self._save()
         if lay.xcat == "real":
             progress("xcatmn1: xCAT's one-time set-up (xcatconfig -c and -d, site, networks, compute nodes)")

@@ -343,8 +343,18 @@ class XcathaReport:
         head = " ".join(filter(None, (self.summary.node, self.summary.phase))) or "checks"
         return f"{head}: {counts['passed']} passed, {counts['failed']} failed, {counts['error']} errors{skipped}"
 
+    def _xcat_versions(self) -> dict[str, str]:
+        """Each checked node's xCAT version, read by the checks' facts (once, then kept)."""
+        if "xcat_version" not in self.summary.environment:
+            from xcatha_verify.plugin import xcat_versions  # the facts plugin, loaded beside this one
+
+            self.summary.environment["xcat_version"] = xcat_versions()
+        versions: dict[str, str] = self.summary.environment["xcat_version"]
+        return versions
+
     def pytest_sessionfinish(self) -> None:
         self.summary.finished_at = _now().isoformat(timespec="seconds")
+        self._xcat_versions()
         if self.console:
             self._write_line(self.summary_line())
         if self.json_path:
@@ -374,3 +384,6 @@ class XcathaReport:
         color = "#1b7f2a" if self.summary.ready else "#b3261e"
         prefix.append(f'<p class="xcatha-verdict" style="font-size:1.6em;font-weight:bold;color:{color}">'
                       f"{escape(self.summary.verdict)}</p>")
+        versions = self._xcat_versions()
+        if versions:
+            prefix.append("<p>xCAT: " + escape(", ".join(f"{n} {v}" for n, v in versions.items())) + "</p>")

@@ -75,14 +75,13 @@ def condition_holds(facts: NodeFacts, condition: str) -> tuple[bool, str]:
     """A step's `when`, judged from the node's facts (read once per phase); returns (holds, why).
 
     Raises FactError when the node cannot tell (xcatd does not answer the site table read). The
-    facts are the checks' own (`NodeFacts.site_domain`, `.console_lock`): a condition means what
+    facts are the checks' own (`NodeFacts.site_domain`, `.console_choice`): a condition means what
     the check that judges the same thing means.
     """
     if condition == "site_domain":
         domain = facts.site_domain
         return bool(domain), f"site domain {domain!r}" if domain else "no domain in the site table"
-    if condition.startswith("console_lock:"):
-        wanted = condition.split(":", 1)[1]
-        found = facts.console_lock
-        return found == wanted, f"console.lock names {found or 'nothing'}"
+    if condition.startswith("console_server:"):
+        found, why = facts.console_choice
+        return found == condition.split(":", 1)[1], why
     raise UsageError(f"unknown condition {condition}")

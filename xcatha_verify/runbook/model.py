@@ -21,9 +21,10 @@ from xcatha_verify.inventory import Inventory, Node
 
 ACTIONS = (
     "vip_up", "vip_down", "record_storage_id",
-    "prepare_pg_listen", "prepare_pg_hba", "prepare_hosts", "prepare_mgtifname",
+    "prepare_pg_listen", "prepare_pg_hba", "prepare_hosts", "prepare_mgtifname", "prepare_site_master",
+    "prepare_policy",
 )  # fmt: skip
-CONDITIONS = ("site_domain", "console_lock:conserver", "console_lock:goconserver")
+CONDITIONS = ("site_domain", "console_server:conserver", "console_server:goconserver")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ second `prepare` is a no-op and `--dry-run` shows the same diff without writing.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import shlex
 import time
@@ -22,15 +23,20 @@ from xcatha_verify.actions.edits import (
     hosts_names,
     listen_required,
     mgtifname_commands,
+    policy_commands,
+    site_master_commands,
 )
 from xcatha_verify.errors import XcathaError
 from xcatha_verify.facts.hosts import addresses_for, parse_hosts
 from xcatha_verify.facts.network import IP_ADDR_COMMAND, parse_ip_addr_json
-from xcatha_verify.facts.xcat import parse_cfgloc, parse_lsdef
+from xcatha_verify.facts.node import XCAT_TIMEOUT_S, NodeFacts
+from xcatha_verify.facts.xcat import parse_cfgloc
 from xcatha_verify.inventory import Inventory, Node
 from xcatha_verify.runbook.actions import Outcome
 
-PREPARE_ACTIONS = ("prepare_pg_listen", "prepare_pg_hba", "prepare_hosts", "prepare_mgtifname")
+XCAT_TABLE_ACTIONS = ("prepare_mgtifname", "prepare_site_master", "prepare_policy")
+PREPARE_ACTIONS = ("prepare_pg_listen", "prepare_pg_hba", "prepare_hosts", *XCAT_TABLE_ACTIONS)
+XCAT_COMMAND_TIMEOUT_S = 60
 
 
 def _read(host: Host, path: str) -> str | None:
@@ -64,6 +70,33 @@ def _apply(host: Host, edit: Edit, dry_run: bool, stamp: str) -> Outcome:
     return _write(host, edit, stamp)
 
 
+def _xcat_table_edit(host: Host, table: str, commands: list[list[str]], noop: str, dry_run: bool,
+                     stamp: str) -> Outcome:  # fmt: skip
+    """Run xCAT commands that change `table`, after saving it with `tabdump -f` (restored by `tabrestore`)."""
+    if not commands:
+        return Outcome(0, noop)
+    shown = "\n".join(shlex.join(argv) for argv in commands)
+    if dry_run:
+        return Outcome(0, f"would run:\n{shown}")
+    backup = backup_path(f"/etc/xcat/{table}.csv", stamp)
+    before = host.run(f"timeout {XCAT_TIMEOUT_S} tabdump %s", table)
+    saved = host.run(f"timeout {XCAT_TIMEOUT_S} tabdump -f %s %s", backup, table)
+    if before.rc != 0 or saved.rc != 0:
+        failed = saved if saved.rc != 0 else before
+        said = (failed.stderr or failed.stdout).strip()
+        return Outcome(failed.rc, f"could not save the {table} table to {backup}: {said}")
+    out = []
+    for argv in commands:
+        result = host.run(f"timeout {XCAT_COMMAND_TIMEOUT_S} {shlex.join(argv)}")
+        out.append(f"$ {shlex.join(argv)}\n{result.stdout.strip()}".rstrip())
+        if result.rc != 0:
+            return Outcome(result.rc, "\n".join(out) + f"\n{result.stderr.strip()}\nbackup: {backup}")
+    after = host.run(f"timeout {XCAT_TIMEOUT_S} tabdump %s", table)
+    diff = "".join(difflib.unified_diff(before.stdout.splitlines(True), after.stdout.splitlines(True),
+                                        f"{table} (before)", f"{table} (after)"))  # fmt: skip
+    return Outcome(0, "\n".join(out) + f"\nbackup: {backup} (restore: tabrestore {backup})\n{diff}")
+
+
 def run_prepare(host: Host, action: str, inventory: Inventory, node: Node, dry_run: bool) -> Outcome:
     stamp = time.strftime("%Y%m%dT%H%M%S")
     db = inventory.database
@@ -89,23 +122,21 @@ def run_prepare(host: Host, action: str, inventory: Inventory, node: Node, dry_r
             text = _read(host, "/etc/hosts") or ""
             edit = ensure_hosts_entry(text, inventory.vip.address, hosts_names(inventory), why="the VIP")
             return _apply(host, edit, dry_run, stamp)
-        if action == "prepare_mgtifname":
-            listing = host.run("timeout 15 lsdef -t network -l")
-            if listing.rc != 0:
-                return Outcome(1, f"lsdef -t network -l failed: {(listing.stderr or listing.stdout).strip()}")
-            commands = mgtifname_commands(parse_lsdef(listing.stdout), list(inventory.mgt_networks),
-                                          inventory.vip.label, vip=str(inventory.vip.address))  # fmt: skip
-            if not commands:
-                return Outcome(0, f"noop: every provision network already has mgtifname={inventory.vip.label}")
-            if dry_run:
-                return Outcome(0, "would run:\n" + "\n".join(shlex.join(c) for c in commands))
-            out = []
-            for argv in commands:
-                result = host.run(shlex.join(argv))
-                out.append(f"$ {shlex.join(argv)}\n{result.stdout.strip()}")
-                if result.rc != 0:
-                    return Outcome(result.rc, "\n".join(out) + f"\n{result.stderr.strip()}")
-            return Outcome(0, "\n".join(out))
+        if action in XCAT_TABLE_ACTIONS:
+            facts = NodeFacts(host, node, inventory)
+            vip = inventory.vip
+            if action == "prepare_mgtifname":
+                table, noop = "networks", f"noop: every provision network already has mgtifname={vip.label}"
+                commands = mgtifname_commands(facts.networks_table, list(inventory.mgt_networks), vip.label,
+                                              vip=str(vip.address))  # fmt: skip
+            elif action == "prepare_site_master":
+                table, noop = "site", "noop: the site table's master (and nameservers) already name the VIP"
+                commands = site_master_commands(facts.site_table, str(vip.address), [vip.hostname, vip.short_name])
+            else:
+                name = facts.server_cert_cn
+                table, noop = "policy", f"noop: the policy table already trusts {name}"
+                commands = policy_commands(facts.policy_table, name)
+            return _xcat_table_edit(host, table, commands, noop, dry_run, stamp)
     except XcathaError as exc:  # EditRefused, FactError: the operator decides
         return Outcome(1, str(exc))
     return Outcome(2, f"unknown prepare action {action}")

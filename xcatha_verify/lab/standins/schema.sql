@@ -50,3 +50,16 @@ create table if not exists mac (
     comments text,
     disable text
 );
+
+create table if not exists policy (
+    priority text primary key,
+    name text,
+    host text,
+    commands text,
+    noderange text,
+    parameters text,
+    time text,
+    rule text,
+    comments text,
+    disable text
+);

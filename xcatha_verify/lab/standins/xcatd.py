@@ -61,8 +61,11 @@ TABLES: dict[str, tuple[str, ...]] = {
     "nodelist": ("node", "groups", "status", "comments", "disable"),
     "hosts": ("node", "ip", "hostnames", "comments", "disable"),
     "mac": ("node", "interface", "mac", "comments", "disable"),
+    "policy": ("priority", "name", "host", "commands", "noderange", "parameters", "time", "rule", "comments",
+               "disable"),
 }
-TABLE_KEYS = {"site": "key", "networks": "netname", "nodelist": "node", "hosts": "node", "mac": "node"}
+TABLE_KEYS = {"site": "key", "networks": "netname", "nodelist": "node", "hosts": "node", "mac": "node",
+              "policy": "priority"}
 # lsdef/chdef attribute name -> networks column; xCAT shows "comments" as "usercomment".
 NETWORK_ATTRS: dict[str, str] = {c: c for c in TABLES["networks"][1:-2]} | {"usercomment": "comments"}
 SITE_OBJECT = "clustersite"

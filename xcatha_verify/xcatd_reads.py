@@ -1,0 +1,70 @@
+"""Reading xCAT's tables through xcatd inside a check: a failed read fails the check with its cause.
+
+xcatd needs its database for every request (even `lsxcatd -a`: its policy check reads a table), so
+the cause is looked for in order: cfgloc on the shared data, PostgreSQL on cfgloc's host (the VIP),
+then xcatd itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import NoReturn, TypeVar
+
+from xcatha_verify.checkkit import fail
+from xcatha_verify.facts.network import FactError
+from xcatha_verify.facts.node import NodeFacts
+from xcatha_verify.facts.postgres import PG_ISREADY
+from xcatha_verify.inventory import Inventory
+
+T = TypeVar("T")
+
+
+def through_xcatd(facts: NodeFacts, inventory: Inventory, read: Callable[[], T], expected: str) -> T:
+    """What `read` reads through xcatd (a table fact); the check fails with the cause when xcatd cannot."""
+    try:
+        return read()
+    except FactError as exc:
+        unreadable(facts, inventory, exc, expected)
+
+
+def unreadable(facts: NodeFacts, inventory: Inventory, exc: FactError, expected: str) -> NoReturn:
+    """Fail a check whose table read through xcatd failed, naming the cause: the database, or xcatd.
+
+    xcatd needs its database even for `lsxcatd -a` (its policy check reads a table), so the database
+    is asked first (pg_isready on cfgloc's host, the VIP); then `lsxcatd -a` tells a daemon that does
+    not answer at all from one that answers but cannot read the table.
+    """
+    unit, db_unit = xcatd_unit(inventory), inventory.database_service.unit
+    cfgloc = inventory.database.cfgloc
+    with contextlib.suppress(FactError):
+        if facts.file(cfgloc) is None:
+            fail(observed=f"{exc}; {cfgloc} does not exist (xcatd finds its database there)", expected=expected,
+                 fix="connect the shared data (/etc/xcat), then systemctl restart " + unit)  # fmt: skip
+    cause = _database_cause(facts, inventory)
+    if cause:
+        fail(observed=f"{exc}; the database is the cause: {cause}", expected=expected,
+             fix=f"systemctl start {db_unit}, then systemctl restart {unit}")  # fmt: skip
+    daemon = facts.xcat("lsxcatd -a")
+    if daemon.rc != 0 or "dbengine=" not in daemon.stdout:
+        answer = (daemon.stderr or daemon.stdout).strip().splitlines()
+        said = "no answer within the time limit (xcatd hung?)" if daemon.rc == 124 else (
+            f"exit {daemon.rc}: {answer[-1] if answer else 'no output'}")
+        fail(observed=f"{exc}; lsxcatd -a: {said}", expected=expected,
+             fix=f"systemctl restart {unit}; see journalctl -u {unit}")  # fmt: skip
+    fail(observed=f"{exc}; xcatd answers lsxcatd -a and PostgreSQL accepts connections on the VIP",
+         expected=expected,
+         fix=f"see journalctl -u {unit}; check cfgloc's user and pg_hba.conf for this node")  # fmt: skip
+
+
+def xcatd_unit(inventory: Inventory) -> str:
+    return next((s.unit for s in inventory.services if s.role == "xcatd"), "xcatd")
+
+
+def _database_cause(facts: NodeFacts, inventory: Inventory) -> str | None:
+    """Why xCAT's database does not answer, as pg_isready says it for cfgloc's host; None when it answers."""
+    db = inventory.database
+    result = facts.run("pg_isready -q -t 3 -h %s -p %s -d %s", str(inventory.vip.address), str(db.port), db.name)
+    if result.rc == 0:
+        return None
+    return f"PostgreSQL at {inventory.vip.address}:{db.port}: {PG_ISREADY.get(result.rc, f'exit {result.rc}')}"
