@@ -18,7 +18,8 @@ PACKAGES=(
     postgresql-15 postgresql-client-15
     chrony iputils-arping
     libfaketime faketime
-    bind9 bind9-utils
+    bind9 bind9-utils bind9-dnsutils  # dig: the compute namespace asks the VIP's DNS (tests/observe.py)
+    isc-dhcp-client  # dhclient: the compute namespace asks DHCP for its lease (tests/observe.py)
     isc-dhcp-server
     conserver-server
     chromium  # the drift pages are checked in a real browser by the tests

@@ -13,7 +13,7 @@ import subprocess
 import time
 
 from xcatha_verify.lab.lab import Lab
-from xcatha_verify.lab.layout import DB_NAME, DB_USER, PG_DATA, SERVICES, SHARED_PATHS
+from xcatha_verify.lab.layout import DB_NAME, DB_USER, DOMAIN, PG_DATA, SERVICES, SHARED_PATHS
 
 NODES = ("xcatmn1", "xcatmn2")
 # What only a running node can tell; None in the snapshot of a node that is off or frozen.
@@ -116,3 +116,51 @@ def role_problems(lab: Lab, active: str) -> list[str]:
         except Exception as exc:  # the message is the finding
             problems.append(f"the database does not answer through the VIP from {standby}: {exc}")
     return problems
+
+
+def cluster_view(lab: Lab, names: tuple[str, ...] = ("cn1", "cn2")) -> dict[str, object]:
+    """What the compute node cn1 sees of the pair, from its own namespace on the lab network.
+
+    Its DHCP lease first (ISC dhclient, cn1's MAC, as at a node's boot): {"dhcp": address or None};
+    with that address, each name asked of the VIP's DNS (dig): {"dns": {name: [addresses]}}. The
+    address is taken off again, so the next look starts from a node without one.
+    """
+    ns, interface = lab.layout.compute_ns, lab.layout.interface
+    run_dir = lab.layout.base / "cn1"
+    run_dir.mkdir(exist_ok=True)
+    lease = run_dir / "dhclient.leases"
+    lease.unlink(missing_ok=True)
+    # -d: in the foreground, so this process is the one to end (by its PID) once it is bound;
+    # -sf /bin/true: the lease is only read here, nothing is configured by dhclient-script.
+    client = subprocess.Popen(
+        ["ip", "netns", "exec", ns, "dhclient", "-1", "-d", "-sf", "/bin/true", "-lf", str(lease),
+         "-pf", str(run_dir / "dhclient.pid"), interface],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    address = None
+    deadline = time.monotonic() + 30
+    try:
+        assert client.stderr is not None
+        for line in client.stderr:
+            if line.startswith("bound to "):
+                address = line.split()[2]
+                break
+            if time.monotonic() > deadline:
+                break
+    finally:
+        client.terminate()
+        client.wait(timeout=10)
+    view: dict[str, object] = {"dhcp": address, "dns": {}}
+    if address is None:
+        return view
+    subprocess.run(["ip", "-n", ns, "addr", "add", f"{address}/{lab.layout.prefix}", "dev", interface], check=True)
+    try:
+        for name in names:
+            out = subprocess.run(
+                ["ip", "netns", "exec", ns, "dig", "+short", "+time=2", "+tries=2", f"@{lab.layout.vip}",
+                 f"{name}.{DOMAIN}", "A"], capture_output=True, text=True, check=False, timeout=30,
+            )  # fmt: skip
+            view["dns"][name] = out.stdout.split()  # type: ignore[index]
+    finally:
+        subprocess.run(["ip", "-n", ns, "addr", "flush", "dev", interface], check=False)
+    return view

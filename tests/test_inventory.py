@@ -202,6 +202,8 @@ MALFORMED = [
     ("networks-duplicate", {"mgt_networks": ["net1", "net1"]}, "mgt_networks[1]", "once"),
     ("ssh-config-relative", {"ssh_config": "ssh_config"}, "ssh_config", "absolute"),
     ("ssh-config-int", {"ssh_config": 5}, "ssh_config", "found 5"),
+    ("vip-hostname-string", {"vip_hostname": "yes"}, "vip_hostname", "expected true or false"),
+    ("vip-nameserver-int", {"vip_nameserver": 1}, "vip_nameserver", "expected true or false"),
 ]
 
 
@@ -315,6 +317,7 @@ def test_full_inventory():
     assert inv.services[2].unit == "named.service"
     assert inv.clock.tolerance_seconds == 0.5
     assert inv.mgt_networks == ("192_0_2_0-255_255_255_0",)
+    assert (inv.vip_hostname, inv.vip_nameserver) == (True, True)
 
 
 @pytest.mark.parametrize("name", ["minimal.yml", "full.yml"])

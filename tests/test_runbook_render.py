@@ -85,3 +85,22 @@ def test_the_prompt_offers_yes_no_and_a_dry_run_of_the_phase() -> None:
     assert "would run on xcatmn1: timeout --kill-after=5 120 sh -c" in text
     answers = iter(["n"])
     assert executor._confirm(runbook.phases[0]) is False
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_xcatha_py_extras_render_only_when_asked(enabled: bool) -> None:
+    inventory = dataclasses.replace(load_inventory(INVENTORY), vip_hostname=enabled, vip_nameserver=enabled)
+    node = inventory.nodes[0]
+    names = {book: [(p.name, s.name) for p in model.load_for(book, inventory, node).phases for s in p.steps]
+             for book in ("activate", "deactivate")}  # fmt: skip
+    extras = {
+        "activate": [("services", f"/etc/resolv.conf: nameserver {inventory.vip.address} first"),
+                     ("services", f"host name {inventory.vip.hostname} (the VIP's)")],
+        "deactivate": [("disconnect shared data", "the node's own host name back (from /etc/xcat/ha_mn)")],
+    }  # fmt: skip
+    for book, steps in extras.items():
+        for step in steps:
+            assert (step in names[book]) is enabled
+    if enabled:  # the name comes back while /etc/xcat (where ha_mn lives) is still connected
+        disconnect = [name for phase, name in names["deactivate"] if phase == "disconnect shared data"]
+        assert disconnect[0] == "the node's own host name back (from /etc/xcat/ha_mn)"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.observe import role_problems
+from tests.observe import cluster_view, role_problems
 from xcatha_verify.inventory import load_inventory
 from xcatha_verify.lab.fixture import SESSION_LAB, own_lab
 from xcatha_verify.lab.lab import Lab
@@ -58,15 +58,24 @@ def test_the_nodes_run_the_real_xcatd_on_the_shared_database(xlab: Lab) -> None:
     assert down.returncode == 111 and "Unable to open socket connection to xcatd" in down.stdout
 
 
-def test_planned_failover_there_and_back_with_real_xcat(xlab: Lab, tmp_path: Path) -> None:
-    for source, target in (("xcatmn1", "xcatmn2"), ("xcatmn2", "xcatmn1")):
+def test_planned_failover_there_and_back_three_times_with_real_xcat(xlab: Lab, tmp_path: Path) -> None:
+    expected_view = {"dhcp": str(xlab.layout.compute_ip("cn1")),
+                     "dns": {name: [str(xlab.layout.compute_ip(name))] for name in ("cn1", "cn2")}}  # fmt: skip
+    # The cluster's view before: cn1 gets its fixed address from the active node's dhcpd, and the
+    # VIP's named answers the compute nodes' names.
+    assert cluster_view(xlab) == expected_view
+    for n, (source, target) in enumerate([("xcatmn1", "xcatmn2"), ("xcatmn2", "xcatmn1")] * 3, 1):
         token = f"from-{source}-{time.time_ns()}"
         assert _xcat(xlab, source, "chdef", "-t", "node", "-o", "cn1", f"usercomment={token}").returncode == 0
-        _failover(xlab, source, target, tmp_path)
-        assert role_problems(xlab, active=target) == []
+        _failover(xlab, source, target, tmp_path / f"run-{n}")
+        assert role_problems(xlab, active=target) == []  # every service disabled at boot among them
         # Real lsdef and tabdump on the new active node read what was written before the failover.
         assert f"usercomment={token}" in _xcat(xlab, target, "lsdef", "-t", "node", "-o", "cn1").stdout
         assert token in _xcat(xlab, target, "tabdump", "nodelist").stdout
+        # The console server xCAT was told to use runs on the new active node.
+        assert xlab.systemctl(target, "is-active", "conserver", check=False).stdout.strip() == "active"
+        # The cluster follows the VIP: DNS and DHCP now come from the new active node.
+        assert cluster_view(xlab) == expected_view, f"after failover {n} to {target}"
         drift = subprocess.run(
             [str(BIN / "xcatha-verify"), "--inventory", str(xlab.layout.inventory), "drift", "--report-dir",
              str(tmp_path / "drift"), "--format", "json"], capture_output=True, text=True, check=False, timeout=300,

@@ -140,6 +140,11 @@ class Inventory:
     ssh_config: str | None
     # An argv run on the operator's machine to fence a failed node ("{node}" is replaced by its name).
     fence_command: tuple[str, ...] = ()
+    # What xcatha.py also does, for a site that relied on it (both off by default): the active node
+    # takes the VIP's host name (its own is kept in /etc/xcat/ha_mn and restored at deactivation), and
+    # its /etc/resolv.conf lists the VIP as its first nameserver.
+    vip_hostname: bool = False
+    vip_nameserver: bool = False
 
     @property
     def node_names(self) -> tuple[str, ...]:
@@ -474,7 +479,7 @@ def parse_inventory(data: object, source: str) -> Inventory:
     if not isinstance(data, dict):
         top.fail("expected a mapping of inventory keys at the top level")
     top.mapping("cluster", "vip", "nodes", "shared_data", "shared_root", "services", "database", "clock",
-                "mgt_networks", "ssh_config", "fence_command")
+                "mgt_networks", "ssh_config", "fence_command", "vip_hostname", "vip_nameserver")
     cluster = top.get("cluster").text(_CLUSTER, "a cluster name: A-Za-z0-9 then up to 62 of A-Za-z0-9_.-")
     vip = _vip(top.get("vip"))
     nodes = _nodes(top.get("nodes"), vip)
@@ -503,8 +508,14 @@ def parse_inventory(data: object, source: str) -> Inventory:
         if not isinstance(item.value, str) or not item.value or "\0" in item.value or "\n" in item.value:
             item.fail("expected a non-empty string (one argv word; no shell is involved)")
         fence.append(item.value)
+    switches = {}
+    for key in ("vip_hostname", "vip_nameserver"):
+        item = top.get(key, False)
+        if not isinstance(item.value, bool):
+            item.fail("expected true or false")
+        switches[key] = item.value
     return Inventory(source, cluster, vip, nodes, shared, services, database, Clock(float(tolerance)),
-                     tuple(networks), ssh_r.path() if ssh_r else None, tuple(fence))
+                     tuple(networks), ssh_r.path() if ssh_r else None, tuple(fence), **switches)
 
 
 class _StrictLoader(yaml.SafeLoader):

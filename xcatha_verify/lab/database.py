@@ -17,7 +17,17 @@ from pathlib import Path
 
 from xcatha_verify.lab import system
 from xcatha_verify.lab.access import mgt_network_name
-from xcatha_verify.lab.layout import DB_NAME, DB_USER, DOMAIN, NODE_NAMES, PG_BIN, PG_DATA, SHARED_PATHS, LabLayout
+from xcatha_verify.lab.layout import (
+    COMPUTE_NODES,
+    DB_NAME,
+    DB_USER,
+    DOMAIN,
+    NODE_NAMES,
+    PG_BIN,
+    PG_DATA,
+    SHARED_PATHS,
+    LabLayout,
+)
 from xcatha_verify.lab.templating import render
 
 STORAGE_ID = ".xcatha-storage-id"  # see checks: pair.same_storage
@@ -89,10 +99,9 @@ def _seed_sql(layout: LabLayout) -> str:
         ("site", ("key", "value"), [("domain", DOMAIN), ("master", str(layout.vip)), ("nameservers", str(layout.vip))]),
         ("networks", ("netname", "net", "mask", "mgtifname", "gateway"),
          [(mgt_network_name(layout), str(net.network_address), str(net.netmask), layout.label, "<xcatmaster>")]),
-        ("nodelist", ("node", "groups"), [("cn1", "compute,all"), ("cn2", "compute,all")]),
-        ("hosts", ("node", "ip"), [("cn1", str(net.network_address + 101)), ("cn2", str(net.network_address + 102))]),
-        ("mac", ("node", "interface", "mac"),
-         [("cn1", "eth0", "02:00:00:00:01:01"), ("cn2", "eth0", "02:00:00:00:01:02")]),
+        ("nodelist", ("node", "groups"), [(name, "compute,all") for name, _o, _m in COMPUTE_NODES]),
+        ("hosts", ("node", "ip"), [(name, str(net.network_address + octet)) for name, octet, _m in COMPUTE_NODES]),
+        ("mac", ("node", "interface", "mac"), [(name, "eth0", mac) for name, _o, mac in COMPUTE_NODES]),
         # As xcatconfig -d makes it: root allowed, the node that made the server certificate trusted.
         ("policy", ("priority", "name", "commands", "rule"),
          [("1", "root", "", "allow"), ("1.2", SERVER_CERT_CN, "", "trusted"), ("2.3", "", "lsxcatd", "allow")]),

@@ -11,6 +11,9 @@ from xcatha_verify.errors import UsageError
 
 STATE_ROOT = Path("/run/xcatha-lab")
 NODE_NAMES = ("xcatmn1", "xcatmn2")
+# The cluster's compute nodes as xCAT knows them: name, host number on the lab subnet, MAC. The first
+# is also on the lab network, as a namespace of its own (`compute_ns`): the cluster's view of the pair.
+COMPUTE_NODES = (("cn1", 101, "02:00:00:00:01:01"), ("cn2", 102, "02:00:00:00:01:02"))
 DOMAIN = "cluster.test"
 VIP_HOSTNAME = f"xcatmn.{DOMAIN}"
 DB_NAME = "xcatdb"
@@ -90,8 +93,16 @@ class LabLayout:
         return f"{self.tag}-{node}"
 
     @property
+    def compute_ns(self) -> str:
+        """The namespace of the compute node cn1: an interface with cn1's MAC on the lab network."""
+        return f"{self.tag}-{COMPUTE_NODES[0][0]}"
+
+    def compute_ip(self, name: str) -> ipaddress.IPv4Address:
+        return self.subnet.network_address + next(octet for n, octet, _mac in COMPUTE_NODES if n == name)
+
+    @property
     def namespaces(self) -> list[str]:
-        return [self.switch_ns, *(self.node_ns(n) for n in NODE_NAMES)]
+        return [self.switch_ns, *(self.node_ns(n) for n in NODE_NAMES), self.compute_ns]
 
     # --- paths on the machine
     @property

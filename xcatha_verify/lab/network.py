@@ -1,4 +1,4 @@
-"""The lab's network: a switch namespace with a bridge, one veth per node (its `eth0`).
+"""The lab's network: a switch namespace with a bridge, one veth per node (its `eth0`), one for cn1.
 
 The switch namespace also holds the runner's own address on the lab network (an "admin
 workstation"): the machine's ssh reaches the nodes from there (relay.py), so the root namespace's
@@ -8,7 +8,7 @@ routing is never touched. Addresses are TEST-NET ones and never leave these name
 from __future__ import annotations
 
 from xcatha_verify.lab import system
-from xcatha_verify.lab.layout import NODE_NAMES, LabLayout
+from xcatha_verify.lab.layout import COMPUTE_NODES, NODE_NAMES, LabLayout
 
 
 def build(layout: LabLayout) -> None:
@@ -29,6 +29,16 @@ def build(layout: LabLayout) -> None:
             ["ip", "-n", sw, "link", "set", port, "master", "br0", "up"],
             ["ip", "-n", ns, "link", "set", "lo", "up"],
         ]
+    # cn1 on the lab network, with the MAC xCAT knows it by and no address: it asks DHCP, as at boot.
+    _name, _octet, mac = COMPUTE_NODES[0]
+    cn = layout.compute_ns
+    commands += [
+        ["ip", "-n", sw, "link", "add", "port-cn1", "type", "veth", "peer", "name", layout.interface, "netns", cn],
+        ["ip", "-n", sw, "link", "set", "port-cn1", "master", "br0", "up"],
+        ["ip", "-n", cn, "link", "set", layout.interface, "address", mac],
+        ["ip", "-n", cn, "link", "set", layout.interface, "up"],
+        ["ip", "-n", cn, "link", "set", "lo", "up"],
+    ]
     for argv in commands:
         system.run(argv)
 

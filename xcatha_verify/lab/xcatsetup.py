@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from xcatha_verify.lab.access import mgt_network_name
-from xcatha_verify.lab.layout import NODE_NAMES, SHARED_PATHS
+from xcatha_verify.lab.layout import COMPUTE_NODES, NODE_NAMES, SHARED_PATHS
 
 if TYPE_CHECKING:
     from xcatha_verify.lab.lab import Lab
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # The lab's compute nodes (names, last octet, MAC): enough for DNS, DHCP and console definitions.
-COMPUTE_NODES = (("cn1", 101, "02:00:00:00:01:01"), ("cn2", 102, "02:00:00:00:01:02"))
 XCAT_ENV = ("XCATROOT=/opt/xcat", "PERL_BADLANG=0")
 
 

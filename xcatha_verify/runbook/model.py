@@ -117,6 +117,7 @@ def context(inventory: Inventory, node: Node, unplanned: bool) -> dict[str, Any]
         "node": node, "peer": inventory.peer_of(node.name), "vip": inventory.vip, "services": inventory.services,
         "shared_data": inventory.shared_data, "database_unit": inventory.database_service.unit,
         "xcatd_unit": xcatd, "unplanned": unplanned, "cluster": inventory.cluster,
+        "vip_hostname": inventory.vip_hostname, "vip_nameserver": inventory.vip_nameserver,
     }  # fmt: skip
 
 
