@@ -22,6 +22,8 @@ CFGLOC_PATH = "/etc/xcat/cfgloc"
 ENGINES = ("Pg", "mysql")
 REDACTED = "********"
 CONNECTION_KEYS = ("dbname", "host", "port")
+# Other names DBD::Pg and DBD::mysql take for the same DSN keys.
+DSN_ALIASES = {"db": "dbname", "database": "dbname", "hostname": "host"}
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}\Z")
 
 
@@ -54,36 +56,43 @@ class CfgLoc:
 
 
 def parse_cfgloc(text: str) -> CfgLoc:
-    """Parse xCAT's cfgloc (``Pg:`` or ``mysql:``); raise CfgLocError (a FactError) when malformed.
+    """Parse xCAT's cfgloc (``Pg:`` or ``mysql:``) as xCAT's Table.pm reads it; CfgLocError when unusable.
 
-    Exactly one non-empty line; the password is everything after the second ``|`` (so it may
-    contain ``|``); connection items are ``dbname=``, ``host=`` and optional ``port=``.
+    Table.pm reads the first line only (a newline chomped, nothing else stripped) and splits it on
+    ``|`` into the DBI connection, the user and the password (any further field is ignored). The
+    connection may start with ``dbi:``; its ``;``-separated items are DSN keys, any of which DBI
+    passes on (``dbname``, ``host``, ``port``, ``sslmode``, ...): ``dbname`` (or ``db``,
+    ``database``) and ``host`` must be there. An empty first line makes xCAT fall back to SQLite.
+    (The XCATCFG environment variable, when xcatd has it, wins over the file: not read here.)
     """
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if len(lines) != 1:
-        raise CfgLocError(f"cfgloc must hold exactly one non-empty line, found {len(lines)}")
-    line = lines[0]
-    engine, sep, rest = line.partition(":")
+    line = text.split("\n", 1)[0]
+    if not line.strip():
+        raise CfgLocError("cfgloc's first line is empty: xCAT reads only that line (and then uses SQLite)")
+    if line != line.strip():
+        where = "a carriage return (CRLF)" if line.endswith("\r") else "leading or trailing blanks"
+        raise CfgLocError(f"cfgloc's first line has {where}: xCAT reads them as part of the engine or password")
+    connection_text, _, credentials = line.partition("|")
+    connection_text = connection_text.removeprefix("dbi:")
+    engine, sep, connection = connection_text.partition(":")
     if not sep or not _WORD.match(engine):
         raise CfgLocError("cfgloc must start with the database engine, e.g. 'Pg:'")
     if engine not in ENGINES:
         raise CfgLocError(f"unsupported database engine {engine!r} in cfgloc; expected one of "
                           + ", ".join(repr(e) for e in ENGINES))
-    parts = rest.split("|", 2)
-    if len(parts) != 3:
+    fields = credentials.split("|")
+    if not credentials or len(fields) < 2:
         raise CfgLocError(f"cfgloc must look like '{engine}:dbname=DB;host=HOST[;port=PORT]|USER|PASSWORD'")
-    connection, user, password = parts
+    user, password = fields[0], fields[1]
     if not user:
         raise CfgLocError("cfgloc names no database user")
     values: dict[str, str] = {}
     for number, item in enumerate(connection.split(";"), 1):
-        if not item:
+        if not item.strip():
             continue
         key, eq, value = item.partition("=")
-        key = key.strip()
-        if not eq or key not in CONNECTION_KEYS:
-            what = f"key {key!r}" if eq and _WORD.match(key) else "text"
-            raise CfgLocError(f"cfgloc connection item {number} ({what}) is not one of dbname=, host=, port=")
+        key = DSN_ALIASES.get(key.strip(), key.strip())
+        if not eq or not _WORD.match(key):
+            raise CfgLocError(f"cfgloc connection item {number} is not a KEY=VALUE item")
         values[key] = value.strip()
     for required in ("dbname", "host"):
         if not values.get(required):
@@ -99,19 +108,22 @@ def parse_cfgloc(text: str) -> CfgLoc:
 
 
 _OBJECT_NAME = "Object name:"
+# Lines real lsdef prints beside the objects: no object at all, and the client's certificate warning.
+LSDEF_NOTES = ("Could not find any object definitions to display.", "warning: the client certificates under ")
 
 
 def parse_lsdef(text: str) -> dict[str, dict[str, str]]:
     """``lsdef -l`` / ``lsdef -i ATTRS`` output: object name -> {attribute: value}, in output order.
 
     Objects start with ``Object name: NAME``; attributes are indented ``name=value`` lines (the
-    value may contain ``=``). Blank lines are ignored; anything else raises FactError with its line.
+    value may contain ``=``; ``mgtifname=`` is an unset one). Blank lines and the notes real lsdef
+    prints beside objects (LSDEF_NOTES) are skipped; anything else raises FactError with its line.
     """
     objects: dict[str, dict[str, str]] = {}
     current: dict[str, str] | None = None
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
-        if not stripped:
+        if not stripped or stripped.startswith(LSDEF_NOTES):
             continue
         if stripped.startswith(_OBJECT_NAME):
             name = stripped[len(_OBJECT_NAME):].strip()
