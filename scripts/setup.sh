@@ -21,6 +21,8 @@ PACKAGES=(
     bind9 bind9-utils bind9-dnsutils  # dig: the compute namespace asks the VIP's DNS (tests/observe.py)
     isc-dhcp-client  # dhclient: the compute namespace asks DHCP for its lease (tests/observe.py)
     isc-dhcp-server
+    apache2 tftpd-hpa  # httpd (serving /install) and tftp (serving /tftpboot), as a site may add them
+    tftp-hpa  # the tftp client: the compute namespace fetches from /tftpboot through the VIP (tests/observe.py)
     conserver-server
     chromium  # the drift pages are checked in a real browser by the tests
     # xCAT's own Perl (xcatha_verify/lab/xcatsource.py PERL_PACKAGES; tests/test_xcatsource.py keeps both lists equal)

@@ -13,7 +13,7 @@ import subprocess
 import time
 
 from xcatha_verify.lab.lab import Lab
-from xcatha_verify.lab.layout import DB_NAME, DB_USER, DOMAIN, PG_DATA, SERVICES, SHARED_PATHS
+from xcatha_verify.lab.layout import DB_NAME, DB_USER, DOMAIN, PG_DATA, PROBE_FILE, SERVICES, SHARED_PATHS
 
 NODES = ("xcatmn1", "xcatmn2")
 # What only a running node can tell; None in the snapshot of a node that is off or frozen.
@@ -122,8 +122,10 @@ def cluster_view(lab: Lab, names: tuple[str, ...] = ("cn1", "cn2")) -> dict[str,
     """What the compute node cn1 sees of the pair, from its own namespace on the lab network.
 
     Its DHCP lease first (ISC dhclient, cn1's MAC, as at a node's boot): {"dhcp": address or None};
-    with that address, each name asked of the VIP's DNS (dig): {"dns": {name: [addresses]}}. The
-    address is taken off again, so the next look starts from a node without one.
+    with that address, each name asked of the VIP's DNS (dig): {"dns": {name: [addresses]}}, and the
+    lab's probe file fetched from /install by HTTP and from /tftpboot by TFTP through the VIP:
+    {"http": text or None, "tftp": text or None}. The address is taken off again, so the next look
+    starts from a node without one.
     """
     ns, interface = lab.layout.compute_ns, lab.layout.interface
     run_dir = lab.layout.base / "cn1"
@@ -161,6 +163,19 @@ def cluster_view(lab: Lab, names: tuple[str, ...] = ("cn1", "cn2")) -> dict[str,
                  f"{name}.{DOMAIN}", "A"], capture_output=True, text=True, check=False, timeout=30,
             )  # fmt: skip
             view["dns"][name] = out.stdout.split()  # type: ignore[index]
+        # The provisioning services through the VIP: /install by HTTP (httpd), /tftpboot by TFTP (tftp).
+        url = f"http://{lab.layout.vip}/install/{PROBE_FILE}"
+        http = subprocess.run(
+            ["ip", "netns", "exec", ns, "python3", "-c", "import sys, urllib.request\n"
+             "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())", url],
+            capture_output=True, text=True, check=False, timeout=30,
+        )  # fmt: skip
+        view["http"] = http.stdout if http.returncode == 0 else None
+        fetched = run_dir / PROBE_FILE
+        fetched.unlink(missing_ok=True)
+        subprocess.run(["ip", "netns", "exec", ns, "tftp", "-m", "binary", str(lab.layout.vip), "-c", "get",
+                        PROBE_FILE, str(fetched)], capture_output=True, check=False, timeout=30)  # fmt: skip
+        view["tftp"] = fetched.read_text() if fetched.exists() and fetched.stat().st_size else None
     finally:
         subprocess.run(["ip", "-n", ns, "addr", "flush", "dev", interface], check=False)
     return view

@@ -140,7 +140,7 @@ MALFORMED = [
     ("cluster-space", {"cluster": "prod cluster"}, "cluster", "cluster name"),
     ("cluster-dollar", {"cluster": "$(reboot)"}, "cluster", "cluster name"),
     # services
-    ("unknown-service", {"services": ["postgresql", "xcatd", "httpd"]}, "services[2]", "found 'httpd'"),
+    ("unknown-service", {"services": ["postgresql", "xcatd", "apache"]}, "services[2]", "found 'apache'"),
     ("duplicate-role", {"services": ["postgresql", "xcatd", "xcatd"]}, "services[2]", "each service role once"),
     ("two-databases", {"services": ["postgresql", "mariadb", "xcatd"]}, "services[1]",
      "single database role"),

@@ -60,9 +60,11 @@ def test_the_nodes_run_the_real_xcatd_on_the_shared_database(xlab: Lab) -> None:
 
 def test_planned_failover_there_and_back_three_times_with_real_xcat(xlab: Lab, tmp_path: Path) -> None:
     expected_view = {"dhcp": str(xlab.layout.compute_ip("cn1")),
-                     "dns": {name: [str(xlab.layout.compute_ip(name))] for name in ("cn1", "cn2")}}  # fmt: skip
-    # The cluster's view before: cn1 gets its fixed address from the active node's dhcpd, and the
-    # VIP's named answers the compute nodes' names.
+                     "dns": {name: [str(xlab.layout.compute_ip(name))] for name in ("cn1", "cn2")},
+                     "http": f"xcatha-lab {xlab.layout.name} /install\n",
+                     "tftp": f"xcatha-lab {xlab.layout.name} /tftpboot\n"}  # fmt: skip
+    # The cluster's view before: cn1 gets its fixed address from the active node's dhcpd, the VIP's
+    # named answers the compute nodes' names, httpd serves /install and tftp /tftpboot through the VIP.
     assert cluster_view(xlab) == expected_view
     for n, (source, target) in enumerate([("xcatmn1", "xcatmn2"), ("xcatmn2", "xcatmn1")] * 3, 1):
         token = f"from-{source}-{time.time_ns()}"
@@ -74,7 +76,7 @@ def test_planned_failover_there_and_back_three_times_with_real_xcat(xlab: Lab, t
         assert token in _xcat(xlab, target, "tabdump", "nodelist").stdout
         # The console server xCAT was told to use runs on the new active node.
         assert xlab.systemctl(target, "is-active", "conserver", check=False).stdout.strip() == "active"
-        # The cluster follows the VIP: DNS and DHCP now come from the new active node.
+        # The cluster follows the VIP: DHCP, DNS, HTTP and TFTP now come from the new active node.
         assert cluster_view(xlab) == expected_view, f"after failover {n} to {target}"
         drift = subprocess.run(
             [str(BIN / "xcatha-verify"), "--inventory", str(xlab.layout.inventory), "drift", "--report-dir",

@@ -33,8 +33,10 @@ __all__ = [
 DEFAULT_INVENTORY_PATH = "/etc/xcatha/inventory.yml"
 DEFAULT_SHARED_DATA = ("/etc/xcat", "/install", "/root/.xcat", "/var/lib/pgsql", "/tftpboot")
 DEFAULT_SERVICES = ("postgresql", "xcatd", "named", "dhcpd", "ntpd", "conserver", "goconserver")
-SERVICE_ROLES = ("postgresql", "mariadb", "xcatd", "named", "dhcpd", "ntpd", "chronyd", "conserver",
-                 "goconserver")
+# httpd (serving /install) and tftp (serving /tftpboot) are not in the seed's list: a site that
+# provisions nodes adds them, and they are checked and moved like the others.
+SERVICE_ROLES = ("postgresql", "mariadb", "xcatd", "named", "dhcpd", "ntpd", "chronyd", "httpd", "tftp",
+                 "conserver", "goconserver")
 DATABASE_TYPES = ("postgresql", "mariadb")
 # xcatha.py starts named/dhcpd only when the site table has a domain; conserver or goconserver is the
 # pair's console server (NodeFacts.console_choice: console.lock, site consoleservice, what is installed).

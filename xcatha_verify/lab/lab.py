@@ -35,7 +35,16 @@ from xcatha_verify import vip as vipmod
 from xcatha_verify.errors import LabError, LabUnsupported, UsageError
 from xcatha_verify.lab import access, database, network, provision, roles, system, xcatsetup, xcatsource
 from xcatha_verify.lab.layer import Layer
-from xcatha_verify.lab.layout import NODE_NAMES, PG_BIN, SERVICES, SHARED_EXPORT, SHARED_PATHS, STATE_ROOT, LabLayout
+from xcatha_verify.lab.layout import (
+    NODE_NAMES,
+    PG_BIN,
+    PROBE_FILE,
+    SERVICES,
+    SHARED_EXPORT,
+    SHARED_PATHS,
+    STATE_ROOT,
+    LabLayout,
+)
 from xcatha_verify.lab.node import NodeMachine, cgroup2_root, power_off_all, remove_cgroup_tree
 
 log = logging.getLogger(__name__)
@@ -180,6 +189,8 @@ class Lab:
             list(pool.map(self.power_on, NODE_NAMES))
             self._state["db_password"] = db.result()
         (lay.shared_dir("/etc/xcat") / "console.lock").write_text(CONSOLE_LOCK)
+        for served in ("/install", "/tftpboot"):  # what the compute namespace fetches through the VIP
+            (lay.shared_dir(served) / PROBE_FILE).write_text(f"xcatha-lab {lay.name} {served}\n")
         if lay.xcat != "real":
             database.make_server_certificate(lay)
         self._save()

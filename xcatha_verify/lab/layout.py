@@ -28,7 +28,9 @@ SHARED_PATHS = {
 }
 PG_DATA = "/var/lib/pgsql/data"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-SERVICES = ("postgresql", "xcatd", "named", "dhcpd", "chronyd", "conserver", "goconserver")
+SERVICES = ("postgresql", "xcatd", "named", "dhcpd", "chronyd", "httpd", "tftp", "conserver", "goconserver")
+# A file on the shared data that the compute namespace fetches through the VIP, by HTTP and by TFTP.
+PROBE_FILE = "xcatha-lab-probe.txt"
 SHARED_EXPORT = "/xcatha-shared"
 XCAT_FLAVOURS = ("standin", "real")  # where nodes reach the shared storage (like an NFS export)
 

@@ -30,6 +30,16 @@ STORAGE_RECORD = "/var/lib/xcatha/storage-id"  # see checks: pair.same_storage
 ENABLED_AT_BOOT = ("sshd",)
 
 
+HTTPD_XCAT_CONF = """# xcatha-lab: what xCAT's own httpd config does on a RHEL management node
+ServerName localhost
+Alias /install /install
+<Directory /install>
+    Options Indexes FollowSymLinks
+    Require all granted
+</Directory>
+"""
+
+
 def hosts_file(layout: LabLayout) -> str:
     nodes = [{"name": n, "ip": str(layout.static_ip(n))} for n in NODE_NAMES]
     return render("hosts.j2", vip=layout.vip, vip_hostname=VIP_HOSTNAME, vip_short=VIP_HOSTNAME.split(".")[0],
@@ -57,6 +67,8 @@ def populate(layer: Layer, layout: LabLayout, node: str, storage_id: str) -> Non
     layer.write("/etc/chrony/chrony.conf",
                 render("chrony.conf.j2", node=node, peer_ip=layout.static_ip(peer), subnet=layout.subnet))
     layer.write("/etc/fstab", fstab(layout))
+    # As xCAT's RPM sets httpd up (/etc/httpd/conf.d/xcat.conf): /install served as /install.
+    layer.write("/etc/apache2/conf-enabled/xcat.conf", HTTPD_XCAT_CONF)
     for path in SHARED_PATHS:
         layer.mkdir(path)
     layer.mkdir(SHARED_EXPORT)

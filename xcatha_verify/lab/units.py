@@ -115,6 +115,17 @@ def node_units(python: str, interface: str, real_xcat: bool = False) -> list[Uni
         ),
         Unit("chronyd", "chrony (real daemon; -x: it never sets the clock)",
              "/usr/sbin/chronyd -d -x -f /etc/chrony/chrony.conf"),
+        Unit("httpd", "Apache httpd serving /install (real daemon: Debian's apache2, xCAT's Alias /install)",
+             # $$: a literal $ for the shell (systemd expands $NAME itself).
+             "/bin/sh -c '. /etc/apache2/envvars && mkdir -p \"$${APACHE_RUN_DIR}\" \"$${APACHE_LOCK_DIR}\" "
+             "\"$${APACHE_LOG_DIR}\" && exec /usr/sbin/apache2 -D FOREGROUND'",
+             extra_unit=("After=network.target",)),
+        Unit("tftp", "tftp-hpa serving /tftpboot (real daemon: Debian's in.tftpd)",
+             "/usr/sbin/in.tftpd --foreground --listen --user tftp --address :69 --secure /tftpboot",
+             # A child that served a request lingers a minute, catching SIGTERM, in case the last ACK is
+             # lost; mixed: the listener gets SIGTERM, such a child SIGKILL, so a stop takes no minute.
+             extra_service=("KillMode=mixed",),
+             extra_unit=("After=network.target",)),
         Unit("conserver", "conserver (real daemon, configured by makeconservercf)",
              "/usr/sbin/conserver -C /etc/conserver.cf"),
         Unit("goconserver", "goconserver (lab stand-in holding a pid and port 12430: test equipment)",
