@@ -697,3 +697,11 @@ def test_password_stays_out_of_argv_and_output(lab: Lab, monkeypatch: pytest.Mon
     assert lab.outputs
     for text in [*lab.outputs, lab.xcatd_log.read_text()]:
         assert PASSWORD not in text
+
+
+def test_tabdump_to_a_file_prints_nothing(lab: Lab) -> None:
+    # What prepare saves before it changes an xCAT table (tabdump -f, read back by tabrestore).
+    assert lab.ok("tabdump", "-f", "/etc/xcat/site.csv.xcatha-1", "site") == ""
+    saved = (lab.root / "etc/xcat/site.csv.xcatha-1").read_text()
+    assert saved == lab.ok("tabdump", "site")
+    assert lab.run("tabdump", "-f", "relative.csv", "site").returncode != 0

@@ -255,8 +255,12 @@ def cmd_lsdef(ctx: Context, args: list[str], reply: Reply) -> None:
 
 
 def cmd_tabdump(ctx: Context, args: list[str], reply: Reply) -> None:
-    """tabdump TABLE: the table as CSV, header ``#col,...``, values double-quoted, NULL empty."""
-    _, rest = _opts("tabdump", args, "h")
+    """tabdump [-f FILE] TABLE: the table as CSV, header ``#col,...``, values double-quoted, NULL empty.
+
+    With -f the CSV goes to FILE and nothing is printed, as xCAT's tabdump -f does (what `tabrestore`
+    reads back); FILE must be absolute here (the stand-in does not use the client's directory).
+    """
+    opts, rest = _opts("tabdump", args, "hf:")
     if len(rest) > 1:
         raise UsageError("")
     if not rest:
@@ -268,10 +272,17 @@ def cmd_tabdump(ctx: Context, args: list[str], reply: Reply) -> None:
     columns = TABLES[table]
     select = f"select {', '.join(columns)} from {table} order by {TABLE_KEYS[table]}"  # noqa: S608
     rows = db.query(ctx.dbconfig(), select)
-    reply.out("#" + ",".join(columns))
-    for row in rows:
-        reply.out(",".join("" if row[c] is None else '"' + str(row[c]).replace('"', '""') + '"'
-                           for c in columns))
+    lines = ["#" + ",".join(columns)] + [
+        ",".join("" if row[c] is None else '"' + str(row[c]).replace('"', '""') + '"' for c in columns)
+        for row in rows
+    ]
+    if "f" in opts:
+        if not opts["f"].startswith("/"):
+            raise UsageError("tabdump -f: give an absolute path")
+        _write(ctx.path(opts["f"]), "\n".join(lines) + "\n")
+        return
+    for line in lines:
+        reply.out(line)
 
 
 def cmd_chdef(ctx: Context, args: list[str], reply: Reply) -> None:
