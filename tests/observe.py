@@ -13,7 +13,7 @@ import subprocess
 import time
 
 from xcatha_verify.lab.lab import Lab
-from xcatha_verify.lab.layout import DB_NAME, DB_USER, DOMAIN, PG_DATA, PROBE_FILE, SERVICES, SHARED_PATHS
+from xcatha_verify.lab.layout import DB_NAME, DB_USER, DOMAIN, PG_DATA, PROBE_FILE, SHARED_PATHS
 
 NODES = ("xcatmn1", "xcatmn2")
 # What only a running node can tell; None in the snapshot of a node that is off or frozen.
@@ -67,8 +67,8 @@ def snapshot(lab: Lab, node: str) -> dict[str, object]:
     return {
         "vip": lab.holds_vip(node),
         "storage": [p for p in SHARED_PATHS if lab.is_mounted(node, p)],
-        "active": run(node, ["systemctl", "is-active", *SERVICES], check=False).stdout.split(),
-        "enabled": run(node, ["systemctl", "is-enabled", *SERVICES], check=False).stdout.split(),
+        "active": run(node, ["systemctl", "is-active", *lab.layout.services], check=False).stdout.split(),
+        "enabled": run(node, ["systemctl", "is-enabled", *lab.layout.services], check=False).stdout.split(),
         "hosts": hashlib.sha256(lab.path(node, "/etc/hosts").read_bytes()).hexdigest(),
         # What root's session on the node says the time is (where sshd cannot be reached: unknown).
         "clock_skewed": None if date is None or date.returncode else abs(float(date.stdout) - time.time()) > 5,
@@ -95,8 +95,9 @@ def role_problems(lab: Lab, active: str) -> list[str]:
     standby = next(n for n in NODES if n != active)
     problems = []
     a, s = snapshot(lab, active), snapshot(lab, standby)
-    expected_running = [s_ for s_ in SERVICES if s_ != "goconserver"]  # conserver is the lab's console server
-    running = [unit for unit, state in zip(SERVICES, a["active"] or [], strict=False) if state == "active"]
+    services = lab.layout.services
+    expected_running = [s_ for s_ in services if s_ != "goconserver"]  # conserver is the lab's console server
+    running = [unit for unit, state in zip(services, a["active"] or [], strict=False) if state == "active"]
     checks = [
         (a["power"] == "on" and s["power"] == "on", f"power: {active} {a['power']}, {standby} {s['power']}"),
         (a["vip"] is True, f"{active} does not hold the VIP"),

@@ -22,7 +22,7 @@ from xcatha_verify.errors import LabUnsupported, UsageError
 from xcatha_verify.inventory import load_inventory
 from xcatha_verify.lab import faults
 from xcatha_verify.lab.lab import Lab, preflight
-from xcatha_verify.lab.layout import DB_NAME, DB_USER, SERVICES, SHARED_PATHS, STATE_ROOT, LabLayout
+from xcatha_verify.lab.layout import DB_NAME, DB_USER, SHARED_PATHS, STATE_ROOT, LabLayout
 from xcatha_verify.lab.node import cgroup2_root
 
 pytestmark = pytest.mark.lab
@@ -72,7 +72,8 @@ def test_after_up_xcatmn1_is_active_and_xcatmn2_standby(lab: Lab) -> None:
     assert active["shared_storage"] == list(SHARED_PATHS)
     assert standby["shared_storage"] == []
     # conserver is the console lock's choice, so goconserver stays stopped.
-    assert {s for s, state in active["services"].items() if state == "active"} == set(SERVICES) - {"goconserver"}
+    running = {s for s, state in active["services"].items() if state == "active"}
+    assert running == set(lab.layout.services) - {"goconserver"}
     assert set(standby["services"].values()) == {"inactive"}
     assert active["enabled_at_boot"] == [] and standby["enabled_at_boot"] == []
     addresses = vipmod.addresses(lab.layout.interface, netns=lab.layout.node_ns("xcatmn1"))

@@ -63,26 +63,43 @@ def test_planned_failover_there_and_back_three_times_with_real_xcat(xlab: Lab, t
                      "dns": {name: [str(xlab.layout.compute_ip(name))] for name in ("cn1", "cn2")},
                      "http": f"xcatha-lab {xlab.layout.name} /install\n",
                      "tftp": f"xcatha-lab {xlab.layout.name} /tftpboot\n"}  # fmt: skip
+    lock = xlab.layout.shared_dir("/etc/xcat") / "console.lock"
     # The cluster's view before: cn1 gets its fixed address from the active node's dhcpd, the VIP's
     # named answers the compute nodes' names, httpd serves /install and tftp /tftpboot through the VIP.
     assert cluster_view(xlab) == expected_view
-    for n, (source, target) in enumerate([("xcatmn1", "xcatmn2"), ("xcatmn2", "xcatmn1")] * 3, 1):
-        token = f"from-{source}-{time.time_ns()}"
-        assert _xcat(xlab, source, "chdef", "-t", "node", "-o", "cn1", f"usercomment={token}").returncode == 0
-        _failover(xlab, source, target, tmp_path / f"run-{n}")
-        assert role_problems(xlab, active=target) == []  # every service disabled at boot among them
-        # Real lsdef and tabdump on the new active node read what was written before the failover.
-        assert f"usercomment={token}" in _xcat(xlab, target, "lsdef", "-t", "node", "-o", "cn1").stdout
-        assert token in _xcat(xlab, target, "tabdump", "nodelist").stdout
-        # The console server xCAT was told to use runs on the new active node.
-        assert xlab.systemctl(target, "is-active", "conserver", check=False).stdout.strip() == "active"
-        # The cluster follows the VIP: DHCP, DNS, HTTP and TFTP now come from the new active node.
-        assert cluster_view(xlab) == expected_view, f"after failover {n} to {target}"
-        drift = subprocess.run(
-            [str(BIN / "xcatha-verify"), "--inventory", str(xlab.layout.inventory), "drift", "--report-dir",
-             str(tmp_path / "drift"), "--format", "json"], capture_output=True, text=True, check=False, timeout=300,
-        )  # fmt: skip
-        assert drift.returncode == 0, drift.stdout
+    try:
+        for n, (source, target) in enumerate([("xcatmn1", "xcatmn2"), ("xcatmn2", "xcatmn1")] * 3, 1):
+            if n == 1:  # a pair that never ran xcatha.py: no lock; deactivation writes it from what runs
+                lock.unlink()
+            if n == 2:  # no lock and no console server running: the choice falls to xCAT's default
+                lock.unlink()
+                xlab.systemctl(source, "stop", "conserver")
+            token = f"from-{source}-{time.time_ns()}"
+            assert _xcat(xlab, source, "chdef", "-t", "node", "-o", "cn1", f"usercomment={token}").returncode == 0
+            _failover(xlab, source, target, tmp_path / f"run-{n}")
+            assert role_problems(xlab, active=target) == []  # every service disabled at boot among them
+            if n == 1:
+                assert lock.read_text() == "conserver\n"
+            if n == 2:
+                journal = json.loads(next((tmp_path / "run-2").glob("*/journal.json")).read_text())
+                record = next(s for s in journal["steps"] if s["name"].startswith("record the running console"))
+                assert "no console server runs: console.lock left as it is" in record["output_tail"], record
+                assert not lock.exists()
+            # Real lsdef and tabdump on the new active node read what was written before the failover.
+            assert f"usercomment={token}" in _xcat(xlab, target, "lsdef", "-t", "node", "-o", "cn1").stdout
+            assert token in _xcat(xlab, target, "tabdump", "nodelist").stdout
+            # The console server the procedure chose runs on the new active node (xCAT's conserver).
+            assert xlab.systemctl(target, "is-active", "conserver", check=False).stdout.strip() == "active"
+            # The cluster follows the VIP: DHCP, DNS, HTTP and TFTP now come from the new active node.
+            assert cluster_view(xlab) == expected_view, f"after failover {n} to {target}"
+            drift = subprocess.run(
+                [str(BIN / "xcatha-verify"), "--inventory", str(xlab.layout.inventory), "drift", "--report-dir",
+                 str(tmp_path / "drift"), "--format", "json"], capture_output=True, text=True, check=False,
+                timeout=300,
+            )  # fmt: skip
+            assert drift.returncode == 0, drift.stdout
+    finally:
+        lock.write_text("conserver\n")
 
 
 def test_table_reads_through_our_client_match_xcats_own(xlab: Lab) -> None:
@@ -96,7 +113,7 @@ def test_table_reads_through_our_client_match_xcats_own(xlab: Lab) -> None:
         assert answer["data"] == _xcat(xlab, "xcatmn1", "tabdump", table).stdout.splitlines()
 
 
-def test_xcatd_check_names_the_database_when_postgresql_is_down(xlab: Lab, tmp_path: Path) -> None:
+def test_xcatd_check_names_the_database_or_xcatd_when_one_is_down(xlab: Lab, tmp_path: Path) -> None:
     def xcat_checks() -> tuple[int, dict[str, dict[str, str]]]:
         base = tmp_path / f"run-{time.time_ns()}"
         proc = subprocess.run(
@@ -127,6 +144,19 @@ def test_xcatd_check_names_the_database_when_postgresql_is_down(xlab: Lab, tmp_p
     while (status := xcat_checks()[0]) != 0 and time.monotonic() < deadline:
         time.sleep(1)
     assert status == 0
+    # xcatd stopped instead: the database answers, so the check names xcatd.
+    xlab.systemctl("xcatmn1", "stop", "xcatd")
+    try:
+        started = time.monotonic()
+        status, results = xcat_checks()
+        took = time.monotonic() - started
+    finally:
+        xlab.systemctl("xcatmn1", "start", "xcatd")
+    xcatd = results["xcat.xcatd"]
+    assert status == 1 and xcatd["outcome"] == "failed", xcatd
+    assert "lsxcatd -a: exit 111" in xcatd["observed"] and "database is the cause" not in xcatd["observed"]
+    assert xcatd["fix"].startswith("systemctl restart xcatd")
+    assert took < 60  # within the checks' bound (8 s an xCAT command), not xCAT's own retries
 
 
 def _active_node(lab: Lab) -> str:
@@ -141,32 +171,6 @@ def _failover(lab: Lab, source: str, target: str, report_dir: Path) -> subproces
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
-
-
-def test_console_server_without_console_lock(xlab: Lab, tmp_path: Path) -> None:
-    lock = xlab.layout.shared_dir("/etc/xcat") / "console.lock"
-    active = _active_node(xlab)
-    standby = next(n for n in NODES if n != active)
-    try:
-        # No lock, conserver running: deactivation writes the lock as xcatha.py does.
-        lock.unlink()
-        _failover(xlab, active, standby, tmp_path / "one")
-        assert lock.read_text() == "conserver\n"
-        assert xlab.systemctl(standby, "is-active", "conserver").stdout.strip() == "active"
-        # No lock and no console server running: the choice falls to what xCAT would use (no site
-        # consoleservice, no goconserver installed: conserver), and it runs after the activation.
-        xlab.systemctl(standby, "stop", "conserver")
-        lock.unlink()
-        _failover(xlab, standby, active, tmp_path / "two")
-        journal = json.loads(next((tmp_path / "two").glob("*/journal.json")).read_text())
-        record = next(s for s in journal["steps"] if s["name"].startswith("record the running console server"))
-        assert "no console server runs: console.lock left as it is" in record["output_tail"], record
-        assert not lock.exists()
-        assert xlab.systemctl(active, "is-active", "conserver").stdout.strip() == "active"
-        # makeconservercf may enable conserver at boot; the runbook leaves every unit disabled.
-        assert role_problems(xlab, active=active) == []
-    finally:
-        lock.write_text("conserver\n")
 
 
 def test_start_xcatd_is_bounded_when_its_database_does_not_answer(xlab: Lab) -> None:

@@ -39,7 +39,6 @@ from xcatha_verify.lab.layout import (
     NODE_NAMES,
     PG_BIN,
     PROBE_FILE,
-    SERVICES,
     SHARED_EXPORT,
     SHARED_PATHS,
     STATE_ROOT,
@@ -271,8 +270,9 @@ class Lab:
             if power != "on":
                 nodes[node] = {"running": False, "power": power, "static_ip": str(self.layout.static_ip(node))}
                 continue
-            active = self.run(node, ["systemctl", "is-active", *SERVICES], check=False).stdout.split()
-            enabled = self.run(node, ["systemctl", "is-enabled", *SERVICES], check=False).stdout.split()
+            services = self.layout.services
+            active = self.run(node, ["systemctl", "is-active", *services], check=False).stdout.split()
+            enabled = self.run(node, ["systemctl", "is-enabled", *services], check=False).stdout.split()
             nodes[node] = {
                 "running": True,
                 "power": power,
@@ -280,8 +280,8 @@ class Lab:
                 "static_ip": str(self.layout.static_ip(node)),
                 "vip": self.holds_vip(node),
                 "shared_storage": [p for p in SHARED_PATHS if self.is_mounted(node, p)],
-                "services": dict(zip(SERVICES, active, strict=False)),
-                "enabled_at_boot": [s for s, e in zip(SERVICES, enabled, strict=False) if e == "enabled"],
+                "services": dict(zip(services, active, strict=False)),
+                "enabled_at_boot": [s for s, e in zip(services, enabled, strict=False) if e == "enabled"],
             }
         return {
             "lab": self.layout.name,

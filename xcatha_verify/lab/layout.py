@@ -95,6 +95,12 @@ class LabLayout:
         return f"{self.tag}-{node}"
 
     @property
+    def services(self) -> tuple[str, ...]:
+        """The inventory's services on this lab. With the real xCAT, no tftp of its own: xcatd serves
+        TFTP itself on a management node (AAsn.pm stops any in.tftpd at xcatd's start and runs its own)."""
+        return tuple(s for s in SERVICES if not (self.xcat == "real" and s == "tftp"))
+
+    @property
     def compute_ns(self) -> str:
         """The namespace of the compute node cn1: an interface with cn1's MAC on the lab network."""
         return f"{self.tag}-{COMPUTE_NODES[0][0]}"

@@ -120,12 +120,15 @@ def node_units(python: str, interface: str, real_xcat: bool = False) -> list[Uni
              "/bin/sh -c '. /etc/apache2/envvars && mkdir -p \"$${APACHE_RUN_DIR}\" \"$${APACHE_LOCK_DIR}\" "
              "\"$${APACHE_LOG_DIR}\" && exec /usr/sbin/apache2 -D FOREGROUND'",
              extra_unit=("After=network.target",)),
-        Unit("tftp", "tftp-hpa serving /tftpboot (real daemon: Debian's in.tftpd)",
-             "/usr/sbin/in.tftpd --foreground --listen --user tftp --address :69 --secure /tftpboot",
-             # A child that served a request lingers a minute, catching SIGTERM, in case the last ACK is
-             # lost; mixed: the listener gets SIGTERM, such a child SIGKILL, so a stop takes no minute.
-             extra_service=("KillMode=mixed",),
-             extra_unit=("After=network.target",)),
+        # The real xcatd runs in.tftpd itself (layout.services says so): no unit of the lab's then.
+        *([] if real_xcat else [
+            Unit("tftp", "tftp-hpa serving /tftpboot (real daemon: Debian's in.tftpd)",
+                 "/usr/sbin/in.tftpd --foreground --listen --user tftp --address :69 --secure /tftpboot",
+                 # A child that served a request lingers a minute, catching SIGTERM, in case the last ACK is
+                 # lost; mixed: the listener gets SIGTERM, such a child SIGKILL, so a stop takes no minute.
+                 extra_service=("KillMode=mixed",),
+                 extra_unit=("After=network.target",)),
+        ]),
         Unit("conserver", "conserver (real daemon, configured by makeconservercf)",
              "/usr/sbin/conserver -C /etc/conserver.cf"),
         Unit("goconserver", "goconserver (lab stand-in holding a pid and port 12430: test equipment)",
