@@ -380,7 +380,7 @@ def failover(lab: Lab, inventory: Inventory, source: str, target: str, report_di
     report_dir.mkdir()
     probe_log = report_dir / "probes.jsonl"
     go_file = report_dir / "probe-go"
-    xcatd_unit = next((s.unit for s in inventory.services if s.role == "xcatd"), "xcatd")
+    xcatd_unit = inventory.xcatd_unit
     prober = start_prober(lab, source, probe_log, go_file)
     watcher = JournalWatcher(report_dir, (source, f"stop {xcatd_unit}", go_file))
     try:

@@ -16,6 +16,7 @@ from xcatha_verify.facts.postgres import (
     listen_covers,
     parse_pg_hba,
     parse_postgresql_conf,
+    pg_isready_command,
 )
 from xcatha_verify.facts.xcat import parse_cfgloc
 from xcatha_verify.inventory import Inventory
@@ -115,8 +116,7 @@ def test_pg_hba(facts: NodeFacts, inventory: Inventory) -> None:
 
 def _pg_isready(facts: NodeFacts) -> dict[str, tuple[str, ...]]:
     """Per address the database must answer on here (the VIP, this node's static IP), its pg_isready."""
-    db = facts.inventory.database
-    return {address: ("pg_isready -q -t 5 -h %s -p %s -d %s", address, str(db.port), db.name)
+    return {address: pg_isready_command(facts.inventory, address)
             for address in (str(facts.inventory.vip.address), str(facts.node.static_ip))}  # fmt: skip
 
 

@@ -14,7 +14,7 @@ from xcatha_verify.facts.node import (
     SITE_TABLE_QUERY,
     NodeFacts,
 )
-from xcatha_verify.facts.xcat import parse_cfgloc
+from xcatha_verify.facts.xcat import parse_cfgloc, policy_rows_for, site_not_the_vip
 from xcatha_verify.inventory import Inventory
 from xcatha_verify.xcatd_reads import through_xcatd
 
@@ -69,17 +69,11 @@ def test_site_master(facts: NodeFacts, inventory: Inventory) -> None:
     """The site table's master, and its nameservers where set, are the VIP: nodes follow the VIP, not a node."""
     site = through_xcatd(facts, inventory, lambda: facts.site_table, "the site table readable through xcatd")
     vip = inventory.vip
-    own = (str(vip.address), vip.hostname, vip.short_name)
-    wrong = {}
-    if site.get("master", "") not in own:
-        wrong["master"] = site.get("master", "")
-    nameservers = [n.strip() for n in site.get("nameservers", "").split(",") if n.strip()]
-    if nameservers and any(n not in own and n != "<xcatmaster>" for n in nameservers):
-        wrong["nameservers"] = site.get("nameservers", "")
+    wrong = site_not_the_vip(site, str(vip.address), (vip.hostname, vip.short_name))
     verdict(
         not wrong,
         observed="; ".join(f"site {k}={v or '<unset>'}" for k, v in wrong.items()),
-        expected=f"site master={vip.address}" + (f", nameservers={vip.address}" if nameservers else ""),
+        expected=f"site master={vip.address}" + (f", nameservers={vip.address}" if site.get("nameservers") else ""),
         fix="chdef -t site " + " ".join(f"{k}={vip.address}" for k in wrong),
     )
 
@@ -102,9 +96,9 @@ def test_policy_trusts_the_server_certificate(facts: NodeFacts, inventory: Inven
         fail(observed=str(exc), expected=f"{SERVER_CERT} readable (the shared data connected)",
              fix="connect the shared data; xCAT's certificates live in /etc/xcat/cert")  # fmt: skip
     rows = through_xcatd(facts, inventory, lambda: facts.policy_table, "the policy table readable through xcatd")
-    mine = [r for r in rows if r.get("name", "") == name]
+    mine, trusted = policy_rows_for(rows, name)
     verdict(
-        any(r.get("rule", "").lower() == "trusted" for r in mine),
+        trusted,
         observed=f"policy for {name}: " + (", ".join(f"priority {r.get('priority')} rule={r.get('rule')}"
                                                      for r in mine) or "no row"),
         expected=f"a policy row name={name} rule=trusted (the CN of {SERVER_CERT})",

@@ -158,6 +158,11 @@ class Inventory:
         return next(s for s in self.services if s.role in DATABASE_TYPES)
 
     @property
+    def xcatd_unit(self) -> str:
+        """xcatd's unit name (the inventory's, else xCAT's own `xcatd`)."""
+        return next((s.unit for s in self.services if s.role == "xcatd"), "xcatd")
+
+    @property
     def time_service(self) -> Service | None:
         return next((s for s in self.services if s.role in ("ntpd", "chronyd")), None)
 

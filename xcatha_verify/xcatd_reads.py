@@ -14,7 +14,7 @@ from typing import NoReturn, TypeVar
 from xcatha_verify.checkkit import fail
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import NodeFacts
-from xcatha_verify.facts.postgres import PG_ISREADY
+from xcatha_verify.facts.postgres import PG_ISREADY, pg_isready_command
 from xcatha_verify.inventory import Inventory
 
 T = TypeVar("T")
@@ -35,7 +35,7 @@ def unreadable(facts: NodeFacts, inventory: Inventory, exc: FactError, expected:
     is asked first (pg_isready on cfgloc's host, the VIP); then `lsxcatd -a` tells a daemon that does
     not answer at all from one that answers but cannot read the table.
     """
-    unit, db_unit = xcatd_unit(inventory), inventory.database_service.unit
+    unit, db_unit = inventory.xcatd_unit, inventory.database_service.unit
     cfgloc = inventory.database.cfgloc
     with contextlib.suppress(FactError):
         if facts.file(cfgloc) is None:
@@ -57,14 +57,10 @@ def unreadable(facts: NodeFacts, inventory: Inventory, exc: FactError, expected:
          fix=f"see journalctl -u {unit}; check cfgloc's user and pg_hba.conf for this node")  # fmt: skip
 
 
-def xcatd_unit(inventory: Inventory) -> str:
-    return next((s.unit for s in inventory.services if s.role == "xcatd"), "xcatd")
-
-
 def _database_cause(facts: NodeFacts, inventory: Inventory) -> str | None:
     """Why xCAT's database does not answer, as pg_isready says it for cfgloc's host; None when it answers."""
-    db = inventory.database
-    result = facts.run("pg_isready -q -t 3 -h %s -p %s -d %s", str(inventory.vip.address), str(db.port), db.name)
+    vip = str(inventory.vip.address)
+    result = facts.run(*pg_isready_command(inventory, vip))  # asked as pg.accepting asks it
     if result.rc == 0:
         return None
-    return f"PostgreSQL at {inventory.vip.address}:{db.port}: {PG_ISREADY.get(result.rc, f'exit {result.rc}')}"
+    return f"PostgreSQL at {vip}:{inventory.database.port}: {PG_ISREADY.get(result.rc, f'exit {result.rc}')}"

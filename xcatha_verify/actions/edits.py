@@ -42,6 +42,7 @@ from xcatha_verify.facts.postgres import (
     parse_pg_hba,
     parse_postgresql_conf,
 )
+from xcatha_verify.facts.xcat import policy_rows_for, site_not_the_vip
 from xcatha_verify.inventory import Inventory
 
 __all__ = [
@@ -345,14 +346,8 @@ def site_master_commands(site: Mapping[str, str], vip: str, vip_names: Sequence[
     ``site`` is the site table (key -> value). A value already naming the VIP (its address or one of
     ``vip_names``) is left alone; ``nameservers`` unset stays unset. Returns [] when nothing is needed.
     """
-    own = {vip, *vip_names}
-    wanted: list[str] = []
-    if site.get("master", "") not in own:
-        wanted.append(f"master={vip}")
-    nameservers = [n.strip() for n in site.get("nameservers", "").split(",") if n.strip()]
-    if nameservers and any(n not in own and n != "<xcatmaster>" for n in nameservers):
-        wanted.append(f"nameservers={vip}")
-    return [["chdef", "-t", "site", "-o", "clustersite", *wanted]] if wanted else []
+    wrong = site_not_the_vip(dict(site), vip, tuple(vip_names))
+    return [["chdef", "-t", "site", "-o", "clustersite", *(f"{key}={vip}" for key in wrong)]] if wrong else []
 
 
 def policy_commands(rows: Sequence[Mapping[str, str]], name: str) -> list[list[str]]:
@@ -362,8 +357,8 @@ def policy_commands(rows: Sequence[Mapping[str, str]], name: str) -> list[list[s
     (the site decided that; the operator changes it). A new row takes xcatconfig's priority for the
     management node, 1.2, or the first of 1.21, 1.22, ... that is free.
     """
-    mine = [r for r in rows if r.get("name", "") == name]
-    if any(r.get("rule", "").lower() == "trusted" for r in mine):
+    mine, trusted = policy_rows_for([dict(r) for r in rows], name)
+    if trusted:
         return []
     if mine:
         raise EditRefused(f"the policy table names {name} with rule={mine[0].get('rule', '')} (priority "

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from xcatha_verify.facts.network import FactError
+from xcatha_verify.inventory import Inventory
 
 # pg_isready's exit statuses other than 0, in its own words.
 PG_ISREADY = {1: "rejecting connections", 2: "no response", 3: "no attempt made"}
@@ -664,3 +665,12 @@ def hba_allows(entries: Iterable[HbaEntry], client: str, *, database: str = "xca
     entry = hba_covers(entries, client, database=database, user=user, server_addresses=server_addresses,
                        resolve=resolve, reverse=reverse, ssl=ssl, gssenc=gssenc)
     return entry is not None and entry.method != "reject"
+
+
+def pg_isready_command(inventory: Inventory, address: str) -> tuple[str, ...]:
+    """pg_isready for xCAT's database on `address`, as NodeFacts.run takes it (command, then its arguments).
+
+    One form for every check that asks whether the database answers (pg.accepting, xcatd_reads).
+    """
+    db = inventory.database
+    return "pg_isready -q -t 5 -h %s -p %s -d %s", address, str(db.port), db.name

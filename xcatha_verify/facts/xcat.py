@@ -160,3 +160,25 @@ def parse_tabdump(text: str) -> list[dict[str, str]]:
             raise FactError(f"tabdump line {number}: {len(fields)} fields for {len(columns)} columns")
         rows.append(dict(zip(columns, fields, strict=True)))
     return rows
+
+
+def site_not_the_vip(site: dict[str, str], vip: str, vip_names: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """The site table's keys that should name the VIP and do not: key -> its value ("" when unset).
+
+    ``master`` must be the VIP (its address or one of ``vip_names``); ``nameservers``, when set, may
+    hold only the VIP and xCAT's ``<xcatmaster>``. An unset ``nameservers`` is left unset.
+    """
+    own = {vip, *vip_names}
+    wrong = {}
+    if site.get("master", "") not in own:
+        wrong["master"] = site.get("master", "")
+    nameservers = [n.strip() for n in site.get("nameservers", "").split(",") if n.strip()]
+    if any(n not in own and n != "<xcatmaster>" for n in nameservers):
+        wrong["nameservers"] = site.get("nameservers", "")
+    return wrong
+
+
+def policy_rows_for(rows: list[dict[str, str]], name: str) -> tuple[list[dict[str, str]], bool]:
+    """The policy table's rows naming ``name``, and whether one of them trusts it (``rule=trusted``)."""
+    mine = [r for r in rows if r.get("name", "") == name]
+    return mine, any(r.get("rule", "").lower() == "trusted" for r in mine)

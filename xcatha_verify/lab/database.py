@@ -100,7 +100,7 @@ def _seed_sql(layout: LabLayout) -> str:
         ("networks", ("netname", "net", "mask", "mgtifname", "gateway"),
          [(mgt_network_name(layout), str(net.network_address), str(net.netmask), layout.label, "<xcatmaster>")]),
         ("nodelist", ("node", "groups"), [(name, "compute,all") for name, _o, _m in COMPUTE_NODES]),
-        ("hosts", ("node", "ip"), [(name, str(net.network_address + octet)) for name, octet, _m in COMPUTE_NODES]),
+        ("hosts", ("node", "ip"), [(name, str(layout.compute_ip(name))) for name, _o, _m in COMPUTE_NODES]),
         ("mac", ("node", "interface", "mac"), [(name, "eth0", mac) for name, _o, mac in COMPUTE_NODES]),
         # As xcatconfig -d makes it: root allowed, the node that made the server certificate trusted.
         ("policy", ("priority", "name", "commands", "rule"),

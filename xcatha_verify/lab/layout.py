@@ -31,8 +31,8 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 SERVICES = ("postgresql", "xcatd", "named", "dhcpd", "chronyd", "httpd", "tftp", "conserver", "goconserver")
 # A file on the shared data that the compute namespace fetches through the VIP, by HTTP and by TFTP.
 PROBE_FILE = "xcatha-lab-probe.txt"
-SHARED_EXPORT = "/xcatha-shared"
-XCAT_FLAVOURS = ("standin", "real")  # where nodes reach the shared storage (like an NFS export)
+SHARED_EXPORT = "/xcatha-shared"  # where nodes reach the shared storage (like an NFS export)
+XCAT_FLAVOURS = ("standin", "real")
 
 _LAB_NAME = re.compile(r"^[a-z][a-z0-9]{0,7}$")
 _IFNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,14}$")

@@ -48,10 +48,10 @@ def initialise(lab: Lab, node: str) -> None:
     net = lay.subnet
     _xcat(lab, node, ["chdef", "-t", "network", "-o", mgt_network_name(lay), f"net={net.network_address}",
                       f"mask={net.netmask}", f"mgtifname={lay.label}"])  # fmt: skip
-    for name, octet, mac in COMPUTE_NODES:
+    for name, _octet, mac in COMPUTE_NODES:
         _xcat(lab, node, ["mkdef", "-f", "-t", "node", "-o", name, "groups=all,compute",
-                          f"ip={net.network_address + octet}", f"mac={mac}", "cons=ipmi", "mgt=ipmi",
-                          f"bmc={net.network_address + octet + 100}"])  # fmt: skip
+                          f"ip={lay.compute_ip(name)}", f"mac={mac}", "cons=ipmi", "mgt=ipmi",
+                          f"bmc={lay.compute_ip(name) + 100}"])  # fmt: skip
     _xcat(lab, node, ["makehosts", "compute"])
     # As the seed asks: /etc/hosts the same on both management nodes.
     hosts = lab.path(node, "/etc/hosts").read_text()

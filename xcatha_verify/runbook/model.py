@@ -112,11 +112,10 @@ def load(path: Path, context: dict[str, Any]) -> Runbook:
 
 def context(inventory: Inventory, node: Node, unplanned: bool) -> dict[str, Any]:
     """What a runbook template is rendered with: the inventory's values for this node."""
-    xcatd = next((s.unit for s in inventory.services if s.role == "xcatd"), "xcatd")
     return {
         "node": node, "peer": inventory.peer_of(node.name), "vip": inventory.vip, "services": inventory.services,
         "shared_data": inventory.shared_data, "database_unit": inventory.database_service.unit,
-        "xcatd_unit": xcatd, "unplanned": unplanned, "cluster": inventory.cluster,
+        "xcatd_unit": inventory.xcatd_unit, "unplanned": unplanned, "cluster": inventory.cluster,
         "vip_hostname": inventory.vip_hostname, "vip_nameserver": inventory.vip_nameserver,
     }  # fmt: skip
 

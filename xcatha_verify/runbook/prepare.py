@@ -79,12 +79,11 @@ def _xcat_table_edit(host: Host, table: str, commands: list[list[str]], noop: st
     if dry_run:
         return Outcome(0, f"would run:\n{shown}")
     backup = backup_path(f"/etc/xcat/{table}.csv", stamp)
-    before = host.run(f"timeout {XCAT_TIMEOUT_S} tabdump %s", table)
-    saved = host.run(f"timeout {XCAT_TIMEOUT_S} tabdump -f %s %s", backup, table)
-    if before.rc != 0 or saved.rc != 0:
-        failed = saved if saved.rc != 0 else before
-        said = (failed.stderr or failed.stdout).strip()
-        return Outcome(failed.rc, f"could not save the {table} table to {backup}: {said}")
+    # The saved copy is also the "before" of the diff: one read of the table through xcatd, not two.
+    saved = host.run(f"timeout {XCAT_TIMEOUT_S} tabdump -f %s %s && cat -- %s", backup, table, backup)
+    if saved.rc != 0:
+        said = (saved.stderr or saved.stdout).strip()
+        return Outcome(saved.rc, f"could not save the {table} table to {backup}: {said}")
     out = []
     for argv in commands:
         result = host.run(f"timeout {XCAT_COMMAND_TIMEOUT_S} {shlex.join(argv)}")
@@ -92,7 +91,7 @@ def _xcat_table_edit(host: Host, table: str, commands: list[list[str]], noop: st
         if result.rc != 0:
             return Outcome(result.rc, "\n".join(out) + f"\n{result.stderr.strip()}\nbackup: {backup}")
     after = host.run(f"timeout {XCAT_TIMEOUT_S} tabdump %s", table)
-    diff = "".join(difflib.unified_diff(before.stdout.splitlines(True), after.stdout.splitlines(True),
+    diff = "".join(difflib.unified_diff(saved.stdout.splitlines(True), after.stdout.splitlines(True),
                                         f"{table} (before)", f"{table} (after)"))  # fmt: skip
     return Outcome(0, "\n".join(out) + f"\nbackup: {backup} (restore: tabrestore {backup})\n{diff}")
 
