@@ -43,9 +43,9 @@ def _required(inventory: Inventory) -> dict[str, str]:
 
 
 def _db_user(facts: NodeFacts, inventory: Inventory) -> str:
-    """The user xCAT connects as (from cfgloc), or xCAT's default when cfgloc cannot be read."""
+    """The user xCAT connects as (from XCATCFG or cfgloc), or xCAT's default when neither can be read."""
     try:
-        return parse_cfgloc(facts.file(inventory.database.cfgloc) or "").user
+        return parse_cfgloc(facts.xcat_database_config()[1] or "").user
     except FactError:
         return DEFAULT_DB_USER
 

@@ -23,26 +23,32 @@ ENGINES = {"postgresql": "Pg", "mariadb": "mysql"}
 
 @check("xcat.cfgloc", phases=ACTIVE)
 def test_cfgloc(facts: NodeFacts, inventory: Inventory) -> None:
-    """/etc/xcat/cfgloc is in the database's form and points at the VIP (its password is never shown)."""
+    """/etc/xcat/cfgloc (or XCATCFG, which xCAT reads first) is in the database's form and points at the VIP.
+
+    Its password is never shown.
+    """
     path = inventory.database.cfgloc
-    text = facts.file(path)
+    where, text = facts.xcat_database_config()
     vip = inventory.vip
     engine = ENGINES[inventory.database.type]
     expected = f"{engine}:dbname={inventory.database.name};host={vip.address}|<user>|<password>"
     if text is None:
         fail(observed=f"{path} does not exist", expected=expected,
                 fix="connect the shared data; cfgloc lives in /etc/xcat")  # fmt: skip
+    # XCATCFG is the site's own override: the fix names where it is set, not cfgloc.
+    then = "systemctl restart xcatd"
+    place = f"edit {path} so that it reads" if where == path else f"change {where} to"
     try:
         cfgloc = parse_cfgloc(text or "")
     except FactError as exc:
-        fail(observed=f"{path}: {exc}", expected=expected, fix=f"rewrite {path} as {expected}")
+        fail(observed=f"{where}: {exc}", expected=expected, fix=f"{place} {expected}, then {then}")
     host_ok = cfgloc.host in (str(vip.address), vip.hostname, vip.short_name)
     verdict(
         cfgloc.engine == engine and host_ok and cfgloc.dbname == inventory.database.name,
-        observed=f"{path}: {cfgloc.redacted()}",
+        observed=f"{where}: {cfgloc.redacted()}",
         expected=expected,
-        fix=f"edit {path} so that it reads {engine}:dbname={inventory.database.name};host={vip.address}|"
-        f"{cfgloc.user}|<password>, then systemctl restart xcatd",
+        fix=f"{place} {engine}:dbname={inventory.database.name};host={vip.address}|{cfgloc.user}|<password>, "
+        f"then {then}",
     )
 
 

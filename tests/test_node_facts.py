@@ -92,3 +92,55 @@ def test_console_choice_follows_the_order_of_evidence(
     facts._files["/etc/xcat/console.lock"] = lock
     facts.__dict__["site_table"] = site
     assert facts.console_choice == expected
+
+
+class _CannedHost:
+    """A testinfra-like host answering XCATD_ENVIRONMENT with canned text, and files from a dict."""
+
+    def __init__(self, environment: str, files: dict[str, str]) -> None:
+        self.environment, self.files = environment, files
+
+    def run(self, command: str, *args: str) -> testinfra.backend.base.CommandResult:
+        if command.startswith("systemctl show -p MainPID"):
+            out, rc = self.environment, 0
+        elif command.startswith("cat -- ") and args[0] in self.files:
+            out, rc = self.files[args[0]], 0
+        else:
+            out, rc = "", 1
+        return testinfra.backend.base.CommandResult(None, rc, command.encode(), out, "")  # type: ignore[arg-type]
+
+
+def _xcatcfg_facts(environment: str, files: dict[str, str] | None = None) -> NodeFacts:
+    inventory = load_inventory(INVENTORY)
+    return NodeFacts(_CannedHost(environment, files or {}), inventory.nodes[0], inventory)  # type: ignore[arg-type]
+
+
+GOOD = "Pg:dbname=xcatdb;host=10.5.106.7|xcatadm|s3cret"
+
+
+def test_xcatcfg_of_a_running_xcatd_is_its_own_environment() -> None:
+    # The unit would give another value; the running daemon's own wins, as Table.pm sees it.
+    shown = ("MainPID=4242\nEnvironment=XCATCFG=mysql:dbname=x;host=y|u|p\nEnvironmentFiles=\n"
+             f"@@environ\nXCATCFG={GOOD}\n")  # fmt: skip
+    where, value = _xcatcfg_facts(shown).xcatcfg or ("", "")
+    assert value == GOOD and "running xcatd" in where and "4242" in where
+    assert _xcatcfg_facts("MainPID=4242\n@@environ\n").xcatcfg is None  # running, without XCATCFG
+
+
+def test_xcatcfg_of_a_stopped_xcatd_comes_from_its_unit_files_over_environment() -> None:
+    shown = ("MainPID=0\nEnvironment=\"XCATCFG=Pg:dbname=a;host=b|u|p\" XCATROOT=/opt/xcat\n"
+             "EnvironmentFiles=/etc/sysconfig/xcat (ignore_errors=yes)\n")  # fmt: skip
+    from_file = _xcatcfg_facts(shown, {"/etc/sysconfig/xcat": f'# site\nXCATCFG="{GOOD}"\n'})
+    assert from_file.xcatcfg == ("XCATCFG in /etc/sysconfig/xcat (xcatd's EnvironmentFile)", GOOD)
+    from_unit = _xcatcfg_facts(shown)  # the file does not exist
+    assert from_unit.xcatcfg == ("XCATCFG in xcatd's Environment=", "Pg:dbname=a;host=b|u|p")
+    assert _xcatcfg_facts("MainPID=0\nEnvironment=\nEnvironmentFiles=\n").xcatcfg is None
+
+
+def test_the_database_config_is_xcatcfg_else_cfgloc() -> None:
+    cfgloc = "/etc/xcat/cfgloc"
+    shown = "MainPID=0\nEnvironment=\nEnvironmentFiles=\n"
+    assert _xcatcfg_facts(shown, {cfgloc: GOOD + "\n"}).xcat_database_config() == (cfgloc, GOOD + "\n")
+    assert _xcatcfg_facts(shown).xcat_database_config() == (cfgloc, None)
+    with_env = _xcatcfg_facts("MainPID=9\n@@environ\nXCATCFG=" + GOOD + "\n", {cfgloc: "mysql:x|y|z\n"})
+    assert with_env.xcat_database_config()[1] == GOOD

@@ -33,28 +33,32 @@ def unreadable(facts: NodeFacts, inventory: Inventory, exc: FactError, expected:
 
     xcatd needs its database even for `lsxcatd -a` (its policy check reads a table), so the database
     is asked first (pg_isready on cfgloc's host, the VIP); then `lsxcatd -a` tells a daemon that does
-    not answer at all from one that answers but cannot read the table.
+    not answer at all from one that answers but cannot read the table. The cause is looked for once
+    per run: every check reading through a hung xcatd would otherwise wait out `lsxcatd -a` again.
     """
+    why, fix = facts.once("xcatd-unreadable-cause", lambda: _cause(facts, inventory))
+    fail(observed=f"{exc}; {why}", expected=expected, fix=fix)
+
+
+def _cause(facts: NodeFacts, inventory: Inventory) -> tuple[str, str]:
+    """(what is wrong, its fix) for a failed read through xcatd."""
     unit, db_unit = inventory.xcatd_unit, inventory.database_service.unit
-    cfgloc = inventory.database.cfgloc
     with contextlib.suppress(FactError):
-        if facts.file(cfgloc) is None:
-            fail(observed=f"{exc}; {cfgloc} does not exist (xcatd finds its database there)", expected=expected,
-                 fix="connect the shared data (/etc/xcat), then systemctl restart " + unit)  # fmt: skip
+        where, text = facts.xcat_database_config()
+        if text is None:
+            return (f"{where} does not exist (xcatd finds its database there)",
+                    "connect the shared data (/etc/xcat), then systemctl restart " + unit)  # fmt: skip
     cause = _database_cause(facts, inventory)
     if cause:
-        fail(observed=f"{exc}; the database is the cause: {cause}", expected=expected,
-             fix=f"systemctl start {db_unit}, then systemctl restart {unit}")  # fmt: skip
+        return f"the database is the cause: {cause}", f"systemctl start {db_unit}, then systemctl restart {unit}"
     daemon = facts.xcat("lsxcatd -a")
     if daemon.rc != 0 or "dbengine=" not in daemon.stdout:
         answer = (daemon.stderr or daemon.stdout).strip().splitlines()
         said = "no answer within the time limit (xcatd hung?)" if daemon.rc == 124 else (
             f"exit {daemon.rc}: {answer[-1] if answer else 'no output'}")
-        fail(observed=f"{exc}; lsxcatd -a: {said}", expected=expected,
-             fix=f"systemctl restart {unit}; see journalctl -u {unit}")  # fmt: skip
-    fail(observed=f"{exc}; xcatd answers lsxcatd -a and PostgreSQL accepts connections on the VIP",
-         expected=expected,
-         fix=f"see journalctl -u {unit}; check cfgloc's user and pg_hba.conf for this node")  # fmt: skip
+        return f"lsxcatd -a: {said}", f"systemctl restart {unit}; see journalctl -u {unit}"
+    return ("xcatd answers lsxcatd -a and PostgreSQL accepts connections on the VIP",
+            f"see journalctl -u {unit}; check cfgloc's user and pg_hba.conf for this node")  # fmt: skip
 
 
 def _database_cause(facts: NodeFacts, inventory: Inventory) -> str | None:

@@ -116,7 +116,7 @@ def _shell(args: argparse.Namespace) -> int:
 def _cache(args: argparse.Namespace) -> int:
     if args.action == "clear":
         removed = xcatsource.clear_cache()
-        print(f"removed {len(removed)} cached xCAT tree(s) from {xcatsource.cache_root()}")
+        print(f"removed {len(removed)} cached xCAT tree(s) and their kept set-ups from {xcatsource.cache_root()}")
         return 0
     tarball = xcatsource.find_tarball()
     print(f"xCAT {xcatsource.XCAT_VERSION} source: {tarball} (sha256 {xcatsource.XCAT_SHA256[:16]}..., checked)")
@@ -124,6 +124,8 @@ def _cache(args: argparse.Namespace) -> int:
     print(f"assembled /opt/xcat: {tree}")
     for path in xcatsource.cached():
         print(f"cached: {path}")
+        for kept in sorted(path.glob("initialised-*.tar")):
+            print(f"  xCAT's set-up kept for one lab layout: {kept.name} ({kept.stat().st_size >> 20} MiB)")
     return 0
 
 

@@ -15,9 +15,11 @@ import shlex
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TypeVar
 
 from testinfra.host import Host
 
@@ -25,6 +27,7 @@ from xcatha_verify.facts.network import IP_ADDR_COMMAND, FactError, InterfaceAdd
 from xcatha_verify.facts.xcat import parse_tabdump
 from xcatha_verify.inventory import Inventory, Node, Service
 
+T = TypeVar("T")
 MOUNTS_COMMAND = "findmnt -J -l -o TARGET,SOURCE,FSTYPE"
 XCAT_TIMEOUT_S = 8  # a hung xcatd must fail a check, not hang it
 # Table reads through xcatd: tabdump is xCAT's lightest client (about half lsdef's time), and a
@@ -42,6 +45,13 @@ GOCONSERVER_BINARY = "/usr/bin/goconserver"
 ENABLED_VALUES = ("", "0", "no")  # a row xCAT uses: Table.pm reads "disable is NULL or in ('0','no')"
 # iputils' arping, for a node without xcatha-verify: two probes a second apart, then a second more.
 ARPING_DAD = "arping -D -c 2 -w 4 -I %s %s"
+# xcatd's unit environment, then (xcatd running) the XCATCFG lines of the daemon's own environment:
+# nothing else of that environment leaves the node.
+XCATD_ENVIRONMENT = (
+    "systemctl show -p MainPID -p Environment -p EnvironmentFiles {unit}; "
+    "pid=$(systemctl show -p MainPID --value {unit}); "
+    "[ \"${{pid:-0}}\" = 0 ] || {{ echo @@environ; tr '\\0' '\\n' < /proc/$pid/environ | grep '^XCATCFG=' || true; }}"
+)
 # Commands started ahead run on these threads, a few at a time (sshd allows 10 sessions per connection).
 BACKGROUND_WORKERS = 6
 _background: ThreadPoolExecutor | None = None
@@ -111,6 +121,8 @@ class NodeFacts:
         self.python = python or node_python()
         self._files: dict[str, str | None] = {}
         self._started: dict[tuple[str, tuple[str, ...]], Future[CommandOutput]] = {}
+        self._xcatd_environment = ""  # from prefetch: what XCATD_ENVIRONMENT printed
+        self._once: dict[str, tuple[bool, object]] = {}
 
     def prefetch(self, files: list[str]) -> None:
         """Read the facts most checks need in one round trip: addresses, unit states, mounts, files.
@@ -123,6 +135,7 @@ class NodeFacts:
             "ip": IP_ADDR_COMMAND,
             "units": "systemctl show -p Id,LoadState,ActiveState,UnitFileState " + " ".join(map(shlex.quote, units)),
             "mounts": MOUNTS_COMMAND,
+            "xcatd-env": XCATD_ENVIRONMENT.format(unit=shlex.quote(self.inventory.xcatd_unit)),
         }
         script = "".join(f"echo '@@begin {name}'; {cmd} 2>/dev/null; echo \"@@end {name} $?\"; "
                          for name, cmd in sections.items())  # fmt: skip
@@ -142,6 +155,8 @@ class NodeFacts:
                 self.__dict__["addresses"] = parse_ip_addr_json(parts["ip"][0])
             if parts.get("units", ("", ""))[1] == "0":
                 self.__dict__["unit_states"] = parse_unit_show(parts["units"][0], units)
+            if parts.get("xcatd-env", ("", ""))[1] == "0":
+                self._xcatd_environment = parts["xcatd-env"][0]
             if parts.get("mounts", ("", ""))[1] == "0":
                 self.__dict__["mounts"] = parse_findmnt(parts["mounts"][0])
         except FactError:
@@ -252,6 +267,40 @@ class NodeFacts:
         return result
 
     @cached_property
+    def xcatcfg(self) -> tuple[str, str] | None:
+        """XCATCFG as xcatd has it, (where, value); None when unset. xCAT's Table.pm takes it before cfgloc.
+
+        A running xcatd's own environment; else what its unit gives the next start (EnvironmentFile=
+        lines over Environment=, as systemd applies them). An export in /etc/profile.d/xcat.sh, which
+        xCAT's unit sources in ExecStart, is seen only once xcatd runs.
+        """
+        unit = self.inventory.xcatd_unit
+        shown = self._xcatd_environment or self.host.run(XCATD_ENVIRONMENT.format(unit=shlex.quote(unit))).stdout
+        unit_part, marker, environ = shown.partition("@@environ\n")
+        props: dict[str, list[str]] = {}
+        for line in unit_part.splitlines():
+            key, _, value = line.partition("=")
+            props.setdefault(key, []).append(value)
+        pid = (props.get("MainPID") or ["0"])[0]
+        if marker:
+            value = _assigned(environ.splitlines())
+            return (f"XCATCFG in the running xcatd's environment (pid {pid}; set where its start sets it)",
+                    value) if value else None  # fmt: skip
+        for entry in reversed(props.get("EnvironmentFiles", [])):
+            path = entry.split(" (")[0].lstrip("-")
+            text = self.file(path) if path else None
+            value = _assigned(shlex.split(text or "", comments=True, posix=True))
+            if value:
+                return f"XCATCFG in {path} ({unit}'s EnvironmentFile)", value
+        value = _assigned(shlex.split(" ".join(props.get("Environment", []))))
+        return (f"XCATCFG in {unit}'s Environment=", value) if value else None
+
+    def xcat_database_config(self) -> tuple[str, str | None]:
+        """What names xCAT's database for xcatd, (where, text): XCATCFG if xcatd has it, else cfgloc
+        (None when the file does not exist)."""
+        return self.xcatcfg or (self.inventory.database.cfgloc, self.file(self.inventory.database.cfgloc))
+
+    @cached_property
     def site_table(self) -> dict[str, str]:
         """xCAT's site table as key -> value, read through xcatd (disabled rows left out).
 
@@ -284,7 +333,23 @@ class NodeFacts:
             raise FactError(f"cannot read the subject of {SERVER_CERT} on {self.node.name}: {_last_line(result)}")
         return found.group(1)
 
+    def once(self, key: str, compute: Callable[[], T]) -> T:
+        """`compute()` once per run, its FactError included: a hung xcatd costs its time limit once,
+        not once for every check that reads the same table."""
+        if key not in self._once:
+            try:
+                self._once[key] = (True, compute())
+            except FactError as exc:
+                self._once[key] = (False, exc)
+        ok, value = self._once[key]
+        if not ok:
+            raise value  # type: ignore[misc]
+        return value  # type: ignore[return-value]
+
     def _table(self, query: str) -> list[dict[str, str]]:
+        return self.once(query, lambda: self._read_table(query))
+
+    def _read_table(self, query: str) -> list[dict[str, str]]:
         result = self.xcat(query)
         if result.rc != 0:
             raise FactError(f"{query} failed on {self.node.name}: {_last_line(result)}")
@@ -346,6 +411,12 @@ class NodeFacts:
         remote = float(self.host.check_output("date +%s.%N"))
         after = time.time()
         return remote - (before + after) / 2, (after - before) / 2
+
+
+def _assigned(assignments: list[str]) -> str | None:
+    """The value of the last XCATCFG=... among `assignments`, None when there is none (or it is empty)."""
+    values = [a.removeprefix("XCATCFG=") for a in assignments if a.startswith("XCATCFG=")]
+    return values[-1] if values and values[-1] else None
 
 
 def _last_line(result: CommandOutput) -> str:

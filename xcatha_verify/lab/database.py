@@ -38,13 +38,29 @@ def data_dir(layout: LabLayout) -> Path:
     return layout.shared_dir("/var/lib/pgsql") / Path(PG_DATA).relative_to("/var/lib/pgsql")
 
 
-def create(layout: LabLayout, storage_id: str) -> str:
-    """Make the shared storage and the database on it; returns the database password."""
+def create(layout: LabLayout, storage_id: str, initialised: bool = False) -> str:
+    """Make the shared storage and the database on it; returns the database password.
+
+    `initialised`: the storage already holds a database xCAT's set-up made (a snapshot unpacked):
+    only its role's password, the cfgloc and the storage id are made anew.
+    """
     for path in SHARED_PATHS:
         layout.shared_dir(path).mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(18)
+    if not initialised:
+        _make_cluster(layout)
+    etc_xcat = layout.shared_dir("/etc/xcat")
+    (etc_xcat / STORAGE_ID).write_text(f"{storage_id}\n")
+    cfgloc = etc_xcat / "cfgloc"
+    cfgloc.write_text(f"Pg:dbname={DB_NAME};host={layout.vip}|{DB_USER}|{password}\n")
+    cfgloc.chmod(0o600)
+    _seed(layout, password, initialised)
+    return password
+
+
+def _make_cluster(layout: LabLayout) -> None:
     shutil.chown(layout.shared_dir("/var/lib/pgsql"), "postgres", "postgres")
     data = data_dir(layout)
-    password = secrets.token_urlsafe(18)
     system.run([
         "runuser", "-u", "postgres", "--", str(PG_BIN / "initdb"), "-D", str(data), "-E", "UTF8",
         "--locale=C.UTF-8", "--auth-local=peer", "--auth-host=scram-sha-256", "--no-instructions",
@@ -58,17 +74,11 @@ def create(layout: LabLayout, storage_id: str) -> str:
             "unix_socket_directories = '/run/postgresql'\n"
         )
     (data / "pg_hba.conf").write_text(render("pg_hba.conf.j2", vip=layout.vip, static_ips=static_ips))
-    etc_xcat = layout.shared_dir("/etc/xcat")
-    (etc_xcat / STORAGE_ID).write_text(f"{storage_id}\n")
-    cfgloc = etc_xcat / "cfgloc"
-    cfgloc.write_text(f"Pg:dbname={DB_NAME};host={layout.vip}|{DB_USER}|{password}\n")
-    cfgloc.chmod(0o600)
-    _seed(layout, password)
-    return password
 
 
-def _seed(layout: LabLayout, password: str) -> None:
-    """xCAT's role, database and first rows, through a PostgreSQL listening on a private socket only."""
+def _seed(layout: LabLayout, password: str, initialised: bool) -> None:
+    """xCAT's role, database and first rows (or, `initialised`, the role's new password), through a
+    PostgreSQL listening on a private socket only."""
     socket_dir = layout.base / "pg-seed"
     socket_dir.mkdir()
     shutil.chown(socket_dir, "postgres", "postgres")
@@ -79,6 +89,9 @@ def _seed(layout: LabLayout, password: str) -> None:
     try:
         psql = ["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(socket_dir)]
         quoted = password.replace("'", "''")
+        if initialised:
+            system.run(psql, input_text=f"ALTER ROLE {DB_USER} PASSWORD '{quoted}';\n")
+            return
         system.run(psql, input_text=f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{quoted}';\n"
                                     f"CREATE DATABASE {DB_NAME} OWNER {DB_USER};\n")  # fmt: skip
         if layout.xcat == "real":  # pgsqlsetup's way; PostgreSQL 15 no longer lets PUBLIC create in public

@@ -66,8 +66,9 @@ def lab_factory() -> Iterator[Callable[..., Lab]]:
     _require_root()
     built: list[Lab] = []
 
-    def make(name: str, subnet: str = "192.0.2.0/24", interface: str = "eth0", label: str | None = None) -> Lab:
-        layout = LabLayout(name, ipaddress.IPv4Network(subnet), interface, label or f"{interface}:0")
+    def make(name: str, subnet: str = "192.0.2.0/24", interface: str = "eth0", label: str | None = None,
+             xcat: str = "standin") -> Lab:
+        layout = LabLayout(name, ipaddress.IPv4Network(subnet), interface, label or f"{interface}:0", xcat)
         new = Lab(layout)
         built.append(new)
         new.up()

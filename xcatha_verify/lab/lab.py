@@ -33,7 +33,7 @@ from pathlib import Path
 
 from xcatha_verify import vip as vipmod
 from xcatha_verify.errors import LabError, LabUnsupported, UsageError
-from xcatha_verify.lab import access, database, network, provision, roles, system, xcatsetup, xcatsource
+from xcatha_verify.lab import access, database, network, provision, roles, snapshot, system, xcatsetup, xcatsource
 from xcatha_verify.lab.layer import Layer
 from xcatha_verify.lab.layout import (
     NODE_NAMES,
@@ -177,8 +177,13 @@ class Lab:
         progress("network: switch namespace, bridge, node links")
         network.build(lay)
         storage_id = str(self._state["storage_id"])
+        kept = snapshot.path_for(lay) if lay.xcat == "real" else None
+        node_files = None
+        if kept is not None and kept.is_file():
+            progress(f"shared data: xCAT's set-up as kept for this layout ({kept.name})")
+            node_files = snapshot.restore_shared(lay, kept)
         with ThreadPoolExecutor(max_workers=2) as pool:
-            db = pool.submit(database.create, lay, storage_id)
+            db = pool.submit(database.create, lay, storage_id, node_files is not None)
             progress("nodes: keys, disks (kept layers), units")
             access.make_keys(lay)
             for node in NODE_NAMES:
@@ -193,7 +198,10 @@ class Lab:
         if lay.xcat != "real":
             database.make_server_certificate(lay)
         self._save()
-        if lay.xcat == "real":
+        if node_files is not None:
+            for node in NODE_NAMES:
+                xcatsetup.install_node_files(self, node, node_files)
+        elif lay.xcat == "real":
             progress("xcatmn1: xCAT's one-time set-up (xcatconfig -c and -d, site, networks, compute nodes)")
             xcatsetup.initialise(self, "xcatmn1")
         progress("xcatmn1: activate (the project's activate runbook: VIP, shared data, services)")

@@ -7,6 +7,10 @@ directory, then `xcatconfig -c` (xCAT's CA, server and root client certificates,
 master and nameservers set to the VIP (the seed's setting), the lab network's mgtifname set to the
 VIP label, the compute nodes defined (and in both nodes' /etc/hosts). Then everything is stopped and
 taken down again, so the activate runbook starts from a deactivated pair.
+
+What that leaves is kept between labs (snapshot.py): a lab whose layout was set up before skips it,
+unpacking the result before its nodes boot (`database.create`) and installing the node files on
+both nodes here. Either way both nodes end with what xCAT's set-up leaves on a node.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from xcatha_verify.lab import snapshot
 from xcatha_verify.lab.access import mgt_network_name
 from xcatha_verify.lab.layout import COMPUTE_NODES, NODE_NAMES, SHARED_PATHS
 
@@ -53,13 +58,28 @@ def initialise(lab: Lab, node: str) -> None:
                           f"ip={lay.compute_ip(name)}", f"mac={mac}", "cons=ipmi", "mgt=ipmi",
                           f"bmc={lay.compute_ip(name) + 100}"])  # fmt: skip
     _xcat(lab, node, ["makehosts", "compute"])
-    # As the seed asks: /etc/hosts the same on both management nodes.
-    hosts = lab.path(node, "/etc/hosts").read_text()
-    for other in (n for n in NODE_NAMES if n != node):
-        lab.write(other, "/etc/hosts", hosts)
     # Back to a deactivated node: the activate runbook does the rest, as on every failover.
     for unit in ("xcatd", "postgresql"):
         lab.systemctl(node, "stop", unit)
     for path in reversed(SHARED_PATHS):
         lab.run(node, ["umount", path])
     lab.vip_down(node)
+    node_files = snapshot.read_node_files(lab.path(node, "/"))
+    snapshot.save(lab.layout, lab.path(node, "/"), snapshot.path_for(lab.layout))
+    # As the seed asks: /etc/hosts the same on both management nodes (and xCAT's files on both).
+    for other in (n for n in NODE_NAMES if n != node):
+        install_node_files(lab, other, node_files)
+
+
+def install_node_files(lab: Lab, node: str, node_files: snapshot.NodeFiles) -> None:
+    """The node-local files of xCAT's set-up on `node`; the conserver user made as xcatconfig makes it."""
+    if any(path.startswith("/home/conserver/") for path in node_files.files):
+        lab.run(node, ["sh", "-c", "getent group conserver >/dev/null || groupadd --system conserver; "
+                       "getent passwd conserver >/dev/null || "
+                       "useradd --system -g conserver -s /bin/bash -d /home/conserver -m conserver"])  # fmt: skip
+    for path, (mode, data) in sorted(node_files.files.items()):
+        target = lab.path(node, path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        target.chmod(mode)
+    lab.run(node, ["sh", "-c", "[ ! -d /home/conserver/.xcat ] || chown -R conserver: /home/conserver/.xcat"])
