@@ -6,7 +6,7 @@ import shlex
 
 from xcatha_verify.checkkit import ACTIVE, PHASES, STANDBY, check, fail, verdict
 from xcatha_verify.facts.network import FactError
-from xcatha_verify.facts.node import SITE_TABLE_QUERY, NodeFacts
+from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.inventory import Inventory, Service
 from xcatha_verify.xcatd_reads import unreadable
 
@@ -69,9 +69,9 @@ def expected_running(facts: NodeFacts, inventory: Inventory) -> tuple[list[Servi
 
 
 def _start_site_table(facts: NodeFacts) -> None:
-    """The site table, read through xcatd when a listed service's condition may need it."""
+    """The site table, read when a listed service's condition may need it."""
     if any(s.condition for s in facts.inventory.services):
-        facts.start_xcat(SITE_TABLE_QUERY)
+        facts.start_database_tables()
 
 
 @check("services.running", phases=ACTIVE, reads=_start_site_table)
@@ -104,7 +104,7 @@ def test_console_server(facts: NodeFacts, inventory: Inventory) -> None:
         service = facts.site_table.get("consoleservice", "").strip()
     except FactError as exc:
         if lock is None:  # the choice itself needs the site table
-            unreadable(facts, inventory, exc, "the site table readable through xcatd (no console.lock)")
+            unreadable(facts, inventory, exc, "the site table readable from xCAT's database (no console.lock)")
         # The lock decides; whether consoleservice agrees is for the next read (xcat.xcatd says why not now).
         chosen, why, service = lock, f"console.lock names {lock} (site consoleservice not read: {exc})", ""
     if lock and service and service != lock:

@@ -31,21 +31,24 @@ def _connection(facts: NodeFacts, entry: SharedPath) -> tuple[bool, str]:
     return True, f"{entry.path} -> {target} on {facts.mounts[root].source}"
 
 
-def _writable(facts: NodeFacts, paths: list[str]) -> list[str]:
-    """Paths where a probe file cannot be created (and removed)."""
-    script = "; ".join(
+def _writable_probe(inventory: Inventory) -> str:
+    """Prints each shared path where a probe file cannot be created (and removed)."""
+    return "; ".join(
         f"p=$(mktemp -p {shlex.quote(p)} .xcatha-probe.XXXXXX 2>/dev/null) && rm -f \"$p\" || echo {shlex.quote(p)}"
-        for p in paths
+        for p in (e.path for e in inventory.shared_data)
     )
-    return facts.run(script).stdout.split() if paths else []
 
 
-@check("shared.connected", phases=ACTIVE)
+@check("shared.connected", phases=ACTIVE, reads=lambda facts: facts.start(_writable_probe(facts.inventory)))
 def test_shared_connected(facts: NodeFacts, inventory: Inventory) -> None:
-    """Every shared path is connected (mount point, or symlink into the mounted shared root) and writable."""
+    """Every shared path is connected (mount point, or symlink into the mounted shared root) and writable.
+
+    The probe runs on every path beside the other reads; a path not connected is reported as such.
+    """
     seen = {e.path: _connection(facts, e) for e in inventory.shared_data}
     missing = [p for p, (ok, _) in seen.items() if not ok]
-    readonly = _writable(facts, [p for p in seen if p not in missing])
+    unwritable = facts.run(_writable_probe(inventory)).stdout.split()
+    readonly = [p for p in seen if p in unwritable and p not in missing]
     verdict(
         not missing and not readonly,
         observed="; ".join([seen[p][1] for p in missing] + [f"{p} is not writable" for p in readonly]),

@@ -7,8 +7,6 @@ import ipaddress
 from xcatha_verify.checkkit import ACTIVE, check, fail, verdict
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import (
-    NETWORKS_TABLE_QUERY,
-    POLICY_TABLE_QUERY,
     SERVER_CERT,
     SERVER_CERT_SUBJECT,
     SITE_TABLE_QUERY,
@@ -60,7 +58,7 @@ def test_xcatd_answers(facts: NodeFacts, inventory: Inventory) -> None:
     only when the read fails, to tell a daemon that does not answer from one without its database.
     """
     expected = "xcatd reads the site table from its database (tabdump site)"
-    master = through_xcatd(facts, inventory, lambda: facts.site_table, expected).get("master")
+    master = through_xcatd(facts, inventory, lambda: facts.site_table_through_xcatd, expected).get("master")
     verdict(
         bool(master),
         observed="the site table has no master" if not master else f"site table read, master={master}",
@@ -69,11 +67,10 @@ def test_xcatd_answers(facts: NodeFacts, inventory: Inventory) -> None:
     )
 
 
-@check("xcat.site_master", phases=("post-activate", "active"),
-       reads=lambda facts: facts.start_xcat(SITE_TABLE_QUERY))
+@check("xcat.site_master", phases=("post-activate", "active"), reads=lambda facts: facts.start_database_tables())
 def test_site_master(facts: NodeFacts, inventory: Inventory) -> None:
     """The site table's master, and its nameservers where set, are the VIP: nodes follow the VIP, not a node."""
-    site = through_xcatd(facts, inventory, lambda: facts.site_table, "the site table readable through xcatd")
+    site = through_xcatd(facts, inventory, lambda: facts.site_table, "the site table readable from xCAT's database")
     vip = inventory.vip
     wrong = site_not_the_vip(site, str(vip.address), (vip.hostname, vip.short_name))
     verdict(
@@ -85,7 +82,7 @@ def test_site_master(facts: NodeFacts, inventory: Inventory) -> None:
 
 
 def _start_policy_reads(facts: NodeFacts) -> None:
-    facts.start_xcat(POLICY_TABLE_QUERY)
+    facts.start_database_tables()
     facts.start(SERVER_CERT_SUBJECT, SERVER_CERT)
 
 
@@ -101,7 +98,7 @@ def test_policy_trusts_the_server_certificate(facts: NodeFacts, inventory: Inven
     except FactError as exc:
         fail(observed=str(exc), expected=f"{SERVER_CERT} readable (the shared data connected)",
              fix="connect the shared data; xCAT's certificates live in /etc/xcat/cert")  # fmt: skip
-    rows = through_xcatd(facts, inventory, lambda: facts.policy_table, "the policy table readable through xcatd")
+    rows = through_xcatd(facts, inventory, lambda: facts.policy_table, "the policy table readable from xCAT's database")
     mine, trusted = policy_rows_for(rows, name)
     verdict(
         trusted,
@@ -127,11 +124,11 @@ def _networks_to_check(inventory: Inventory, networks: dict[str, dict[str, str]]
 
 
 @check("xcat.mgtifname", phases=("post-activate", "active"),
-       reads=lambda facts: facts.start_xcat(NETWORKS_TABLE_QUERY))
+       reads=lambda facts: facts.start_database_tables())
 def test_mgtifname(facts: NodeFacts, inventory: Inventory) -> None:
     """The provision network's mgtifname is the VIP's label (e.g. eth0:0)."""
     networks = through_xcatd(facts, inventory, lambda: facts.networks_table,
-                             "the networks table readable through xcatd")  # fmt: skip
+                             "the networks table readable from xCAT's database")  # fmt: skip
     names = _networks_to_check(inventory, networks)
     label = inventory.vip.label
     wrong = {n: networks.get(n, {}).get("mgtifname", "<missing network>") for n in names}

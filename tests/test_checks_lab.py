@@ -64,7 +64,8 @@ DRIFT_FAULTS = [
     ("pg-hba-missing", "xcatmn1", {"xcatmn1": {"pg.hba"}}),
     ("hosts-differ", "xcatmn2", {"xcatmn1": {"pair.hosts_in_sync"}}),
     ("clock-skew", "xcatmn2", {"xcatmn1": {"pair.clock_offset"}}),
-    ("xcatd-hung", "xcatmn1", {"xcatmn1": {"xcat.xcatd", "xcat.site_master", "xcat.policy", "xcat.mgtifname"}}),
+    # Only xcatd's own answer fails: the tables' contents are read from the database, which is healthy.
+    ("xcatd-hung", "xcatmn1", {"xcatmn1": {"xcat.xcatd"}}),
     (
         "storage-disconnected", "xcatmn1",
         # Storage gone under a running pair: everything that reads the shared data fails with it. The units

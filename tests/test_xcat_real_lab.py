@@ -141,6 +141,9 @@ def test_xcatd_check_names_the_database_or_xcatd_when_one_is_down(xlab: Lab, tmp
     assert xcatd["outcome"] == "failed" and "the database is the cause" in xcatd["observed"], xcatd
     assert xcatd["fix"] == "systemctl start postgresql, then systemctl restart xcatd"
     assert results["xcat.cfgloc"]["outcome"] == "passed"  # a file on the shared data: no database needed
+    for content in ("xcat.site_master", "xcat.policy", "xcat.mgtifname"):  # read from the database itself
+        assert results[content]["outcome"] == "failed", results[content]
+        assert "the database is the cause" in results[content]["observed"], results[content]
     # Real xcatd comes back by itself once its database answers again.
     deadline = time.monotonic() + 60
     while (status := xcat_checks()[0]) != 0 and time.monotonic() < deadline:
@@ -157,6 +160,8 @@ def test_xcatd_check_names_the_database_or_xcatd_when_one_is_down(xlab: Lab, tmp
     xcatd = results["xcat.xcatd"]
     assert status == 1 and xcatd["outcome"] == "failed", xcatd
     assert "lsxcatd -a: exit 111" in xcatd["observed"] and "database is the cause" not in xcatd["observed"]
+    # The tables' contents come from the database, which answers: only xcatd's own check fails.
+    assert {i for i, r in results.items() if r["outcome"] != "passed"} == {"xcat.xcatd"}, results
     assert xcatd["fix"].startswith("systemctl restart xcatd")
     assert took < 60  # within the checks' bound (8 s an xCAT command), not xCAT's own retries
 
