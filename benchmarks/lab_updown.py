@@ -9,7 +9,9 @@ and the best/median figures, and each node's memory after the first `up` (PSS an
 processes of the node's cgroup, from /proc/PID/smaps_rollup); it asserts nothing (targets are read
 by a person, not by CI). The lab name is XCATHA_BENCH_LAB (default "bench"), its xCAT flavour
 XCATHA_BENCH_XCAT (default "standin"; "real": xCAT 2.19 itself, its assembled tree from the cache
-`xcatha-lab cache` shows, built first when the cache is empty).
+`xcatha-lab cache` shows, built first when the cache is empty). With the real xCAT the first round
+is cold: the kept set-up of the layout (lab/snapshot.py) is removed before it, so that round runs
+xCAT's one-time set-up and keeps it again; the others are warm. Both figures are printed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from xcatha_verify.lab import snapshot
 from xcatha_verify.lab.lab import Lab
 from xcatha_verify.lab.layout import NODE_NAMES, LabLayout
 from xcatha_verify.lab.node import cgroup_pids
@@ -49,6 +52,8 @@ def main() -> None:
     ups, downs = [], []
     for i in range(rounds):
         lab = Lab(LabLayout(name=name, xcat=flavour))
+        if flavour == "real" and i == 0:
+            snapshot.path_for(lab.layout).unlink(missing_ok=True)
         try:
             ups.append(lab.up())
             if i == 0:
@@ -62,8 +67,13 @@ def main() -> None:
             downs.append(time.monotonic() - start)
         print(f"round {i + 1}: up {ups[-1]:5.2f}s  down {downs[-1]:5.2f}s" + (f"  LEFT: {left}" if left else ""),
               flush=True)  # fmt: skip
-    target = 20 if flavour == "real" else 10  # the real xCAT's own table set-up is in its up
-    print(f"up:   best {min(ups):.2f}s  median {statistics.median(ups):.2f}s  (target < {target} s)")
+    if flavour == "real":
+        warm = ups[1:] or ups
+        print(f"up, cold (xCAT's set-up made and kept): {ups[0]:.2f}s")
+        print(f"up, warm (the kept set-up unpacked): best {min(warm):.2f}s  median {statistics.median(warm):.2f}s  "
+              "(target < 20 s)")
+    else:
+        print(f"up:   best {min(ups):.2f}s  median {statistics.median(ups):.2f}s  (target < 10 s)")
     print(f"down: best {min(downs):.2f}s  median {statistics.median(downs):.2f}s  (target < 8 s)")
 
 

@@ -21,6 +21,7 @@ from xcatha_verify import vip as vipmod
 from xcatha_verify.errors import LabUnsupported, UsageError
 from xcatha_verify.inventory import load_inventory
 from xcatha_verify.lab import faults
+from xcatha_verify.lab.fixture import LAB_XCAT
 from xcatha_verify.lab.lab import Lab, preflight
 from xcatha_verify.lab.layout import DB_NAME, DB_USER, SHARED_PATHS, STATE_ROOT, LabLayout
 from xcatha_verify.lab.node import cgroup2_root
@@ -272,9 +273,10 @@ def test_without_root_or_namespaces_up_refuses(monkeypatch: pytest.MonkeyPatch) 
 # ---------------------------------------------------------------------------------------------- more labs
 def test_second_lab_on_another_layout_does_not_collide_and_leaves_no_trace(lab: Lab) -> None:
     name = f"{lab.layout.name}b"
-    layout = LabLayout(name, ipaddress.IPv4Network("198.51.100.0/24"), "ens3", "ens3:1")
+    layout = LabLayout(name, ipaddress.IPv4Network("198.51.100.0/24"), "ens3", "ens3:1", LAB_XCAT)
     before = lab.status()
-    up = _xcatha_lab("--name", name, "up", "--subnet", "198.51.100.0/24", "--interface", "ens3", "--label", "ens3:1")
+    up = _xcatha_lab("--name", name, "up", "--subnet", "198.51.100.0/24", "--interface", "ens3", "--label", "ens3:1",
+                     "--xcat", LAB_XCAT)  # fmt: skip
     try:
         assert re.search(rf"lab '{name}' up in \d+\.\ds", up.stdout)
         other = Lab.load(name)
@@ -297,9 +299,9 @@ def test_second_lab_on_another_layout_does_not_collide_and_leaves_no_trace(lab: 
 
 def test_lab_left_by_a_killed_up_is_cleaned_by_down(lab: Lab) -> None:
     name = f"{lab.layout.name}c"
-    layout = LabLayout(name)
-    proc = subprocess.Popen([str(BIN / "xcatha-lab"), "--name", name, "up"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    layout = LabLayout(name, xcat=LAB_XCAT)
+    proc = subprocess.Popen([str(BIN / "xcatha-lab"), "--name", name, "up", "--xcat", LAB_XCAT],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         deadline = time.monotonic() + 60
         # Kill it mid-build, once a node runs (its systemd outlives the killed command).
@@ -398,8 +400,8 @@ def test_power_commands_and_a_crashed_node(lab: Lab) -> None:
 
 def test_down_after_a_crashed_node_and_without_a_state_file_leaves_nothing(lab: Lab) -> None:
     name = f"{lab.layout.name}d"
-    layout = LabLayout(name, ipaddress.IPv4Network("203.0.113.0/24"))
-    _xcatha_lab("--name", name, "up", "--subnet", "203.0.113.0/24")
+    layout = LabLayout(name, ipaddress.IPv4Network("203.0.113.0/24"), xcat=LAB_XCAT)
+    _xcatha_lab("--name", name, "up", "--subnet", "203.0.113.0/24", "--xcat", LAB_XCAT)
     try:
         other = Lab.load(name)
         faults.inject(other, "node-crashed", "xcatmn1")

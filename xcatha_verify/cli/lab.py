@@ -28,8 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--subnet", default="192.0.2.0/24", help="lab network (default: TEST-NET-1 192.0.2.0/24)")
     up.add_argument("--interface", default="eth0", help="node interface name (default: eth0)")
     up.add_argument("--label", default=None, help="VIP label (default: INTERFACE:0)")
-    up.add_argument("--xcat", choices=("standin", "real"), default="standin",
-                    help="xCAT in the nodes: the lab's stand-ins (default) or xCAT 2.19 itself from its source")
+    up.add_argument("--xcat", choices=("standin", "real"), default="real",
+                    help="xCAT in the nodes: xCAT 2.19 itself from its source (default), or the lab's stand-ins")
     sub.add_parser("down", help="remove the lab and everything it made")
     status = sub.add_parser("status", help="what runs where")
     status.add_argument("--json", action="store_true", help="machine-readable output")
