@@ -27,6 +27,7 @@ PACKAGES=(
     chromium  # the drift pages are checked in a real browser by the tests
     # xCAT's own Perl (xcatha_verify/lab/xcatsource.py PERL_PACKAGES; tests/test_xcatsource.py keeps both lists equal)
     make openssl
+    git  # clones the pinned xCAT commit when no tarball is at hand (xcatsource.find_source)
     libdbi-perl libdbd-pg-perl libio-socket-ssl-perl libxml-simple-perl libxml-parser-perl
     libxml-libxml-perl libjson-perl libnet-dns-perl libsocket6-perl libio-socket-inet6-perl
     libcrypt-cbc-perl libcrypt-rijndael-perl libexpect-perl libsoap-lite-perl libnet-telnet-perl

@@ -65,3 +65,76 @@ def test_setup_installs_every_perl_package_xcat_needs() -> None:
     listed = setup.split("PACKAGES=(", 1)[1].split("\n)", 1)[0]
     words = {word for line in listed.splitlines() for word in line.split("#", 1)[0].split()}
     assert set(xcatsource.PERL_PACKAGES) <= words
+
+
+def _git(*argv: str, cwd: Path) -> str:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}  # fmt: skip
+    return subprocess.run(["git", *argv], cwd=cwd, env=env, capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.fixture
+def no_tarball(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Neither XCAT_SOURCE nor a shared tarball: the clone is the source left. Returns the cache."""
+    monkeypatch.delenv("XCAT_SOURCE", raising=False)
+    (tmp_path / "shared" / "xcat-core").mkdir(parents=True)
+    monkeypatch.setenv("XCATHA_SHARED", str(tmp_path / "shared"))
+    monkeypatch.setenv("XCATHA_LAB_CACHE", str(tmp_path / "cache"))
+    xcatsource.assembled_tree.cache_clear()
+    return tmp_path / "cache"
+
+
+def test_without_a_tarball_a_failed_clone_is_one_line_naming_the_url(no_tarball: Path, tmp_path: Path) -> None:
+    url = f"file://{tmp_path}/no-such-mirror"
+    proc = subprocess.run([LAB, "cache", "show"], capture_output=True, text=True, check=False, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "XCATHA_SHARED": str(tmp_path / "shared"),
+                               "XCATHA_LAB_CACHE": str(no_tarball), "XCAT_UPSTREAM": url})  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert f"cloning {url} at {xcatsource.XCAT_COMMIT[:12]} failed" in proc.stderr
+    assert not list(no_tarball.glob("clone-*"))  # nothing half-made is kept
+
+
+def test_a_mirror_without_the_pinned_commit_is_refused(
+    no_tarball: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    _git("init", "-q", cwd=mirror)
+    (mirror / "README").write_text("not xCAT\n")
+    _git("add", "README", cwd=mirror)
+    _git("commit", "-q", "-m", "other", cwd=mirror)
+    monkeypatch.setenv("XCAT_UPSTREAM", str(mirror))
+    with pytest.raises(LabUnsupported, match=rf"cloning {mirror} at {xcatsource.XCAT_COMMIT[:12]} failed"):
+        xcatsource.find_source()
+
+
+@pytest.mark.skipif(not SHARED_TARBALLS, reason="no xCAT tarball in ../shared/xcat-core")
+def test_a_clone_of_the_pinned_commit_is_checked_assembled_and_kept(
+    no_tarball: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A mirror made from the shared tarball; its commit id is then "the pinned one" (upstream's own
+    # history cannot be made here: no network).
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    subprocess.run(["tar", "-xzf", str(SHARED_TARBALLS[-1]), "-C", str(mirror), "--strip-components=1"], check=True)
+    _git("init", "-q", cwd=mirror)
+    _git("add", "-A", cwd=mirror)
+    _git("commit", "-q", "-m", "xcat-core", cwd=mirror)
+    commit = _git("rev-parse", "HEAD", cwd=mirror)
+    monkeypatch.setattr(xcatsource, "XCAT_COMMIT", commit)
+    monkeypatch.setenv("XCAT_UPSTREAM", str(mirror))
+    source = xcatsource.find_source()
+    assert (source.kind, source.checked) == ("clone", f"commit {commit[:12]}")
+    assert source.path == no_tarball / f"clone-{commit[:12]}"
+    tree = xcatsource.assembled_tree()
+    assert (tree / "bin/lsdef").readlink() == Path("../bin/xcatDBcmds") and (tree / "sbin/xcatd").is_file()
+    assert tree.parent.name.startswith(f"xcat-{xcatsource.XCAT_VERSION}-git{commit[:9]}")
+    # Kept: without the mirror the clone in the cache still serves, checked by its commit again.
+    subprocess.run(["rm", "-rf", str(mirror)], check=True)
+    assert xcatsource.find_source().path == source.path
+    # Another pinned commit: the kept clone is not it, and is not used.
+    monkeypatch.setattr(xcatsource, "XCAT_COMMIT", "0" * 40)
+    with pytest.raises(LabUnsupported, match="cloning"):
+        xcatsource.find_source()
+    assert {p.name for p in xcatsource.cached()} == {tree.parent.name, source.path.name}

@@ -118,8 +118,8 @@ def _cache(args: argparse.Namespace) -> int:
         removed = xcatsource.clear_cache()
         print(f"removed {len(removed)} cached xCAT tree(s) and their kept set-ups from {xcatsource.cache_root()}")
         return 0
-    tarball = xcatsource.find_tarball()
-    print(f"xCAT {xcatsource.XCAT_VERSION} source: {tarball} (sha256 {xcatsource.XCAT_SHA256[:16]}..., checked)")
+    source = xcatsource.find_source()
+    print(f"xCAT {xcatsource.XCAT_VERSION} source: {source.path} ({source.kind}, {source.checked}, checked)")
     tree = xcatsource.assembled_tree()
     print(f"assembled /opt/xcat: {tree}")
     for path in xcatsource.cached():

@@ -2,8 +2,9 @@
 
 xCAT is third-party test equipment like the Debian daemons: the lab unpacks and runs it, the project
 never copies its code. The tarball is taken from ``$XCAT_SOURCE`` if set, else from the shared
-folder beside the repository (``../shared/xcat-core/``); its sha256 must be the pinned one. (Not yet
-here: the lab does not run xCAT yet, and fetching the pinned commit when no tarball is at hand.) The
+folder beside the repository (``../shared/xcat-core/``); its sha256 must be the pinned one. With
+neither, the pinned upstream commit is cloned (from ``$XCAT_UPSTREAM`` if set) and checked by its
+commit id. The
 assembled tree (perl-xCAT, xCAT-server and xCAT-client laid out as their spec files' %install does,
 with the client commands' links and Version.pm stamped as perl-xCAT's %build does) is cached outside
 any lab's state, keyed by the tarball's sha256 and the versions of the Debian Perl packages it runs
@@ -20,6 +21,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from xcatha_verify.errors import LabUnsupported
@@ -43,27 +45,102 @@ def repository_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where the lab's xCAT comes from: a tarball checked by its sha256, or a clone checked by its commit."""
+
+    path: Path
+    kind: str  # "tarball" or "clone"
+    checked: str  # what was checked, for people: "sha256 f25f...", "commit 7733d16..."
+
+    @property
+    def key(self) -> str:
+        """What the assembled tree is keyed by: the pinned tarball's sha256, or the pinned commit."""
+        return XCAT_SHA256 if self.kind == "tarball" else f"git{XCAT_COMMIT}"
+
+
 def find_tarball() -> Path:
     """The xCAT source tarball: $XCAT_SOURCE, else ../shared/xcat-core/; its sha256 checked."""
+    found = _tarball()
+    if found is None:
+        raise LabUnsupported(_none_found(_where(), ""))
+    return found
+
+
+def find_source() -> Source:
+    """$XCAT_SOURCE, else ../shared/xcat-core/, else a clone of the pinned upstream commit.
+
+    The clone comes from $XCAT_UPSTREAM if set (a site's own mirror), else upstream; it is kept in
+    the cache and checked by its commit id (git checks every object against it); a tarball's sha256
+    cannot apply to a clone. With none of them, one line (LabUnsupported, exit status 2).
+    """
+    tarball = _tarball()
+    if tarball is not None:
+        return Source(tarball, "tarball", f"sha256 {XCAT_SHA256[:16]}...")
+    if os.environ.get("XCAT_SOURCE"):
+        raise LabUnsupported(_none_found(_where(), ""))
+    return Source(_clone(), "clone", f"commit {XCAT_COMMIT[:12]}")
+
+
+def _where() -> str:
     named = os.environ.get("XCAT_SOURCE")
-    if named:
-        candidates = [Path(named)]
-        where = f"XCAT_SOURCE={named}"
-    else:
-        shared = repository_root().parent / "shared" / "xcat-core"
-        candidates = sorted(shared.glob("xcat-core-*.tar.gz"))
-        where = f"{shared}/xcat-core-*.tar.gz"
+    return f"XCAT_SOURCE={named}" if named else f"{shared_dir()}/xcat-core-*.tar.gz"
+
+
+def _none_found(where: str, clone_failure: str) -> str:
+    return (f"xcatha-lab needs the xCAT {XCAT_VERSION} source and found none at {where}{clone_failure}: set "
+            f"XCAT_SOURCE to the xcat-core tarball ({XCAT_UPSTREAM} at {XCAT_COMMIT[:7]}, sha256 "
+            f"{XCAT_SHA256[:12]}...)")  # fmt: skip
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("XCATHA_SHARED", repository_root().parent / "shared")) / "xcat-core"
+
+
+def _tarball() -> Path | None:
+    named = os.environ.get("XCAT_SOURCE")
+    candidates = [Path(named)] if named else sorted(shared_dir().glob("xcat-core-*.tar.gz"))
     if not candidates or not candidates[-1].is_file():
-        raise LabUnsupported(
-            f"xcatha-lab needs the xCAT {XCAT_VERSION} source and found none at {where}: set XCAT_SOURCE to the "
-            f"xcat-core tarball ({XCAT_UPSTREAM} at {XCAT_COMMIT[:7]}, sha256 {XCAT_SHA256[:12]}...)"
-        )
+        return None
     tarball = candidates[-1]
     digest = sha256_of(tarball)
     if digest != XCAT_SHA256:
         raise LabUnsupported(f"{tarball}: sha256 {digest[:16]}... is not the pinned xCAT {XCAT_VERSION} "
                              f"({XCAT_SHA256[:16]}...); unset XCAT_SOURCE or point it at that tarball")  # fmt: skip
     return tarball
+
+
+def _clone() -> Path:
+    """The pinned commit, cloned once into the cache; LabUnsupported (one line) when it cannot be had."""
+    commit = XCAT_COMMIT
+    target = cache_root() / f"clone-{commit[:12]}"
+    if _head(target) == commit:
+        return target
+    url = os.environ.get("XCAT_UPSTREAM", XCAT_UPSTREAM)
+    if shutil.which("git") is None:
+        raise LabUnsupported(_none_found(_where(), f", and cannot clone {url} without git (apt-get install git)"))
+    cache_root().mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_root(), prefix=".cloning-") as work:
+        tree = Path(work) / "src"
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # never ask for credentials: fail instead
+        for argv in (["git", "clone", "--quiet", "--no-checkout", "--", url, str(tree)],
+                     ["git", "-C", str(tree), "checkout", "--quiet", "--detach", commit]):  # fmt: skip
+            proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, check=False)
+            if proc.returncode != 0:
+                said = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+                raise LabUnsupported(_none_found(_where(), f", and cloning {url} at {commit[:12]} failed ({said})"))
+        if _head(tree) != commit:
+            raise LabUnsupported(f"the clone of {url} is at {_head(tree)[:12]}, not the pinned {commit[:12]}")
+        shutil.rmtree(target, ignore_errors=True)
+        tree.rename(target)  # whole or not at all
+    return target
+
+
+def _head(tree: Path) -> str:
+    if not (tree / ".git").exists():
+        return ""
+    proc = subprocess.run(["git", "-C", str(tree), "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
 def sha256_of(path: Path) -> str:
@@ -95,27 +172,31 @@ def cache_root() -> Path:
 ASSEMBLY = "2"  # bumped when _assemble lays the tree out differently
 
 
-def cache_key(tarball_sha256: str, perl: str) -> str:
+def cache_key(source_key: str, perl: str) -> str:
     perl_key = hashlib.sha256(f"{ASSEMBLY}\n{perl}".encode()).hexdigest()[:12]
-    return f"xcat-{XCAT_VERSION}-{tarball_sha256[:12]}-{perl_key}"
+    return f"xcat-{XCAT_VERSION}-{source_key[:12]}-{perl_key}"
 
 
 @functools.cache  # once per process: the sha256 of the tarball and dpkg-query are not free
 def assembled_tree() -> Path:
     """/opt/xcat for the nodes, from the cache (assembled on first use)."""
-    tarball = find_tarball()
+    source = find_source()
     root = cache_root()
-    target = root / cache_key(XCAT_SHA256, perl_versions()) / "opt-xcat"
+    target = root / cache_key(source.key, perl_versions()) / "opt-xcat"
     if (target / "lib/perl/xCAT/Version.pm").is_file():
         return target
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root, prefix=".assembling-") as work:
-        source = Path(work) / "src"
-        with tarfile.open(tarball) as archive:
-            archive.extractall(source, filter="data")
-        tops = [p for p in source.iterdir() if p.is_dir()]
+        if source.kind == "tarball":
+            unpacked = Path(work) / "src"
+            with tarfile.open(source.path) as archive:
+                archive.extractall(unpacked, filter="data")
+            tops = [p for p in unpacked.iterdir() if p.is_dir()]
+            top = tops[0] if len(tops) == 1 else unpacked
+        else:
+            top = source.path
         built = Path(work) / "opt-xcat"
-        _assemble(tops[0] if len(tops) == 1 else source, built)
+        _assemble(top, built)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(target, ignore_errors=True)
         built.rename(target)  # whole or not at all: a killed assembly leaves only its temporary directory
@@ -163,7 +244,7 @@ def _assemble(src: Path, dst: Path) -> None:
 
 def cached() -> list[Path]:
     root = cache_root()
-    return sorted(root.glob("xcat-*")) if root.is_dir() else []
+    return sorted([*root.glob("xcat-*"), *root.glob("clone-*")]) if root.is_dir() else []
 
 
 def clear_cache() -> list[Path]:
