@@ -31,6 +31,7 @@ PACKAGES=(
     libdbi-perl libdbd-pg-perl libio-socket-ssl-perl libxml-simple-perl libxml-parser-perl
     libxml-libxml-perl libjson-perl libnet-dns-perl libsocket6-perl libio-socket-inet6-perl
     libcrypt-cbc-perl libcrypt-rijndael-perl libexpect-perl libsoap-lite-perl libnet-telnet-perl
+    liblwp-protocol-https-perl  # makegocons: goconserver's REST API through LWP
 )
 
 missing_packages() {

@@ -107,6 +107,7 @@ def test_contrib_timer_runs_drift_under_the_nodes_systemd(lab: Lab) -> None:
         assert "Finished xcatha-drift.service" in log or "Deactivated successfully" in log, log
     finally:
         lab.systemctl(node, "disable", "--now", "xcatha-drift.timer", check=False)
+        lab.systemctl(node, "reset-failed", "xcatha-drift.service", check=False)  # no failed unit left behind
         lab.run(node, ["rm", "-rf", *(f"/etc/systemd/system/{u}" for u in DRIFT_UNITS), "/var/lib/xcatha/drift",
                        "/usr/local/bin/xcatha-verify"])  # fmt: skip
         lab.systemctl(node, "daemon-reload")

@@ -81,6 +81,10 @@ def populate(layer: Layer, layout: LabLayout, node: str, storage_id: str) -> Non
     units.install(layer, units.node_units(python, layout.interface, real_xcat=real), enabled=ENABLED_AT_BOOT)
     for path, (text, mode) in access.node_files(layout, node).items():
         layer.write(path, text, mode=mode)
+    # goconserver's stand-in, as its package installs it: xCAT's makegocons and the checks look for it here.
+    layer.write(units.GOCONSERVER_BINARY,
+                f"#!{python}\n# goconserver stand-in of the lab (test equipment, not goconserver).\n"
+                "from xcatha_verify.lab.standins.goconserver import main\n\nmain()\n", mode=0o755)  # fmt: skip
     if real:
         _install_xcat(layer)
     else:

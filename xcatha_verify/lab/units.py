@@ -22,6 +22,7 @@ from xcatha_verify.lab.layout import PG_BIN, PG_DATA
 UNIT_DIR = "/usr/lib/systemd/system"
 ENABLED_DIR = "/etc/systemd/system/multi-user.target.wants"
 NETWORK_UNIT = "xcatha-lab-network"  # test equipment: applies the node's ifcfg at boot
+GOCONSERVER_BINARY = "/usr/bin/goconserver"  # the stand-in, where goconserver's package puts it (provision.py)
 
 # systemd units that would act on the machine's hardware or kernel, or wait for a terminal.
 MASKED = (
@@ -131,8 +132,8 @@ def node_units(python: str, interface: str, real_xcat: bool = False) -> list[Uni
         ]),
         Unit("conserver", "conserver (real daemon, configured by makeconservercf)",
              "/usr/sbin/conserver -C /etc/conserver.cf"),
-        Unit("goconserver", "goconserver (lab stand-in holding a pid and port 12430: test equipment)",
-             f"{standin}.listener --name goconserver --port 12430"),
+        Unit("goconserver", "goconserver (lab stand-in: xCAT's REST API on 12429 and console port 12430; "
+             "test equipment)", GOCONSERVER_BINARY),
     ]
 
 

@@ -36,6 +36,7 @@ PERL_PACKAGES = (
     "libdbi-perl", "libdbd-pg-perl", "libio-socket-ssl-perl", "libxml-simple-perl", "libxml-parser-perl",
     "libxml-libxml-perl", "libjson-perl", "libnet-dns-perl", "libsocket6-perl", "libio-socket-inet6-perl",
     "libcrypt-cbc-perl", "libcrypt-rijndael-perl", "libexpect-perl", "libsoap-lite-perl", "libnet-telnet-perl",
+    "liblwp-protocol-https-perl",  # makegocons talks to goconserver's REST API with LWP (Goconserver.pm)
 )  # fmt: skip
 # xCAT-client.spec / xCAT-server.spec: `ln -sf TARGET $RPM_BUILD_ROOT/%{prefix}/bin|sbin/NAME`
 _SPEC_LINK = re.compile(r"^\s*ln -sf (\S+) \$RPM_BUILD_ROOT/%\{prefix\}/((?:bin|sbin)/[^\s/]+)\s*$")
