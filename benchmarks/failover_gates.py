@@ -1,9 +1,8 @@
 """Benchmark: a planned failover on the lab: wall time, time in gates, the outage and its physical limit.
 
 Run as root: `.venv/bin/python benchmarks/failover_gates.py [ROUNDS]`. Brings up a lab named by
-XCATHA_BENCH_LAB (default "bench") running the xCAT flavour XCATHA_BENCH_XCAT (default "real":
-xCAT 2.19 itself; "standin" for the stand-in), runs `xcatha-run failover` xcatmn1 -> xcatmn2 and back ROUNDS
-times, and prints for each run:
+XCATHA_BENCH_LAB (default "bench") running xCAT 2.19 itself, runs `xcatha-run failover` xcatmn1 ->
+xcatmn2 and back ROUNDS times, and prints for each run:
 
 - the wall time, the time in gates (from the run's journal.json) and their share of the wall time
   (target: at most 10%), the median gate (target: under 300 ms), then each gate's time;
@@ -14,7 +13,7 @@ Then it takes the lab down. It asserts nothing.
 
 Outage window. benchmarks/xcatd_prober.py, started in the lab's switch namespace (the lab's admin
 workstation), sends table reads (`tabdump site` to xcatd, TCP 3001, in xcatd's own protocol with
-root's client certificate; the stand-in's protocol on a stand-in lab) every 100 ms: from the moment
+root's client certificate) every 100 ms: from the moment
 the step two before the old node's `stop xcatd` starts, to the old node's static IP until a read
 fails, then to the VIP until one is answered (a read answered by the real xcatd costs its node
 about 0.18 s of CPU: reading all along would load the run it measures). A read counts as answered
@@ -87,7 +86,6 @@ from xcatha_verify.targets import get_host
 RUN = str(Path(sys.executable).parent / "xcatha-run")
 PROBER = Path(__file__).resolve().parent / "xcatd_prober.py"
 LAB_NAME = os.environ.get("XCATHA_BENCH_LAB", "bench")
-XCAT_FLAVOUR = os.environ.get("XCATHA_BENCH_XCAT", "real")
 SSH_SAMPLES = 10
 JOURNAL_POLL_S = 0.01
 PROBE_LEAD_STEPS = 2  # the probes start when the step this many before the old node's `stop xcatd` starts
@@ -223,9 +221,9 @@ class JournalWatcher(threading.Thread):
 
 # ---------------------------------------------------------------------- probes and the outage window
 def start_prober(lab: Lab, source: str, out: Path, go_file: Path) -> subprocess.Popen[bytes]:
-    args = [str(go_file), str(lab.layout.static_ip(source)), str(lab.layout.vip)]
-    if lab.layout.xcat == "real":  # xcatd's own protocol, with root's client certificate from the shared data
-        args.append(str(lab.layout.shared_dir("/root/.xcat")))
+    # xcatd's own protocol, with root's client certificate from the shared data.
+    certs = lab.layout.shared_dir("/root/.xcat")
+    args = [str(go_file), str(lab.layout.static_ip(source)), str(lab.layout.vip), str(certs)]
     with out.open("wb") as stdout:
         return subprocess.Popen(
             ["nsenter", f"--net=/run/netns/{lab.layout.switch_ns}", sys.executable, str(PROBER), *args],
@@ -474,7 +472,7 @@ def failover(lab: Lab, inventory: Inventory, source: str, target: str, report_di
 
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 1
-    lab = Lab(LabLayout(name=LAB_NAME, xcat=XCAT_FLAVOUR))
+    lab = Lab(LabLayout(name=LAB_NAME))
     lab.up()
     results = []
     try:

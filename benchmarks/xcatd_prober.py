@@ -2,13 +2,12 @@
 
 Run by failover_gates.py inside the lab's switch namespace (the lab's admin workstation):
 
-    nsenter --net=/run/netns/<switch ns> python benchmarks/xcatd_prober.py GO_FILE OLD_ADDRESS VIP [CERT_DIR]
+    nsenter --net=/run/netns/<switch ns> python benchmarks/xcatd_prober.py GO_FILE OLD_ADDRESS VIP CERT_DIR
 
-A read is one `tabdump site` to xcatd at ADDRESS:3001. With CERT_DIR (a lab running the real xCAT) it
-speaks xcatd's own protocol (`xcatha_verify.xcatclient`: TLS with root's client certificate from
-CERT_DIR, what `XCATHOST=ADDRESS:3001 tabdump site` sends); without, the stand-in's
-(`lab.standins.commands.call`). A read is ok when xcatd answered rc 0 and the site table's rows came
-back; refused, timed out (TIMEOUT_S for the whole read) or an error reply is not ok.
+A read is one `tabdump site` to xcatd at ADDRESS:3001 in xcatd's own protocol
+(`xcatha_verify.xcatclient`: TLS with root's client certificate from CERT_DIR, what
+`XCATHOST=ADDRESS:3001 tabdump site` sends). A read is ok when xcatd answered rc 0 and the site
+table's rows came back; refused, timed out (TIMEOUT_S for the whole read) or an error reply is not ok.
 
 The reads are sparse on purpose: one answered by the real xcatd costs the node about 0.18 s of CPU
 (xcatd forks a child per request), so reading every 100 ms all along would take most of a 2-core
@@ -33,16 +32,11 @@ from pathlib import Path
 from typing import TextIO
 
 from xcatha_verify import xcatclient
-from xcatha_verify.lab.standins import commands
 
 XCATD_PORT = 3001
 PERIOD_S = 0.1
 TIMEOUT_S = 1.0
 GO_POLL_S = 0.01
-# call() reads its timeouts from these module constants at each call; the client's defaults (10 s to
-# connect, 600 s for a reply) are for make* commands and would make a dead server look merely slow.
-commands.CONNECT_TIMEOUT = TIMEOUT_S
-commands.REPLY_TIMEOUT = TIMEOUT_S
 
 
 class Probes:
@@ -68,29 +62,25 @@ class Probes:
                 self.done = True
 
 
-def read_once(probes: Probes, name: str, address: str, certs: Path | None) -> None:
+def read_once(probes: Probes, name: str, address: str, certs: Path) -> None:
     sent = time.time()
     try:
-        if certs is not None:
-            answer = xcatclient.request("tabdump", ["site"], endpoint=f"{address}:{XCATD_PORT}", cert_dir=certs,
-                                        timeout_s=TIMEOUT_S)  # fmt: skip
-            ok, detail = answer.rc == 0 and len(answer.data) > 1, f"rc {answer.rc}, {len(answer.data)} lines"
-        else:
-            reply = commands.call("tabdump", ["site"], (address, XCATD_PORT))
-            ok, detail = reply.get("rc") == 0, f"rc {reply.get('rc')}"
+        answer = xcatclient.request("tabdump", ["site"], endpoint=f"{address}:{XCATD_PORT}", cert_dir=certs,
+                                    timeout_s=TIMEOUT_S)  # fmt: skip
+        ok, detail = answer.rc == 0 and len(answer.data) > 1, f"rc {answer.rc}, {len(answer.data)} lines"
     except xcatclient.XcatdUnreachable as exc:
         ok, detail = False, str(exc)
-    except (OSError, ValueError) as exc:  # OSError: refused, unreachable, timed out; ValueError: not JSON
+    except (OSError, ValueError) as exc:  # OSError: refused, unreachable, timed out; ValueError: a bad reply
         ok, detail = False, type(exc).__name__
     probes.record(name, sent, ok, detail)
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) not in (3, 4):
-        sys.stderr.write("usage: xcatd_prober.py GO_FILE OLD_ADDRESS VIP [CERT_DIR]\n")
+    if len(argv) != 4:
+        sys.stderr.write("usage: xcatd_prober.py GO_FILE OLD_ADDRESS VIP CERT_DIR\n")
         return 2
     go_file, addresses = Path(argv[0]), {"old": argv[1], "vip": argv[2]}
-    certs = Path(argv[3]) if len(argv) == 4 else None
+    certs = Path(argv[3])
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.set())
     while not go_file.exists() and not stopping.is_set():

@@ -13,7 +13,7 @@ import subprocess
 import time
 
 from xcatha_verify.lab.lab import Lab
-from xcatha_verify.lab.layout import DB_NAME, DB_USER, DOMAIN, PG_DATA, PROBE_FILE, SHARED_PATHS
+from xcatha_verify.lab.layout import DB_NAME, DB_USER, DOMAIN, PG_DATA, PROBE_FILE, SERVICES, SHARED_PATHS
 
 NODES = ("xcatmn1", "xcatmn2")
 # What only a running node can tell; None in the snapshot of a node that is off or frozen.
@@ -67,8 +67,8 @@ def snapshot(lab: Lab, node: str) -> dict[str, object]:
     return {
         "vip": lab.holds_vip(node),
         "storage": [p for p in SHARED_PATHS if lab.is_mounted(node, p)],
-        "active": run(node, ["systemctl", "is-active", *lab.layout.services], check=False).stdout.split(),
-        "enabled": run(node, ["systemctl", "is-enabled", *lab.layout.services], check=False).stdout.split(),
+        "active": run(node, ["systemctl", "is-active", *SERVICES], check=False).stdout.split(),
+        "enabled": run(node, ["systemctl", "is-enabled", *SERVICES], check=False).stdout.split(),
         "hosts": hashlib.sha256(lab.path(node, "/etc/hosts").read_bytes()).hexdigest(),
         # What root's session on the node says the time is (where sshd cannot be reached: unknown).
         "clock_skewed": None if date is None or date.returncode else abs(float(date.stdout) - time.time()) > 5,
@@ -90,13 +90,18 @@ def psql_via_vip(lab: Lab, sql: str, from_node: str) -> str:
     return lab.run(from_node, ["sh", "-c", script, "psql", sql], input_text=lab.db_password).stdout.strip()
 
 
-def role_problems(lab: Lab, active: str) -> list[str]:
-    """What differs from a healthy pair with `active` active and its peer standby (empty when healthy)."""
+def role_problems(lab: Lab, active: str, console: str = "conserver") -> list[str]:
+    """What differs from a healthy pair with `active` active and its peer standby (empty when healthy).
+
+    `console`: the console server the active node runs (conserver, as the lab's console.lock says, or
+    goconserver).
+    """
     standby = next(n for n in NODES if n != active)
     problems = []
     a, s = snapshot(lab, active), snapshot(lab, standby)
-    services = lab.layout.services
-    expected_running = [s_ for s_ in services if s_ != "goconserver"]  # conserver is the lab's console server
+    services = SERVICES
+    other_console = {"conserver": "goconserver", "goconserver": "conserver"}[console]
+    expected_running = [s_ for s_ in services if s_ != other_console]
     running = [unit for unit, state in zip(services, a["active"] or [], strict=False) if state == "active"]
     checks = [
         (a["power"] == "on" and s["power"] == "on", f"power: {active} {a['power']}, {standby} {s['power']}"),

@@ -21,9 +21,8 @@ from xcatha_verify import vip as vipmod
 from xcatha_verify.errors import LabUnsupported, UsageError
 from xcatha_verify.inventory import load_inventory
 from xcatha_verify.lab import faults
-from xcatha_verify.lab.fixture import LAB_XCAT
 from xcatha_verify.lab.lab import Lab, preflight
-from xcatha_verify.lab.layout import DB_NAME, DB_USER, SHARED_PATHS, STATE_ROOT, LabLayout
+from xcatha_verify.lab.layout import DB_NAME, DB_USER, SERVICES, SHARED_PATHS, STATE_ROOT, LabLayout
 from xcatha_verify.lab.node import cgroup2_root
 
 pytestmark = pytest.mark.lab
@@ -74,7 +73,7 @@ def test_after_up_xcatmn1_is_active_and_xcatmn2_standby(lab: Lab) -> None:
     assert standby["shared_storage"] == []
     # conserver is the console lock's choice, so goconserver stays stopped.
     running = {s for s, state in active["services"].items() if state == "active"}
-    assert running == set(lab.layout.services) - {"goconserver"}
+    assert running == set(SERVICES) - {"goconserver"}
     assert set(standby["services"].values()) == {"inactive"}
     assert active["enabled_at_boot"] == [] and standby["enabled_at_boot"] == []
     addresses = vipmod.addresses(lab.layout.interface, netns=lab.layout.node_ns("xcatmn1"))
@@ -273,10 +272,9 @@ def test_without_root_or_namespaces_up_refuses(monkeypatch: pytest.MonkeyPatch) 
 # ---------------------------------------------------------------------------------------------- more labs
 def test_second_lab_on_another_layout_does_not_collide_and_leaves_no_trace(lab: Lab) -> None:
     name = f"{lab.layout.name}b"
-    layout = LabLayout(name, ipaddress.IPv4Network("198.51.100.0/24"), "ens3", "ens3:1", LAB_XCAT)
+    layout = LabLayout(name, ipaddress.IPv4Network("198.51.100.0/24"), "ens3", "ens3:1")
     before = lab.status()
-    up = _xcatha_lab("--name", name, "up", "--subnet", "198.51.100.0/24", "--interface", "ens3", "--label", "ens3:1",
-                     "--xcat", LAB_XCAT)  # fmt: skip
+    up = _xcatha_lab("--name", name, "up", "--subnet", "198.51.100.0/24", "--interface", "ens3", "--label", "ens3:1")
     try:
         assert re.search(rf"lab '{name}' up in \d+\.\ds", up.stdout)
         other = Lab.load(name)
@@ -299,8 +297,8 @@ def test_second_lab_on_another_layout_does_not_collide_and_leaves_no_trace(lab: 
 
 def test_lab_left_by_a_killed_up_is_cleaned_by_down(lab: Lab) -> None:
     name = f"{lab.layout.name}c"
-    layout = LabLayout(name, xcat=LAB_XCAT)
-    proc = subprocess.Popen([str(BIN / "xcatha-lab"), "--name", name, "up", "--xcat", LAB_XCAT],
+    layout = LabLayout(name)
+    proc = subprocess.Popen([str(BIN / "xcatha-lab"), "--name", name, "up"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         deadline = time.monotonic() + 60
@@ -400,8 +398,8 @@ def test_power_commands_and_a_crashed_node(lab: Lab) -> None:
 
 def test_down_after_a_crashed_node_and_without_a_state_file_leaves_nothing(lab: Lab) -> None:
     name = f"{lab.layout.name}d"
-    layout = LabLayout(name, ipaddress.IPv4Network("203.0.113.0/24"), xcat=LAB_XCAT)
-    _xcatha_lab("--name", name, "up", "--subnet", "203.0.113.0/24", "--xcat", LAB_XCAT)
+    layout = LabLayout(name, ipaddress.IPv4Network("203.0.113.0/24"))
+    _xcatha_lab("--name", name, "up", "--subnet", "203.0.113.0/24")
     try:
         other = Lab.load(name)
         faults.inject(other, "node-crashed", "xcatmn1")

@@ -16,7 +16,7 @@ import pytest
 
 from tests.observe import snapshot
 from xcatha_verify.lab import faults
-from xcatha_verify.lab.fixture import LAB_XCAT, SESSION_LAB, own_lab
+from xcatha_verify.lab.fixture import SESSION_LAB, own_lab
 from xcatha_verify.lab.lab import Lab
 from xcatha_verify.lab.layout import DB_NAME, DB_USER, VIP_HOSTNAME, LabLayout
 
@@ -28,7 +28,7 @@ NODES = ("xcatmn1", "xcatmn2")
 @pytest.fixture(scope="module")
 def rlab() -> Iterator[Lab]:
     """A lab of this module's own: failovers move its roles around."""
-    yield from own_lab(LabLayout(name=f"{SESSION_LAB}r", xcat=LAB_XCAT))
+    yield from own_lab(LabLayout(name=f"{SESSION_LAB}r"))
 
 
 def xrun(lab: Lab, tmp_path: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:

@@ -104,7 +104,7 @@ def test_wheel_ships_checks_runbooks_and_lab_files(installed: Installed) -> None
     assert templates, "xcatha_verify/lab/templates has no *.j2"
     for name in templates:
         assert f"xcatha_verify/lab/templates/{name}" in names, f"template {name} missing from the wheel"
-    assert "xcatha_verify/lab/standins/schema.sql" in names
+    assert "xcatha_verify/lab/standins/goconserver.py" in names  # the lab's one stand-in
 
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     with zipfile.ZipFile(installed.wheel) as zf:

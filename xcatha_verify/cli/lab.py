@@ -28,8 +28,6 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--subnet", default="192.0.2.0/24", help="lab network (default: TEST-NET-1 192.0.2.0/24)")
     up.add_argument("--interface", default="eth0", help="node interface name (default: eth0)")
     up.add_argument("--label", default=None, help="VIP label (default: INTERFACE:0)")
-    up.add_argument("--xcat", choices=("standin", "real"), default="real",
-                    help="xCAT in the nodes: xCAT 2.19 itself from its source (default), or the lab's stand-ins")
     sub.add_parser("down", help="remove the lab and everything it made")
     status = sub.add_parser("status", help="what runs where")
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -57,7 +55,7 @@ def _up(args: argparse.Namespace) -> int:
         subnet = ipaddress.IPv4Network(args.subnet)
     except ValueError as exc:
         raise UsageError(f"--subnet {args.subnet!r}: expected an IPv4 network like 192.0.2.0/24 ({exc})") from None
-    layout = LabLayout(args.name, subnet, args.interface, args.label or f"{args.interface}:0", args.xcat)
+    layout = LabLayout(args.name, subnet, args.interface, args.label or f"{args.interface}:0")
     lab = Lab(layout)
     seconds = lab.up(progress=lambda msg: print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True))
     print(f"lab {layout.name!r} up in {seconds:.1f}s")

@@ -1,1 +1,1 @@
-"""The two-node proving ground: namespaces, real sshd, PostgreSQL, chronyd and xCAT stand-ins."""
+"""The two-node proving ground: namespaces, the real systemd, sshd, PostgreSQL, xCAT 2.19 and its daemons."""

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from xcatha_verify.lab import system
-from xcatha_verify.lab.layout import NODE_NAMES, PG_DATA, VIP_HOSTNAME, LabLayout
+from xcatha_verify.lab.layout import NODE_NAMES, PG_DATA, SERVICES, VIP_HOSTNAME, LabLayout
 from xcatha_verify.lab.templating import render
 
 NODE_XCATHA_DIR = "/etc/xcatha"  # where a site keeps xcatha-verify's inventory on each node
@@ -70,7 +70,7 @@ def inventory(layout: LabLayout, ssh_config_path: Path) -> str:
         ssh_config=ssh_config_path,
         nodes=[{"name": n, "ip": str(layout.static_ip(n))} for n in NODE_NAMES],
         network_config=f"/etc/sysconfig/network-scripts/ifcfg-{layout.interface}",
-        services=layout.services,
+        services=SERVICES,
         pg_data=PG_DATA,
         mgt_network=mgt_network_name(layout),
     )

@@ -3,25 +3,22 @@
 The storage is directories on the lab's tmpfs, one per shared path of the seed, reached by the
 nodes as an "export" (bound at /xcatha-shared in each node; fstab binds from there). The database
 is initialised on it as the seed's one-time set-up leaves it (listen_addresses and pg_hba.conf
-naming the VIP and both static IPs, cfgloc pointing at the VIP), then filled once by a PostgreSQL
-that the machine runs on it briefly with no TCP listener at all: when the pair is activated, the
-node's own postgresql.service finds a ready database, as after a site's set-up.
+naming the VIP and both static IPs, cfgloc pointing at the VIP), and xCAT's role and database are
+made (as pgsqlsetup makes them) by a PostgreSQL that the machine runs on it briefly with no TCP
+listener at all; xCAT's own set-up then makes the tables (xcatsetup.py), or a kept copy of them is
+unpacked (snapshot.py) and only the role's password is new.
 """
 
 from __future__ import annotations
 
-import importlib.resources
 import secrets
 import shutil
 from pathlib import Path
 
 from xcatha_verify.lab import system
-from xcatha_verify.lab.access import mgt_network_name
 from xcatha_verify.lab.layout import (
-    COMPUTE_NODES,
     DB_NAME,
     DB_USER,
-    DOMAIN,
     NODE_NAMES,
     PG_BIN,
     PG_DATA,
@@ -31,7 +28,6 @@ from xcatha_verify.lab.layout import (
 from xcatha_verify.lab.templating import render
 
 STORAGE_ID = ".xcatha-storage-id"  # see checks: pair.same_storage
-SERVER_CERT_CN = "xcatmn1"  # the stand-in flavour's server certificate names the node xCAT was set up on
 
 
 def data_dir(layout: LabLayout) -> Path:
@@ -77,8 +73,8 @@ def _make_cluster(layout: LabLayout) -> None:
 
 
 def _seed(layout: LabLayout, password: str, initialised: bool) -> None:
-    """xCAT's role, database and first rows (or, `initialised`, the role's new password), through a
-    PostgreSQL listening on a private socket only."""
+    """xCAT's role and database (or, `initialised`, the role's new password), through a PostgreSQL
+    listening on a private socket only."""
     socket_dir = layout.base / "pg-seed"
     socket_dir.mkdir()
     shutil.chown(socket_dir, "postgres", "postgres")
@@ -94,48 +90,10 @@ def _seed(layout: LabLayout, password: str, initialised: bool) -> None:
             return
         system.run(psql, input_text=f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{quoted}';\n"
                                     f"CREATE DATABASE {DB_NAME} OWNER {DB_USER};\n")  # fmt: skip
-        if layout.xcat == "real":  # pgsqlsetup's way; PostgreSQL 15 no longer lets PUBLIC create in public
-            system.run([*psql, "-d", DB_NAME], input_text=f"GRANT ALL ON SCHEMA public TO {DB_USER};\n")
-        else:
-            system.run([*psql, "-d", DB_NAME], input_text=_seed_sql(layout))
+        # pgsqlsetup's way; PostgreSQL 15 no longer lets PUBLIC create in public. xcatconfig -d makes the tables.
+        system.run([*psql, "-d", DB_NAME], input_text=f"GRANT ALL ON SCHEMA public TO {DB_USER};\n")
     finally:
         system.run([*pg_ctl, "-m", "fast", "-w", "stop"], check=False, timeout=60)
         if server_log.exists():
             shutil.copy(server_log, layout.log_dir / "pg-seed.log")
         shutil.rmtree(socket_dir, ignore_errors=True)
-
-
-def _seed_sql(layout: LabLayout) -> str:
-    schema = importlib.resources.files("xcatha_verify.lab.standins").joinpath("schema.sql").read_text()
-    net = layout.subnet
-    rows = [
-        ("site", ("key", "value"), [("domain", DOMAIN), ("master", str(layout.vip)), ("nameservers", str(layout.vip))]),
-        ("networks", ("netname", "net", "mask", "mgtifname", "gateway"),
-         [(mgt_network_name(layout), str(net.network_address), str(net.netmask), layout.label, "<xcatmaster>")]),
-        ("nodelist", ("node", "groups"), [(name, "compute,all") for name, _o, _m in COMPUTE_NODES]),
-        ("hosts", ("node", "ip"), [(name, str(layout.compute_ip(name))) for name, _o, _m in COMPUTE_NODES]),
-        ("mac", ("node", "interface", "mac"), [(name, "eth0", mac) for name, _o, mac in COMPUTE_NODES]),
-        # As xcatconfig -d makes it: root allowed, the node that made the server certificate trusted.
-        ("policy", ("priority", "name", "commands", "rule"),
-         [("1", "root", "", "allow"), ("1.2", SERVER_CERT_CN, "", "trusted"), ("2.3", "", "lsxcatd", "allow")]),
-    ]  # fmt: skip
-    inserts = []
-    for table, cols, values in rows:
-        for row in values:
-            literals = ", ".join("'" + v.replace("'", "''") + "'" for v in row)
-            # Table and column names are the lab's constants; values are quoted literals.
-            inserts.append(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({literals});")  # noqa: S608
-    return f"SET ROLE {DB_USER};\n{schema}\n" + "\n".join(inserts) + "\n"
-
-
-def make_server_certificate(layout: LabLayout) -> None:
-    """The stand-in flavour's /etc/xcat/cert/server-cert.pem on the shared data, CN=xcatmn1.
-
-    On a real pair xcatconfig -c makes it (and the real flavour runs xcatconfig); the stand-in xcatd
-    speaks no TLS, so this certificate is only read, by the checks (xcat.policy), as on a real pair.
-    """
-    cert_dir = layout.shared_dir("/etc/xcat") / "cert"
-    cert_dir.mkdir(mode=0o755, exist_ok=True)
-    system.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj",
-                f"/CN={SERVER_CERT_CN}", "-keyout", str(cert_dir / "server-key.pem"),
-                "-out", str(cert_dir / "server-cert.pem")])  # fmt: skip

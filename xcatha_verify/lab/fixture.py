@@ -20,8 +20,6 @@ from xcatha_verify.lab.layout import LabLayout
 
 # One name per test process, so two test runs on one machine never share a lab.
 SESSION_LAB = f"t{os.getpid() % 1_000_000}"
-# The xCAT the fixtures' labs run: XCATHA_LAB_XCAT=real runs every lab test on xCAT 2.19 itself.
-LAB_XCAT = os.environ.get("XCATHA_LAB_XCAT", "standin")
 
 
 def _require_root() -> None:
@@ -44,7 +42,7 @@ def own_lab(layout: LabLayout) -> Iterator[Lab]:
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
     """The session's lab: xcatmn1 active, xcatmn2 standby. Tests that change it must restore it."""
-    yield from own_lab(LabLayout(name=SESSION_LAB, xcat=LAB_XCAT))
+    yield from own_lab(LabLayout(name=SESSION_LAB))
 
 
 def clean_stale_labs() -> None:
@@ -68,9 +66,8 @@ def lab_factory() -> Iterator[Callable[..., Lab]]:
     _require_root()
     built: list[Lab] = []
 
-    def make(name: str, subnet: str = "192.0.2.0/24", interface: str = "eth0", label: str | None = None,
-             xcat: str = LAB_XCAT) -> Lab:
-        layout = LabLayout(name, ipaddress.IPv4Network(subnet), interface, label or f"{interface}:0", xcat)
+    def make(name: str, subnet: str = "192.0.2.0/24", interface: str = "eth0", label: str | None = None) -> Lab:
+        layout = LabLayout(name, ipaddress.IPv4Network(subnet), interface, label or f"{interface}:0")
         new = Lab(layout)
         built.append(new)
         new.up()

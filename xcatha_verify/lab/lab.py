@@ -6,7 +6,8 @@ Layout (names prefixed ``xcatha-<lab>-`` so two labs never collide):
 * ``<tag>-xcatmn1`` / ``<tag>-xcatmn2``: each node has its network namespace with ``eth0`` (a veth
   on the bridge) and boots `/lib/systemd/systemd` as PID 1 in its own PID, mount, UTS, IPC and
   cgroup namespaces on an overlay root with a kept layer (node.py, boot.py). Its units are real
-  (units.py): sshd, PostgreSQL 15, chronyd -x, named, dhcpd, conserver, and the xCAT stand-ins.
+  (units.py): sshd, PostgreSQL 15, xCAT's xcatd, chronyd -x, named, dhcpd, httpd, conserver, and a
+  goconserver stand-in.
 * Shared storage: directories on the lab's tmpfs, reached by each node as an export and mounted
   at the seed's five paths from `noauto` fstab lines by whichever node is active (database.py).
 
@@ -39,6 +40,7 @@ from xcatha_verify.lab.layout import (
     NODE_NAMES,
     PG_BIN,
     PROBE_FILE,
+    SERVICES,
     SHARED_EXPORT,
     SHARED_PATHS,
     STATE_ROOT,
@@ -177,9 +179,9 @@ class Lab:
         progress("network: switch namespace, bridge, node links")
         network.build(lay)
         storage_id = str(self._state["storage_id"])
-        kept = snapshot.path_for(lay) if lay.xcat == "real" else None
+        kept = snapshot.path_for(lay)
         node_files = None
-        if kept is not None and kept.is_file():
+        if kept.is_file():
             progress(f"shared data: xCAT's set-up as kept for this layout ({kept.name})")
             node_files = snapshot.restore_shared(lay, kept)
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -195,13 +197,11 @@ class Lab:
         (lay.shared_dir("/etc/xcat") / "console.lock").write_text(CONSOLE_LOCK)
         for served in ("/install", "/tftpboot"):  # what the compute namespace fetches through the VIP
             (lay.shared_dir(served) / PROBE_FILE).write_text(f"xcatha-lab {lay.name} {served}\n")
-        if lay.xcat != "real":
-            database.make_server_certificate(lay)
         self._save()
         if node_files is not None:
             for node in NODE_NAMES:
                 xcatsetup.install_node_files(self, node, node_files)
-        elif lay.xcat == "real":
+        else:
             progress("xcatmn1: xCAT's one-time set-up (xcatconfig -c and -d, site, networks, compute nodes)")
             xcatsetup.initialise(self, "xcatmn1")
         progress("xcatmn1: activate (the project's activate runbook: VIP, shared data, services)")
@@ -251,12 +251,12 @@ class Lab:
         return self._bootable(node).reboot()
 
     def _bootable(self, node: str) -> NodeMachine:
-        """The node with what it boots with bound in: for the real xCAT, the assembled /opt/xcat.
+        """The node with what it boots with bound in: the assembled /opt/xcat.
 
         Found only when a node boots, so that status, faults and down need no xCAT source.
         """
         machine = self.machine(node)
-        if self.layout.xcat == "real" and not any(dest == provision.XCAT_ROOT for _src, dest in machine.binds):
+        if not any(dest == provision.XCAT_ROOT for _src, dest in machine.binds):
             machine.binds = (*machine.binds, (str(xcatsource.assembled_tree()), provision.XCAT_ROOT))
         return machine
 
@@ -278,7 +278,7 @@ class Lab:
             if power != "on":
                 nodes[node] = {"running": False, "power": power, "static_ip": str(self.layout.static_ip(node))}
                 continue
-            services = self.layout.services
+            services = SERVICES
             active = self.run(node, ["systemctl", "is-active", *services], check=False).stdout.split()
             enabled = self.run(node, ["systemctl", "is-enabled", *services], check=False).stdout.split()
             nodes[node] = {

@@ -28,11 +28,11 @@ SHARED_PATHS = {
 }
 PG_DATA = "/var/lib/pgsql/data"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-SERVICES = ("postgresql", "xcatd", "named", "dhcpd", "chronyd", "httpd", "tftp", "conserver", "goconserver")
+# No tftp: on a management node xcatd runs in.tftpd itself (AAsn.pm stops any other at xcatd's start).
+SERVICES = ("postgresql", "xcatd", "named", "dhcpd", "chronyd", "httpd", "conserver", "goconserver")
 # A file on the shared data that the compute namespace fetches through the VIP, by HTTP and by TFTP.
 PROBE_FILE = "xcatha-lab-probe.txt"
 SHARED_EXPORT = "/xcatha-shared"  # where nodes reach the shared storage (like an NFS export)
-XCAT_FLAVOURS = ("standin", "real")
 
 _LAB_NAME = re.compile(r"^[a-z][a-z0-9]{0,7}$")
 _IFNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,14}$")
@@ -46,13 +46,8 @@ class LabLayout:
     subnet: ipaddress.IPv4Network = field(default_factory=lambda: ipaddress.IPv4Network("192.0.2.0/24"))
     interface: str = "eth0"
     label: str = "eth0:0"
-    # "standin": the lab's xCAT stand-ins (the default while the checks learn real xCAT's output);
-    # "real": xCAT 2.19 itself from its source (xcatsource.py), xcatd and its commands in the nodes.
-    xcat: str = "standin"
 
     def __post_init__(self) -> None:
-        if self.xcat not in XCAT_FLAVOURS:
-            raise UsageError(f"xcat {self.xcat!r}: expected one of {', '.join(XCAT_FLAVOURS)}")
         if not _LAB_NAME.match(self.name):
             raise UsageError(f"lab name {self.name!r}: expected 1-8 lower-case letters or digits")
         if self.subnet.num_addresses < 16:
@@ -93,12 +88,6 @@ class LabLayout:
 
     def node_ns(self, node: str) -> str:
         return f"{self.tag}-{node}"
-
-    @property
-    def services(self) -> tuple[str, ...]:
-        """The inventory's services on this lab. With the real xCAT, no tftp of its own: xcatd serves
-        TFTP itself on a management node (AAsn.pm stops any in.tftpd at xcatd's start and runs its own)."""
-        return tuple(s for s in SERVICES if not (self.xcat == "real" and s == "tftp"))
 
     @property
     def compute_ns(self) -> str:
@@ -158,8 +147,7 @@ class LabLayout:
         return self.base / "log"
 
     def to_dict(self) -> dict[str, str]:
-        return {"name": self.name, "subnet": str(self.subnet), "interface": self.interface, "label": self.label,
-                "xcat": self.xcat}  # fmt: skip
+        return {"name": self.name, "subnet": str(self.subnet), "interface": self.interface, "label": self.label}
 
     @classmethod
     def from_dict(cls, data: dict[str, str]) -> LabLayout:
@@ -168,5 +156,4 @@ class LabLayout:
             subnet=ipaddress.IPv4Network(data["subnet"]),
             interface=data["interface"],
             label=data["label"],
-            xcat=data.get("xcat", "standin"),
         )

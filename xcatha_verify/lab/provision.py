@@ -3,8 +3,9 @@
 Written into the node's kept layer (layer.py) while the node is off: host name and machine-id,
 /etc/hosts, the persistent network config of its static IP (never the VIP), chrony's config, an
 fstab whose shared-data lines are `noauto` (the shared data is never mounted at boot), the
-daemons' directories, the units (units.py), SSH access (access.py), the xCAT stand-in commands,
-and root's shell start-up files of a fresh install.
+daemons' directories, the units (units.py), SSH access (access.py), what xCAT's packages put
+outside /opt/xcat (the tree itself is bound at boot), the goconserver stand-in, and root's shell
+start-up files of a fresh install.
 """
 
 from __future__ import annotations
@@ -20,9 +21,6 @@ from xcatha_verify.lab.layer import Layer
 from xcatha_verify.lab.layout import DOMAIN, NODE_NAMES, SHARED_EXPORT, SHARED_PATHS, VIP_HOSTNAME, LabLayout
 from xcatha_verify.lab.templating import render
 
-STANDIN_COMMANDS = (
-    "lsdef", "tabdump", "chdef", "makedns", "makedhcp", "makeconservercf", "makegocons", "lsxcatd",
-)  # fmt: skip
 # What the daemons' packages create on a RHEL management node (owner).
 PACKAGE_DIRS = {"/var/named": "bind", "/var/lib/dhcp": "root", "/etc/dhcp": "root", "/etc/goconserver": "root"}
 STORAGE_RECORD = "/var/lib/xcatha/storage-id"  # see checks: pair.same_storage
@@ -77,21 +75,14 @@ def populate(layer: Layer, layout: LabLayout, node: str, storage_id: str) -> Non
     layer.write(STORAGE_RECORD, f"{storage_id}\n")
     # A persistent journal on the node's disk (journald keeps it in /run otherwise): boots stay apart.
     layer.mkdir("/var/log/journal", mode=0o2755)
-    real = layout.xcat == "real"
-    units.install(layer, units.node_units(python, layout.interface, real_xcat=real), enabled=ENABLED_AT_BOOT)
+    units.install(layer, units.node_units(python, layout.interface), enabled=ENABLED_AT_BOOT)
     for path, (text, mode) in access.node_files(layout, node).items():
         layer.write(path, text, mode=mode)
     # goconserver's stand-in, as its package installs it: xCAT's makegocons and the checks look for it here.
     layer.write(units.GOCONSERVER_BINARY,
                 f"#!{python}\n# goconserver stand-in of the lab (test equipment, not goconserver).\n"
                 "from xcatha_verify.lab.standins.goconserver import main\n\nmain()\n", mode=0o755)  # fmt: skip
-    if real:
-        _install_xcat(layer)
-    else:
-        for command in STANDIN_COMMANDS:
-            layer.write(f"/usr/local/sbin/{command}",
-                        f'#!/bin/sh\n# xCAT command stand-in of the lab (test equipment).\n'
-                        f'exec {python} -m xcatha_verify.lab.standins.commands {command} "$@"\n', mode=0o755)
+    _install_xcat(layer)
     _fresh_root_home(layer)
 
 

@@ -12,7 +12,7 @@ from xcatha_verify.errors import LabError
 
 log = logging.getLogger(__name__)
 
-# What a login on a node sees; the stand-in xCAT commands live in /usr/local/sbin.
+# What a login on a node sees: xCAT's commands as /etc/profile.d/xcat.sh adds them.
 NODE_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/xcat/bin:/opt/xcat/sbin",
     "HOME": "/root",

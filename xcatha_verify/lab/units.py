@@ -3,8 +3,8 @@
 They are installed where packages install units, `/usr/lib/systemd/system` of the node (xCAT's own
 service lookup searches only there and in /lib/systemd/system, and `systemctl mask` needs a unit
 file there), and shadow Debian's units of the same name (postgresql.service, named.service).
-Each is a real unit run by the node's real systemd; the daemons are Debian's, except xcatd and
-goconserver, which are the lab's stand-ins (test equipment, named so in their descriptions).
+Each is a real unit run by the node's real systemd; the daemons are Debian's, xcatd is xCAT's own,
+and goconserver is the lab's one stand-in (test equipment, named so in its description).
 
 Besides, the node's layer gets what a freshly installed management node has: systemd's own units
 that act on hardware or the machine's kernel masked (a container has none of its own), the SysV
@@ -74,10 +74,10 @@ class Unit:
         ])  # fmt: skip
 
 
-def node_units(python: str, interface: str, real_xcat: bool = False) -> list[Unit]:
-    """The lab's units; with `real_xcat`, xcatd.service is xCAT's own (written by provision.py) and named
-    reads the config `makedns -n` writes on Debian (/etc/bind/named.conf, named's default)."""
-    standin = f"{python} -m xcatha_verify.lab.standins"
+def node_units(python: str, interface: str) -> list[Unit]:
+    """The lab's units. xcatd.service is xCAT's own (written by provision.py); named reads the config
+    `makedns -n` writes on Debian (/etc/bind/named.conf, named's default). No tftp unit: on a management
+    node xcatd runs in.tftpd itself (AAsn.pm stops any other at xcatd's start)."""
     network_config = f"/etc/sysconfig/network-scripts/ifcfg-{interface}"
     return [
         Unit(
@@ -102,12 +102,7 @@ def node_units(python: str, interface: str, real_xcat: bool = False) -> list[Uni
                            "TimeoutSec=120"),
             extra_unit=("After=network.target",),
         ),
-        *([] if real_xcat else [
-            Unit("xcatd", "xCAT daemon (lab stand-in, port 3001: test equipment, not xCAT)", f"{standin}.xcatd",
-                 type="notify", extra_unit=("After=network.target postgresql.service",)),
-        ]),
-        Unit("named", "BIND 9 (real daemon, configured by makedns -n)",
-             "/usr/sbin/named -f -u bind" + ("" if real_xcat else " -c /etc/named.conf"), type="notify"),
+        Unit("named", "BIND 9 (real daemon, configured by makedns -n)", "/usr/sbin/named -f -u bind", type="notify"),
         Unit(
             "dhcpd", "ISC DHCP server (real daemon, configured by makedhcp -n)",
             f"/usr/sbin/dhcpd -f -4 -q -cf /etc/dhcp/dhcpd.conf -lf /var/lib/dhcp/dhcpd.leases "
@@ -121,15 +116,6 @@ def node_units(python: str, interface: str, real_xcat: bool = False) -> list[Uni
              "/bin/sh -c '. /etc/apache2/envvars && mkdir -p \"$${APACHE_RUN_DIR}\" \"$${APACHE_LOCK_DIR}\" "
              "\"$${APACHE_LOG_DIR}\" && exec /usr/sbin/apache2 -D FOREGROUND'",
              extra_unit=("After=network.target",)),
-        # The real xcatd runs in.tftpd itself (layout.services says so): no unit of the lab's then.
-        *([] if real_xcat else [
-            Unit("tftp", "tftp-hpa serving /tftpboot (real daemon: Debian's in.tftpd)",
-                 "/usr/sbin/in.tftpd --foreground --listen --user tftp --address :69 --secure /tftpboot",
-                 # A child that served a request lingers a minute, catching SIGTERM, in case the last ACK is
-                 # lost; mixed: the listener gets SIGTERM, such a child SIGKILL, so a stop takes no minute.
-                 extra_service=("KillMode=mixed",),
-                 extra_unit=("After=network.target",)),
-        ]),
         Unit("conserver", "conserver (real daemon, configured by makeconservercf)",
              "/usr/sbin/conserver -C /etc/conserver.cf"),
         Unit("goconserver", "goconserver (lab stand-in: xCAT's REST API on 12429 and console port 12430; "
