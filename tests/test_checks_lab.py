@@ -70,10 +70,11 @@ DRIFT_FAULTS = [
         "storage-disconnected", "xcatmn1",
         # Storage gone under a running pair: everything that reads the shared data fails with it. The units
         # still run (systemd sees PostgreSQL's processes, which hold the lazily unmounted files open), so
-        # the tables read from the database are still right: the site's master and consoleservice, the
-        # networks' mgtifname pass; the policy check fails on the missing server certificate.
+        # the tables read from the database are still right: the site's master and the networks'
+        # mgtifname pass; the policy check fails on the missing server certificate. No console.lock to
+        # be seen and no cfgloc: which console server the pair uses cannot be told, and the check says why.
         {"xcatmn1": {"shared.connected", "pg.listen_addresses", "pg.hba", "xcat.cfgloc", "xcat.xcatd",
-                     "xcat.policy", "pair.same_storage"}},
+                     "xcat.policy", "pair.same_storage", "services.console_server"}},
     ),
 ]  # fmt: skip
 

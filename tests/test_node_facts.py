@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import testinfra
 
+from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import GOCONSERVER_BINARY, XCAT_VERSION_FILE, NodeFacts
 from xcatha_verify.inventory import load_inventory
 
@@ -90,8 +91,20 @@ def test_console_choice_follows_the_order_of_evidence(
 ) -> None:
     assert not Path(GOCONSERVER_BINARY).exists()
     facts._files["/etc/xcat/console.lock"] = lock
+    facts._files["/etc/xcat/cfgloc"] = "Pg:dbname=xcatdb;host=10.5.106.7|xcatadm|pw\n"  # the shared /etc/xcat
+    facts.__dict__["xcatcfg"] = None
     facts.__dict__["site_table"] = site
     assert facts.console_choice == expected
+
+
+def test_console_choice_cannot_be_told_without_the_shared_etc_xcat(facts: NodeFacts) -> None:
+    # No lock, but no cfgloc either: this /etc/xcat is not the shared one, where a lock may well be.
+    facts._files["/etc/xcat/console.lock"] = None
+    facts._files["/etc/xcat/cfgloc"] = None
+    facts.__dict__["xcatcfg"] = None
+    facts.__dict__["site_table"] = {"consoleservice": "conserver"}
+    with pytest.raises(FactError, match="the shared /etc/xcat not connected"):
+        _ = facts.console_choice
 
 
 class _CannedHost:

@@ -65,25 +65,6 @@ def journal(tmp_path: Path) -> dict:
     return json.loads(newest.read_text())
 
 
-def test_planned_failover_three_rounds_loses_nothing(rlab: Lab, tmp_path: Path) -> None:
-    psql(rlab, "CREATE TABLE IF NOT EXISTS failover_rows (round int, token text)")
-    written: list[str] = []
-    for round_no in range(1, 4):
-        for _ in range(2):  # there and back
-            source = active_node(rlab)
-            target = next(n for n in NODES if n != source)
-            token = f"r{round_no}-{source}-{time.time_ns()}"
-            psql(rlab, f"INSERT INTO failover_rows VALUES ({round_no}, '{token}')")
-            written.append(token)
-            proc = xrun(rlab, tmp_path, "failover", "--from", source, "--to", target, "--yes")
-            assert proc.returncode == 0, proc.stdout + proc.stderr
-            assert active_node(rlab) == target
-            assert psql(rlab, "SELECT token FROM failover_rows ORDER BY token").split() == sorted(written)
-            check = drift(rlab, tmp_path)
-            assert check.returncode == 0, check.stdout
-    assert (tmp_path / journal(tmp_path)["run_id"] / "index.html").exists()
-
-
 def test_dry_run_changes_nothing_and_shows_every_command(rlab: Lab, tmp_path: Path) -> None:
     source = active_node(rlab)
     target = next(n for n in NODES if n != source)

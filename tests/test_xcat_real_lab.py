@@ -1,13 +1,12 @@
 """xCAT 2.19 itself in both nodes, on the shared PostgreSQL: failovers there and back, xCAT's view after each.
 
-Its own lab, on another TEST-NET subnet: these tests move the pair three times there and back, fail
-xcatd and the database, and build a second lab of the same layout (the kept set-up), which the
-session's shared lab must not see.
+Its own lab (the session lab's layout under another name: labs never share anything but the kept
+xCAT set-up): these tests move the pair three times there and back, stop xcatd and the database,
+and build a second lab of the same layout from the kept set-up.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.observe import cluster_view, role_problems
+from tests.observe import cluster_view, psql_via_vip, role_problems
 from xcatha_verify.inventory import load_inventory
 from xcatha_verify.lab import snapshot
 from xcatha_verify.lab.fixture import SESSION_LAB, own_lab
@@ -34,7 +33,7 @@ XCAT_CHECKS = "cfgloc or xcatd_answers or site_master or mgtifname or policy_tru
 
 @pytest.fixture(scope="module")
 def xlab() -> Iterator[Lab]:
-    yield from own_lab(LabLayout(f"{SESSION_LAB}x", ipaddress.IPv4Network("198.51.100.0/24")))
+    yield from own_lab(LabLayout(f"{SESSION_LAB}x"))
 
 
 def _xcat(lab: Lab, node: str, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -66,6 +65,9 @@ def test_planned_failover_there_and_back_three_times_with_real_xcat(xlab: Lab, t
                      "http": f"xcatha-lab {xlab.layout.name} /install\n",
                      "tftp": f"xcatha-lab {xlab.layout.name} /tftpboot\n"}  # fmt: skip
     lock = xlab.layout.shared_dir("/etc/xcat") / "console.lock"
+    # Rows of a table of our own, written through the VIP before each failover: none may be lost.
+    psql_via_vip(xlab, "CREATE TABLE IF NOT EXISTS failover_rows (round int, token text)", "xcatmn2")
+    written: list[str] = []
     # The cluster's view before: cn1 gets its fixed address from the active node's dhcpd, the VIP's
     # named answers the compute nodes' names, httpd serves /install and tftp /tftpboot through the VIP.
     assert cluster_view(xlab) == expected_view
@@ -78,6 +80,8 @@ def test_planned_failover_there_and_back_three_times_with_real_xcat(xlab: Lab, t
                 xlab.systemctl(source, "stop", "conserver")
             token = f"from-{source}-{time.time_ns()}"
             assert _xcat(xlab, source, "chdef", "-t", "node", "-o", "cn1", f"usercomment={token}").returncode == 0
+            psql_via_vip(xlab, f"INSERT INTO failover_rows VALUES ({n}, '{token}')", target)
+            written.append(token)
             _failover(xlab, source, target, tmp_path / f"run-{n}")
             console = "conserver" if n == 1 else "goconserver"  # see below
             assert role_problems(xlab, active=target, console=console) == []  # every unit disabled at boot
@@ -90,6 +94,9 @@ def test_planned_failover_there_and_back_three_times_with_real_xcat(xlab: Lab, t
                 record = next(s for s in journal["steps"] if s["name"].startswith("record the running console"))
                 assert "no console server runs: console.lock left as it is" in record["output_tail"], record
                 assert not lock.exists()
+            rows = psql_via_vip(xlab, "SELECT token FROM failover_rows ORDER BY token", source).split()
+            assert rows == sorted(written)
+            assert (tmp_path / f"run-{n}" / _run_id(tmp_path / f"run-{n}") / "index.html").exists()  # its page
             # Real lsdef and tabdump on the new active node read what was written before the failover.
             assert f"usercomment={token}" in _xcat(xlab, target, "lsdef", "-t", "node", "-o", "cn1").stdout
             assert token in _xcat(xlab, target, "tabdump", "nodelist").stdout
@@ -181,6 +188,10 @@ def test_xcatd_check_names_the_database_or_xcatd_when_one_is_down(xlab: Lab, tmp
 
 def _active_node(lab: Lab) -> str:
     return next(n for n in NODES if lab.systemctl(n, "is-active", "xcatd", check=False).stdout.strip() == "active")
+
+
+def _run_id(report_dir: Path) -> str:
+    return str(json.loads(next(report_dir.glob("*/journal.json")).read_text())["run_id"])
 
 
 def _failover(lab: Lab, source: str, target: str, report_dir: Path) -> subprocess.CompletedProcess[str]:

@@ -248,11 +248,11 @@ class NodeFacts:
 
     def xcat(self, command: str, *args: str) -> CommandOutput:
         """An xCAT command with a time limit (a hung xcatd answers nobody)."""
-        return self.run(f"timeout {XCAT_TIMEOUT_S} {command}", *args)
+        return self.run(_xcat_command(command), *args)
 
     def start_xcat(self, command: str, *args: str) -> None:
         """Begin what `xcat(command, *args)` will read."""
-        self.start(f"timeout {XCAT_TIMEOUT_S} {command}", *args)
+        self.start(_xcat_command(command), *args)
 
     def vip_probe_command(self) -> tuple[str, ...]:
         """ARP duplicate-address probes for the VIP, sub-second, by xcatha-verify's own prober on the node."""
@@ -440,11 +440,16 @@ class NodeFacts:
         /etc/xcat/console.lock (xcatha.py's record of what ran at deactivation), else the site table's
         `consoleservice`, else goconserver when /usr/bin/goconserver is installed (xCAT's
         makeconservercf then hands over to it), else conserver. None when `consoleservice` names one
-        this procedure does not start (confluent). FactError when the site table cannot be read.
+        this procedure does not start (confluent). FactError when the site table cannot be read, or
+        when neither the lock nor cfgloc is there (the shared /etc/xcat not connected).
         """
         lock = self.console_lock
         if lock is not None:
             return lock, f"console.lock names {lock}"
+        if self.xcat_database_config()[1] is None:
+            # No cfgloc either: /etc/xcat is not the shared one, so a lock there cannot be seen.
+            raise FactError(f"no /etc/xcat/cfgloc on {self.node.name} (the shared /etc/xcat not connected?): "
+                            "whether console.lock names a console server cannot be told")  # fmt: skip
         service = self.site_table.get("consoleservice", "").strip()
         if service in CONSOLE_SERVERS:
             return service, f"no console.lock; site consoleservice={service}"
@@ -460,6 +465,12 @@ class NodeFacts:
         remote = float(self.host.check_output("date +%s.%N"))
         after = time.time()
         return remote - (before + after) / 2, (after - before) / 2
+
+
+def _xcat_command(command: str) -> str:
+    """`command` bounded by XCAT_TIMEOUT_S. xCAT's clients exit 255 on some errors, which SSH (and
+    testinfra) take for a lost connection: that status is reported as 254 instead."""
+    return f"timeout {XCAT_TIMEOUT_S} {command}; rc=$?; [ $rc -ne 255 ] || rc=254; exit $rc"
 
 
 def parse_psql_tables(text: str, tables: tuple[str, ...]) -> dict[str, list[dict[str, str]]]:

@@ -119,7 +119,7 @@ def node_units(python: str, interface: str) -> list[Unit]:
         Unit("conserver", "conserver (real daemon, configured by makeconservercf)",
              "/usr/sbin/conserver -C /etc/conserver.cf"),
         Unit("goconserver", "goconserver (lab stand-in: xCAT's REST API on 12429 and console port 12430; "
-             "test equipment)", GOCONSERVER_BINARY),
+             "test equipment)", GOCONSERVER_BINARY, type="notify"),
     ]
 
 

@@ -16,13 +16,14 @@ of goconserver that xCAT's `makegocons` talks to, read from xCAT 2.19's Goconser
 - the console port accepts a connection and says what it is.
 
 It never runs a node's console command (xCAT's ``cons/ipmi``): every node's state is ``not connected
-(lab stand-in)``. SIGTERM ends it.
+(lab stand-in)``. It tells systemd when it listens (its unit is Type=notify); SIGTERM ends it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import socket
 import socketserver
@@ -144,6 +145,16 @@ class _ConsolePort(socketserver.StreamRequestHandler):
         self.wfile.write(b"goconserver (lab stand-in): consoles are not connected\n")
 
 
+def notify_ready() -> None:
+    """Tell systemd both ports listen (its unit is Type=notify: `systemctl start` returns then)."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.connect("\0" + address[1:] if address.startswith("@") else address)
+        notify.sendall(b"READY=1")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="goconserver", description="goconserver stand-in (lab test equipment)")
     parser.add_argument("--config", type=Path, default=Path("/etc/goconserver/server.conf"))
@@ -162,6 +173,7 @@ def main(argv: list[str] | None = None) -> None:
         api.socket = context.wrap_socket(api.socket, server_side=True)
     console = socketserver.ThreadingTCPServer((host, int(config["console.port"])), _ConsolePort)
     threading.Thread(target=console.serve_forever, name="console-port", daemon=True).start()
+    notify_ready()
     print(f"goconserver stand-in: api on {host}:{config['api.port']}"
           f"{' (https)' if config.get('global.ssl_cert_file') else ''}, console port {config['console.port']}",
           flush=True)  # fmt: skip
