@@ -140,6 +140,11 @@ def _handler(consoles: Consoles) -> type[BaseHTTPRequestHandler]:
     return Api
 
 
+class _ConsoleServer(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True  # a restart must not wait out TIME_WAIT (as Go's listeners do not)
+    daemon_threads = True
+
+
 class _ConsolePort(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         self.wfile.write(b"goconserver (lab stand-in): consoles are not connected\n")
@@ -171,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
             context.load_verify_locations(config["global.ssl_ca_cert_file"])
             context.verify_mode = ssl.CERT_REQUIRED  # clients present xCAT credentials, as to goconserver
         api.socket = context.wrap_socket(api.socket, server_side=True)
-    console = socketserver.ThreadingTCPServer((host, int(config["console.port"])), _ConsolePort)
+    console = _ConsoleServer((host, int(config["console.port"])), _ConsolePort)
     threading.Thread(target=console.serve_forever, name="console-port", daemon=True).start()
     notify_ready()
     print(f"goconserver stand-in: api on {host}:{config['api.port']}"
