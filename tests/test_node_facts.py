@@ -8,7 +8,7 @@ import pytest
 import testinfra
 
 from xcatha_verify.facts.network import FactError
-from xcatha_verify.facts.node import GOCONSERVER_BINARY, XCAT_VERSION_FILE, NodeFacts
+from xcatha_verify.facts.node import GOCONSERVER_BINARY, XCAT_VERSION_FILE, NodeFacts, parse_psql_tables
 from xcatha_verify.inventory import load_inventory
 
 INVENTORY = Path(__file__).parent / "inventories" / "minimal.yml"
@@ -157,3 +157,16 @@ def test_the_database_config_is_xcatcfg_else_cfgloc() -> None:
     assert _xcatcfg_facts(shown).xcat_database_config() == (cfgloc, None)
     with_env = _xcatcfg_facts("MainPID=9\n@@environ\nXCATCFG=" + GOOD + "\n", {cfgloc: "mysql:x|y|z\n"})
     assert with_env.xcat_database_config()[1] == GOOD
+
+
+def test_psql_tables_are_split_and_read_as_csv_with_nulls_empty() -> None:
+    printed = ('@@table site\nkey,value,comments,disable\nmaster,192.0.2.7,,\n'
+               'motd,"two\nlines, quoted",,1\n@@table policy\npriority,name,rule,disable\n1,root,allow,\n'
+               '@@table networks\nnetname,net,mgtifname,disable\n')  # fmt: skip
+    tables = parse_psql_tables(printed, ("site", "policy", "networks"))
+    assert tables["site"][0] == {"key": "master", "value": "192.0.2.7", "comments": "", "disable": ""}
+    assert tables["site"][1]["value"] == "two\nlines, quoted" and tables["site"][1]["disable"] == "1"
+    assert tables["policy"] == [{"priority": "1", "name": "root", "rule": "allow", "disable": ""}]
+    assert tables["networks"] == []  # a table with no rows prints its header only
+    with pytest.raises(FactError, match="no networks table"):
+        parse_psql_tables(printed.split("@@table networks")[0], ("site", "policy", "networks"))
