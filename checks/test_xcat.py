@@ -14,7 +14,7 @@ from xcatha_verify.facts.node import (
 )
 from xcatha_verify.facts.xcat import parse_cfgloc, policy_rows_for, site_not_the_vip
 from xcatha_verify.inventory import Inventory
-from xcatha_verify.xcatd_reads import through_xcatd
+from xcatha_verify.xcatd_reads import xcat_table_or_cause
 
 ENGINES = {"postgresql": "Pg", "mariadb": "mysql"}
 
@@ -58,7 +58,8 @@ def test_xcatd_answers(facts: NodeFacts, inventory: Inventory) -> None:
     only when the read fails, to tell a daemon that does not answer from one without its database.
     """
     expected = "xcatd reads the site table from its database (tabdump site)"
-    master = through_xcatd(facts, inventory, lambda: facts.site_table_through_xcatd, expected).get("master")
+    site = xcat_table_or_cause(facts, inventory, lambda: facts.site_table_through_xcatd, expected)
+    master = site.get("master")
     verdict(
         bool(master),
         observed="the site table has no master" if not master else f"site table read, master={master}",
@@ -70,7 +71,8 @@ def test_xcatd_answers(facts: NodeFacts, inventory: Inventory) -> None:
 @check("xcat.site_master", phases=("post-activate", "active"), reads=lambda facts: facts.start_database_tables())
 def test_site_master(facts: NodeFacts, inventory: Inventory) -> None:
     """The site table's master, and its nameservers where set, are the VIP: nodes follow the VIP, not a node."""
-    site = through_xcatd(facts, inventory, lambda: facts.site_table, "the site table readable from xCAT's database")
+    site = xcat_table_or_cause(facts, inventory, lambda: facts.site_table,
+                               "the site table readable from xCAT's database")  # fmt: skip
     vip = inventory.vip
     wrong = site_not_the_vip(site, str(vip.address), (vip.hostname, vip.short_name))
     verdict(
@@ -98,7 +100,8 @@ def test_policy_trusts_the_server_certificate(facts: NodeFacts, inventory: Inven
     except FactError as exc:
         fail(observed=str(exc), expected=f"{SERVER_CERT} readable (the shared data connected)",
              fix="connect the shared data; xCAT's certificates live in /etc/xcat/cert")  # fmt: skip
-    rows = through_xcatd(facts, inventory, lambda: facts.policy_table, "the policy table readable from xCAT's database")
+    rows = xcat_table_or_cause(facts, inventory, lambda: facts.policy_table,
+                               "the policy table readable from xCAT's database")  # fmt: skip
     mine, trusted = policy_rows_for(rows, name)
     verdict(
         trusted,
@@ -127,8 +130,8 @@ def _networks_to_check(inventory: Inventory, networks: dict[str, dict[str, str]]
        reads=lambda facts: facts.start_database_tables())
 def test_mgtifname(facts: NodeFacts, inventory: Inventory) -> None:
     """The provision network's mgtifname is the VIP's label (e.g. eth0:0)."""
-    networks = through_xcatd(facts, inventory, lambda: facts.networks_table,
-                             "the networks table readable from xCAT's database")  # fmt: skip
+    networks = xcat_table_or_cause(facts, inventory, lambda: facts.networks_table,
+                                   "the networks table readable from xCAT's database")  # fmt: skip
     names = _networks_to_check(inventory, networks)
     label = inventory.vip.label
     wrong = {n: networks.get(n, {}).get("mgtifname", "<missing network>") for n in names}

@@ -99,10 +99,9 @@ def role_problems(lab: Lab, active: str, console: str = "conserver") -> list[str
     standby = next(n for n in NODES if n != active)
     problems = []
     a, s = snapshot(lab, active), snapshot(lab, standby)
-    services = SERVICES
     other_console = {"conserver": "goconserver", "goconserver": "conserver"}[console]
-    expected_running = [s_ for s_ in services if s_ != other_console]
-    running = [unit for unit, state in zip(services, a["active"] or [], strict=False) if state == "active"]
+    expected_running = [s_ for s_ in SERVICES if s_ != other_console]
+    running = [unit for unit, state in zip(SERVICES, a["active"] or [], strict=False) if state == "active"]
     checks = [
         (a["power"] == "on" and s["power"] == "on", f"power: {active} {a['power']}, {standby} {s['power']}"),
         (a["vip"] is True, f"{active} does not hold the VIP"),

@@ -18,7 +18,7 @@ SHARED_TARBALLS = sorted((xcatsource.repository_root().parent / "shared" / "xcat
 def test_a_missing_source_is_one_line_naming_where_it_looked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XCAT_SOURCE", str(tmp_path / "none.tar.gz"))
     with pytest.raises(LabUnsupported, match=r"found none at XCAT_SOURCE=.*none\.tar\.gz"):
-        xcatsource.find_tarball()
+        xcatsource.find_source()
     proc = subprocess.run([LAB, "cache", "show"], capture_output=True, text=True, check=False, timeout=60,
                           env={"PATH": "/usr/bin:/bin", "XCAT_SOURCE": str(tmp_path / "none.tar.gz")})  # fmt: skip
     assert proc.returncode == 2
@@ -31,7 +31,7 @@ def test_a_tarball_with_another_sha256_is_refused(monkeypatch: pytest.MonkeyPatc
     other.write_bytes(b"not the pinned xCAT")
     monkeypatch.setenv("XCAT_SOURCE", str(other))
     with pytest.raises(LabUnsupported, match=r"is not the pinned xCAT 2\.19\.0"):
-        xcatsource.find_tarball()
+        xcatsource.find_source()
 
 
 @pytest.mark.skipif(not SHARED_TARBALLS, reason="no xCAT tarball in ../shared/xcat-core")
@@ -41,7 +41,7 @@ def test_the_shared_tarball_assembles_as_the_rpms_lay_it_out_once(
     monkeypatch.delenv("XCAT_SOURCE", raising=False)
     monkeypatch.setenv("XCATHA_LAB_CACHE", str(tmp_path / "cache"))
     xcatsource.assembled_tree.cache_clear()  # another test in this process may have assembled it elsewhere
-    assert xcatsource.find_tarball() == SHARED_TARBALLS[-1]
+    assert xcatsource.find_source().path == SHARED_TARBALLS[-1]
     tree = xcatsource.assembled_tree()
     assert tree.is_relative_to(tmp_path / "cache")
     # xCAT-client.spec's links: the table commands are xcatDBcmds, the make* commands xcatclient.

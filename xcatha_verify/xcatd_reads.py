@@ -1,8 +1,8 @@
-"""Reading xCAT's tables through xcatd inside a check: a failed read fails the check with its cause.
+"""Reading xCAT's tables inside a check: a failed read fails the check with its cause.
 
-xcatd needs its database for every request (even `lsxcatd -a`: its policy check reads a table), so
-the cause is looked for in order: cfgloc on the shared data, PostgreSQL on cfgloc's host (the VIP),
-then xcatd itself.
+The tables come from xCAT's database (or, for `xcat.xcatd`, through xcatd itself); either way a
+failed read is explained in order: cfgloc (or XCATCFG) missing, PostgreSQL on cfgloc's host (the
+VIP), then xcatd itself.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from xcatha_verify.inventory import Inventory
 T = TypeVar("T")
 
 
-def through_xcatd(facts: NodeFacts, inventory: Inventory, read: Callable[[], T], expected: str) -> T:
-    """What `read` reads through xcatd (a table fact); the check fails with the cause when xcatd cannot."""
+def xcat_table_or_cause(facts: NodeFacts, inventory: Inventory, read: Callable[[], T], expected: str) -> T:
+    """What `read` reads (a table fact of NodeFacts); the check fails with the cause when it cannot."""
     try:
         return read()
     except FactError as exc:

@@ -53,8 +53,8 @@ ARPING_DAD = "arping -D -c 2 -w 4 -I %s %s"
 # xcatd's unit environment, then (xcatd running) the XCATCFG lines of the daemon's own environment:
 # nothing else of that environment leaves the node.
 XCATD_ENVIRONMENT = (
-    "systemctl show -p MainPID -p Environment -p EnvironmentFiles {unit}; "
-    "pid=$(systemctl show -p MainPID --value {unit}); "
+    "shown=$(systemctl show -p MainPID -p Environment -p EnvironmentFiles {unit}); printf '%s\\n' \"$shown\"; "
+    "pid=$(printf '%s\\n' \"$shown\" | sed -n 's/^MainPID=//p'); "
     "[ \"${{pid:-0}}\" = 0 ] || {{ echo @@environ; tr '\\0' '\\n' < /proc/$pid/environ | grep '^XCATCFG=' || true; }}"
 )
 # Commands started ahead run on these threads, a few at a time (sshd allows 10 sessions per connection).
@@ -248,11 +248,11 @@ class NodeFacts:
 
     def xcat(self, command: str, *args: str) -> CommandOutput:
         """An xCAT command with a time limit (a hung xcatd answers nobody)."""
-        return self.run(_xcat_command(command), *args)
+        return self.run(xcat_command(command), *args)
 
     def start_xcat(self, command: str, *args: str) -> None:
         """Begin what `xcat(command, *args)` will read."""
-        self.start(_xcat_command(command), *args)
+        self.start(xcat_command(command), *args)
 
     def vip_probe_command(self) -> tuple[str, ...]:
         """ARP duplicate-address probes for the VIP, sub-second, by xcatha-verify's own prober on the node."""
@@ -355,8 +355,7 @@ class NodeFacts:
         xcat.xcatd proves xcatd reads them, `site_table_through_xcatd`); on MariaDB through xcatd."""
         if self.inventory.database.type != "postgresql":
             return self._table(query)
-        rows = self.once("database-tables", self._read_database_tables)[table]
-        return [row for row in rows if row.get("disable", "").strip().lower() in ENABLED_VALUES]
+        return _enabled(self.once("database-tables", self._read_database_tables)[table])
 
     def _psql_tables_command(self) -> tuple[str, ...]:
         db = self.inventory.database
@@ -406,11 +405,11 @@ class NodeFacts:
             rows = parse_tabdump(result.stdout)
         except FactError as exc:
             raise FactError(f"{query} on {self.node.name}: {exc}") from None
-        return [row for row in rows if row.get("disable", "").strip().lower() in ENABLED_VALUES]
+        return _enabled(rows)
 
     @property
     def site_domain(self) -> str | None:
-        """`domain` from xCAT's site table, None when unset; needs xcatd."""
+        """`domain` from xCAT's site table, None when unset."""
         return self.site_table.get("domain") or None
 
     @cached_property
@@ -467,10 +466,15 @@ class NodeFacts:
         return remote - (before + after) / 2, (after - before) / 2
 
 
-def _xcat_command(command: str) -> str:
-    """`command` bounded by XCAT_TIMEOUT_S. xCAT's clients exit 255 on some errors, which SSH (and
-    testinfra) take for a lost connection: that status is reported as 254 instead."""
-    return f"timeout {XCAT_TIMEOUT_S} {command}; rc=$?; [ $rc -ne 255 ] || rc=254; exit $rc"
+def xcat_command(command: str, timeout_s: float = XCAT_TIMEOUT_S) -> str:
+    """`command` (an xCAT client's command line) bounded by `timeout_s`. xCAT's clients exit 255 on
+    some errors, which SSH (and testinfra) take for a lost connection: that status becomes 254."""
+    return f"timeout {timeout_s:g} {command}; rc=$?; [ $rc -ne 255 ] || rc=254; exit $rc"
+
+
+def _enabled(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The rows xCAT uses (Table.pm: "disable is NULL or in ('0','no')")."""
+    return [row for row in rows if row.get("disable", "").strip().lower() in ENABLED_VALUES]
 
 
 def parse_psql_tables(text: str, tables: tuple[str, ...]) -> dict[str, list[dict[str, str]]]:

@@ -278,9 +278,8 @@ class Lab:
             if power != "on":
                 nodes[node] = {"running": False, "power": power, "static_ip": str(self.layout.static_ip(node))}
                 continue
-            services = SERVICES
-            active = self.run(node, ["systemctl", "is-active", *services], check=False).stdout.split()
-            enabled = self.run(node, ["systemctl", "is-enabled", *services], check=False).stdout.split()
+            active = self.run(node, ["systemctl", "is-active", *SERVICES], check=False).stdout.split()
+            enabled = self.run(node, ["systemctl", "is-enabled", *SERVICES], check=False).stdout.split()
             nodes[node] = {
                 "running": True,
                 "power": power,
@@ -288,8 +287,8 @@ class Lab:
                 "static_ip": str(self.layout.static_ip(node)),
                 "vip": self.holds_vip(node),
                 "shared_storage": [p for p in SHARED_PATHS if self.is_mounted(node, p)],
-                "services": dict(zip(services, active, strict=False)),
-                "enabled_at_boot": [s for s, e in zip(services, enabled, strict=False) if e == "enabled"],
+                "services": dict(zip(SERVICES, active, strict=False)),
+                "enabled_at_boot": [s for s, e in zip(SERVICES, enabled, strict=False) if e == "enabled"],
             }
         return {
             "lab": self.layout.name,

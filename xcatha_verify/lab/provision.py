@@ -16,6 +16,7 @@ import stat
 import uuid
 from pathlib import Path
 
+from xcatha_verify.facts.node import GOCONSERVER_BINARY
 from xcatha_verify.lab import access, units, xcatsource
 from xcatha_verify.lab.layer import Layer
 from xcatha_verify.lab.layout import DOMAIN, NODE_NAMES, SHARED_EXPORT, SHARED_PATHS, VIP_HOSTNAME, LabLayout
@@ -79,7 +80,7 @@ def populate(layer: Layer, layout: LabLayout, node: str, storage_id: str) -> Non
     for path, (text, mode) in access.node_files(layout, node).items():
         layer.write(path, text, mode=mode)
     # goconserver's stand-in, as its package installs it: xCAT's makegocons and the checks look for it here.
-    layer.write(units.GOCONSERVER_BINARY,
+    layer.write(GOCONSERVER_BINARY,
                 f"#!{python}\n# goconserver stand-in of the lab (test equipment, not goconserver).\n"
                 "from xcatha_verify.lab.standins.goconserver import main\n\nmain()\n", mode=0o755)  # fmt: skip
     _install_xcat(layer)

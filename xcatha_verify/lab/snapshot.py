@@ -1,7 +1,7 @@
-"""The shared data as xCAT's one-time set-up left it, kept between labs (the "real" flavour).
+"""The shared data as xCAT's one-time set-up left it, kept between labs.
 
 `xcatsetup.initialise` (xcatconfig -c and -d, the site and networks rows, the compute nodes) takes
-about 14 s of a real lab's build and gives the same result for the same xCAT tree and the same
+about 14 s of a lab's build and gives the same result for the same xCAT tree and the same
 addresses. So the first lab of a layout keeps what it made: the shared storage (PostgreSQL's data
 directory, /etc/xcat with xCAT's CA and certificates, /root/.xcat, /install) and the node-local
 files xCAT's set-up leaves (the /etc/hosts of `makehosts`, the conserver user's client credentials),
@@ -18,6 +18,7 @@ snapshots with the trees.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tarfile
@@ -64,18 +65,18 @@ def _kept(member: tarfile.TarInfo) -> bool:
     return member.name.removeprefix(SHARED_PREFIX) not in PER_LAB
 
 
-def save(layout: LabLayout, node_root: Path, target: Path) -> None:
-    """Keep the lab's shared data and the set-up node's files (read under `node_root`), atomically."""
+def save(layout: LabLayout, node_files: NodeFiles, target: Path) -> None:
+    """Keep the lab's shared data and the set-up node's files (`read_node_files`), atomically."""
     with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".snapshot-", delete=False) as raw:
         try:
             with tarfile.open(fileobj=raw, mode="w") as archive:
                 for entry in sorted(layout.shared.iterdir()):
                     archive.add(entry, f"{SHARED_PREFIX}{entry.name}",
                                 filter=lambda m: m if _kept(m) else None)  # fmt: skip
-                for path in NODE_FILES:
-                    source = node_root / path.lstrip("/")
-                    if source.exists():
-                        archive.add(source, f"{NODE_PREFIX}{path.lstrip('/')}")
+                for path, (mode, data) in sorted(node_files.files.items()):
+                    member = tarfile.TarInfo(f"{NODE_PREFIX}{path.lstrip('/')}")
+                    member.mode, member.size = mode, len(data)
+                    archive.addfile(member, io.BytesIO(data))
             os.chmod(raw.name, 0o600)  # it holds xCAT's CA key
             os.replace(raw.name, target)  # whole or not at all, also with two labs saving at once
         except BaseException:

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from xcatha_verify.facts.node import GOCONSERVER_BINARY  # where the checks look for it, and its package puts it
 from xcatha_verify.lab.layer import Layer
 from xcatha_verify.lab.layout import PG_BIN, PG_DATA
 
 UNIT_DIR = "/usr/lib/systemd/system"
 ENABLED_DIR = "/etc/systemd/system/multi-user.target.wants"
 NETWORK_UNIT = "xcatha-lab-network"  # test equipment: applies the node's ifcfg at boot
-GOCONSERVER_BINARY = "/usr/bin/goconserver"  # the stand-in, where goconserver's package puts it (provision.py)
 
 # systemd units that would act on the machine's hardware or kernel, or wait for a terminal.
 MASKED = (

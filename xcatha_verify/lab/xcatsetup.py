@@ -65,7 +65,7 @@ def initialise(lab: Lab, node: str) -> None:
         lab.run(node, ["umount", path])
     lab.vip_down(node)
     node_files = snapshot.read_node_files(lab.path(node, "/"))
-    snapshot.save(lab.layout, lab.path(node, "/"), snapshot.path_for(lab.layout))
+    snapshot.save(lab.layout, node_files, snapshot.path_for(lab.layout))
     # As the seed asks: /etc/hosts the same on both management nodes (and xCAT's files on both).
     for other in (n for n in NODE_NAMES if n != node):
         install_node_files(lab, other, node_files)

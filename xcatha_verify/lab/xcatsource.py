@@ -60,14 +60,6 @@ class Source:
         return XCAT_SHA256 if self.kind == "tarball" else f"git{XCAT_COMMIT}"
 
 
-def find_tarball() -> Path:
-    """The xCAT source tarball: $XCAT_SOURCE, else ../shared/xcat-core/; its sha256 checked."""
-    found = _tarball()
-    if found is None:
-        raise LabUnsupported(_none_found(_where(), ""))
-    return found
-
-
 def find_source() -> Source:
     """$XCAT_SOURCE, else ../shared/xcat-core/, else a clone of the pinned upstream commit.
 

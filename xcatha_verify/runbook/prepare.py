@@ -29,7 +29,7 @@ from xcatha_verify.actions.edits import (
 from xcatha_verify.errors import XcathaError
 from xcatha_verify.facts.hosts import addresses_for, parse_hosts
 from xcatha_verify.facts.network import IP_ADDR_COMMAND, parse_ip_addr_json
-from xcatha_verify.facts.node import XCAT_TIMEOUT_S, NodeFacts
+from xcatha_verify.facts.node import NodeFacts, xcat_command
 from xcatha_verify.facts.xcat import parse_cfgloc
 from xcatha_verify.inventory import Inventory, Node
 from xcatha_verify.runbook.actions import Outcome
@@ -80,17 +80,17 @@ def _xcat_table_edit(host: Host, table: str, commands: list[list[str]], noop: st
         return Outcome(0, f"would run:\n{shown}")
     backup = backup_path(f"/etc/xcat/{table}.csv", stamp)
     # The saved copy is also the "before" of the diff: one read of the table through xcatd, not two.
-    saved = host.run(f"timeout {XCAT_TIMEOUT_S} tabdump -f %s %s && cat -- %s", backup, table, backup)
+    saved = host.run(xcat_command("tabdump -f %s %s && cat -- %s"), backup, table, backup)
     if saved.rc != 0:
         said = (saved.stderr or saved.stdout).strip()
         return Outcome(saved.rc, f"could not save the {table} table to {backup}: {said}")
     out = []
     for argv in commands:
-        result = host.run(f"timeout {XCAT_COMMAND_TIMEOUT_S} {shlex.join(argv)}")
+        result = host.run(xcat_command(shlex.join(argv), XCAT_COMMAND_TIMEOUT_S))
         out.append(f"$ {shlex.join(argv)}\n{result.stdout.strip()}".rstrip())
         if result.rc != 0:
             return Outcome(result.rc, "\n".join(out) + f"\n{result.stderr.strip()}\nbackup: {backup}")
-    after = host.run(f"timeout {XCAT_TIMEOUT_S} tabdump %s", table)
+    after = host.run(xcat_command("tabdump %s"), table)
     diff = "".join(difflib.unified_diff(saved.stdout.splitlines(True), after.stdout.splitlines(True),
                                         f"{table} (before)", f"{table} (after)"))  # fmt: skip
     return Outcome(0, "\n".join(out) + f"\nbackup: {backup} (restore: tabrestore {backup})\n{diff}")
