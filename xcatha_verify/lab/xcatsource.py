@@ -71,7 +71,7 @@ def find_source() -> Source:
     if tarball is not None:
         return Source(tarball, "tarball", f"sha256 {XCAT_SHA256[:16]}...")
     if os.environ.get("XCAT_SOURCE"):
-        raise LabUnsupported(_none_found(_where(), ""))
+        raise LabUnsupported(_none_found())
     return Source(_clone(), "clone", f"commit {XCAT_COMMIT[:12]}")
 
 
@@ -80,8 +80,8 @@ def _where() -> str:
     return f"XCAT_SOURCE={named}" if named else f"{shared_dir()}/xcat-core-*.tar.gz"
 
 
-def _none_found(where: str, clone_failure: str) -> str:
-    return (f"xcatha-lab needs the xCAT {XCAT_VERSION} source and found none at {where}{clone_failure}: set "
+def _none_found(clone_failure: str = "") -> str:
+    return (f"xcatha-lab needs the xCAT {XCAT_VERSION} source and found none at {_where()}{clone_failure}: set "
             f"XCAT_SOURCE to the xcat-core tarball ({XCAT_UPSTREAM} at {XCAT_COMMIT[:7]}, sha256 "
             f"{XCAT_SHA256[:12]}...)")  # fmt: skip
 
@@ -111,7 +111,7 @@ def _clone() -> Path:
         return target
     url = os.environ.get("XCAT_UPSTREAM", XCAT_UPSTREAM)
     if shutil.which("git") is None:
-        raise LabUnsupported(_none_found(_where(), f", and cannot clone {url} without git (apt-get install git)"))
+        raise LabUnsupported(_none_found(f", and cannot clone {url} without git (apt-get install git)"))
     cache_root().mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache_root(), prefix=".cloning-") as work:
         tree = Path(work) / "src"
@@ -121,7 +121,7 @@ def _clone() -> Path:
             proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, check=False)
             if proc.returncode != 0:
                 said = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
-                raise LabUnsupported(_none_found(_where(), f", and cloning {url} at {commit[:12]} failed ({said})"))
+                raise LabUnsupported(_none_found(f", and cloning {url} at {commit[:12]} failed ({said})"))
         if _head(tree) != commit:
             raise LabUnsupported(f"the clone of {url} is at {_head(tree)[:12]}, not the pinned {commit[:12]}")
         shutil.rmtree(target, ignore_errors=True)
