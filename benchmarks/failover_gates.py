@@ -421,7 +421,7 @@ def failover(lab: Lab, inventory: Inventory, source: str, target: str, report_di
 
     print(
         f"{source} -> {target}: exit {proc.returncode}, wall {wall:.1f}s, steps {step_total:.1f}s, "
-        f"gates {gates:.1f}s ({len(gate_times)} gates, {100 * gates / wall:.0f}% of the total; target at most "
+        f"gates {gates:.1f}s ({len(gate_times)} gates, {100 * gates / wall:.1f}% of the total; target at most "
         f"{100 * TARGETS['gate share']:.0f}%), median gate {1000 * median_gate:.0f} ms "
         f"(target under {1000 * TARGETS['median gate']:.0f} ms)"
     )
@@ -484,7 +484,7 @@ def main() -> None:
     finally:
         lab.down()
     shares = [r["gate share"] for r in results]
-    print(f"gate share: best {100 * min(shares):.0f}%, worst {100 * max(shares):.0f}% (target: at most 10%)")
+    print(f"gate share: best {100 * min(shares):.1f}%, worst {100 * max(shares):.1f}% (target: at most 10%)")
     medians = [r["median gate"] for r in results]
     print(f"median gate: best {1000 * min(medians):.0f} ms, worst {1000 * max(medians):.0f} ms (target: under 300 ms)")
     ratios = [r["outage"] / r["limit"] for r in results if "outage" in r and r["limit"] > 0]
