@@ -6,8 +6,12 @@ import ipaddress
 import re
 import shlex
 
+import pytest
+
 from xcatha_verify.checkkit import ACTIVE, PHASES, STANDBY, check, fail, verdict
+from xcatha_verify.errors import NodeUnreachable
 from xcatha_verify.facts.ifcfg import BootAddress, parse_ifcfg
+from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.inventory import Inventory, Node
 
@@ -20,6 +24,8 @@ PERSISTENT_CONFIG = (
     "/etc/network/interfaces.d",
     "/etc/netplan",
 )
+# A packet that makes the VIP taken, as the prober (and iputils' arping, replies only) prints it.
+ARP_CONFLICT = re.compile(r"^(Unicast reply|Announcement|Probe) from \S+ \[([0-9A-Fa-f:]+)\]", re.M)
 
 
 @check("vip.present", phases=ACTIVE)
@@ -108,8 +114,12 @@ def _start_vip_probe(facts: NodeFacts) -> None:
 
 
 @check("vip.free_on_network", phases=("pre-activate",), reads=_start_vip_probe)
-def test_vip_free_on_network(facts: NodeFacts, inventory: Inventory) -> None:
-    """ARP duplicate-address detection finds nobody answering for the VIP (RFC 5227 probes)."""
+def test_vip_free_on_network(request: pytest.FixtureRequest, facts: NodeFacts, inventory: Inventory) -> None:
+    """ARP duplicate-address detection finds nobody answering for the VIP (RFC 5227 probes).
+
+    A probe for the VIP from the peer's own interface is the peer checking too (`--all` runs both
+    nodes at once), not a holder; any other host's probe is someone claiming the VIP right now.
+    """
     vip = inventory.vip
     result = facts.vip_probe
     received = re.search(r"Received (\d+) response", result.stdout)
@@ -121,13 +131,29 @@ def test_vip_free_on_network(facts: NodeFacts, inventory: Inventory) -> None:
             fix=f"run the checks as root; make sure {vip.interface} exists and is up (ip link set {vip.interface} up); "
             "without xcatha-verify on the node, install iputils-arping",
         )
-    replies = [line for line in result.stdout.splitlines() if " from " in line and "[" in line]
+    seen = [(what, mac.upper()) for what, mac in ARP_CONFLICT.findall(result.stdout)]
+    conflicts = seen
+    if any(what == "Probe" for what, _ in seen):
+        peer_mac = _peer_mac(request, inventory)
+        conflicts = [(what, mac) for what, mac in seen if not (what == "Probe" and mac == peer_mac)]
     verdict(
-        received is not None and received.group(1) == "0",
-        observed="; ".join(replies) or f"{received.group(1) if received else '?'} replies: {vip.address} is in use",
+        # Responses the prober counted but no line names are conflicts too.
+        not conflicts and (received.group(1) == "0" or bool(seen)),
+        observed="; ".join(f"{what} from {vip.address} [{mac}]" for what, mac in conflicts)
+        or f"{received.group(1)} replies: {vip.address} is in use",
         expected=f"no host answers ARP for {vip.address}",
         fix=(
             f"find the holder of {vip.address} (the MAC above) and remove the VIP there "
             f"(ip addr del {vip.address}/{vip.prefix} dev {vip.interface}); never activate while it answers"
         ),
     )
+
+
+def _peer_mac(request: pytest.FixtureRequest, inventory: Inventory) -> str | None:
+    """The peer's hardware address on the VIP's interface; None when the peer cannot be read (then every
+    probe counts)."""
+    try:
+        peer: NodeFacts = request.getfixturevalue("peer_facts")
+        return peer.interface_macs.get(inventory.vip.interface)
+    except (NodeUnreachable, FactError):
+        return None

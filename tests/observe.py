@@ -7,10 +7,13 @@ systemctl, psql, a TCP banner), so a bug shared by a runbook and a check cannot 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
 
 from xcatha_verify.lab.lab import Lab
 from xcatha_verify.lab.layout import DB_NAME, DB_USER, DOMAIN, PG_DATA, PROBE_FILE, SERVICES, SHARED_PATHS
@@ -184,3 +187,31 @@ def cluster_view(lab: Lab, names: tuple[str, ...] = ("cn1", "cn2")) -> dict[str,
     finally:
         subprocess.run(["ip", "-n", ns, "addr", "flush", "dev", interface], check=False)
     return view
+
+
+@contextlib.contextmanager
+def claiming(namespace: str, interface: str, address: str, seconds: float = 2.0) -> Iterator[None]:
+    """Another host claiming `address` while the block runs: RFC 5227 probes for it every 50 ms from
+    `interface` in network namespace `namespace` (as a node activating at that moment would)."""
+    claim = (
+        "import socket,time\n"
+        "from xcatha_verify.arp import ETH_P_ARP, ARP_REQUEST, arp_frame\n"
+        "s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW,socket.htons(ETH_P_ARP))\n"
+        f"s.bind(({interface!r},ETH_P_ARP))\n"
+        "mac=s.getsockname()[4][:6]\n"
+        f"for _ in range({int(seconds / 0.05)}):\n"
+        f"    s.send(arp_frame(mac,ARP_REQUEST,bytes(4),bytes(map(int,{address!r}.split('.'))))); time.sleep(0.05)\n"
+    )  # fmt: skip
+    claimer = subprocess.Popen(["nsenter", f"--net=/run/netns/{namespace}", sys.executable, "-c", claim])
+    try:
+        time.sleep(0.3)  # its first probes are out
+        yield
+    finally:
+        claimer.wait(timeout=seconds + 10)
+
+
+def link_mac(namespace: str, interface: str) -> str:
+    """`interface`'s hardware address in network namespace `namespace`, upper case as ARP tools print it."""
+    out = subprocess.run(["ip", "-n", namespace, "-j", "link", "show", interface], capture_output=True, text=True,
+                         check=True).stdout  # fmt: skip
+    return str(json.loads(out)[0]["address"]).upper()

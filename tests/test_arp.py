@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import time
 
 import pytest
 import testinfra
 
+from tests.observe import claiming, link_mac
 from xcatha_verify.arp import ARP_REQUEST, arp_frame, conflict, parse_arp
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.inventory import load_inventory
@@ -20,9 +19,7 @@ PY = sys.executable  # the lab's nodes see this installation at the same path
 
 
 def _mac(lab: Lab, node: str) -> str:
-    out = subprocess.run(["ip", "-n", lab.layout.node_ns(node), "-j", "link", "show", lab.layout.interface],
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
-    return str(json.loads(out)[0]["address"]).upper()
+    return link_mac(lab.layout.node_ns(node), lab.layout.interface)
 
 
 def _arp(lab: Lab, node: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -56,22 +53,8 @@ def test_probe_hears_the_holder_and_nobody_for_a_free_address(lab: Lab) -> None:
 
 @pytest.mark.lab
 def test_two_nodes_probing_for_one_address_both_see_a_conflict(lab: Lab) -> None:
-    # xcatmn1 keeps probing for FREE for two seconds (as a node activating at the same moment would).
-    claim = (
-        "import socket,time\n"
-        "from xcatha_verify.arp import ETH_P_ARP, ARP_REQUEST, arp_frame\n"
-        "s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW,socket.htons(ETH_P_ARP))\n"
-        f"s.bind(({lab.layout.interface!r},ETH_P_ARP))\n"
-        "mac=s.getsockname()[4][:6]\n"
-        "for _ in range(40):\n"
-        f"    s.send(arp_frame(mac,ARP_REQUEST,bytes(4),bytes(map(int,{FREE!r}.split('.'))))); time.sleep(0.05)\n"
-    )  # fmt: skip
-    claimer = subprocess.Popen(["nsenter", f"--net=/run/netns/{lab.layout.node_ns('xcatmn1')}", PY, "-c", claim])
-    try:
-        time.sleep(0.3)
+    with claiming(lab.layout.node_ns("xcatmn1"), lab.layout.interface, FREE):
         probe = _arp(lab, "xcatmn2", "probe", lab.layout.interface, FREE)
-    finally:
-        claimer.wait(timeout=10)
     assert probe.returncode == 1, probe
     assert f"Probe from {FREE} [{_mac(lab, 'xcatmn1')}]" in probe.stdout
 

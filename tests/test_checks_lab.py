@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.observe import claiming, link_mac
 from xcatha_verify.checkkit import checks_for
 from xcatha_verify.lab import faults
 from xcatha_verify.lab.lab import Lab
@@ -52,6 +53,22 @@ def test_pre_activate_on_the_standby_fails_while_the_primary_holds_the_vip(lab: 
     status, failing, out = verify(lab, tmp_path, "pre-activate", "--node", "xcatmn2")
     assert status == 1, out
     assert failing == {"xcatmn2": {"pair.peer_deactivated", "vip.free_on_network"}}, out
+
+
+def test_pre_activate_on_both_nodes_at_once_tells_the_peers_probe_from_a_strangers(lab: Lab, tmp_path: Path) -> None:
+    # Both standby: each node's ARP probe for the VIP meets the other's, which is no holder; a third
+    # host claiming the VIP meanwhile (cn1's namespace) makes it taken for both.
+    lab.deactivate("xcatmn1")
+    try:
+        status, failing, out = verify(lab, tmp_path, "pre-activate", "--all")
+        assert (status, failing) == (0, {"xcatmn1": set(), "xcatmn2": set()}), out
+        with claiming(lab.layout.compute_ns, lab.layout.interface, str(lab.layout.vip)):
+            status, failing, out = verify(lab, tmp_path, "pre-activate", "--all")
+        assert (status, failing) == (1, {"xcatmn1": {"vip.free_on_network"}, "xcatmn2": {"vip.free_on_network"}}), out
+        stranger = link_mac(lab.layout.compute_ns, lab.layout.interface)
+        assert out.count(f"Probe from {lab.layout.vip} [{stranger}]") == 2, out
+    finally:
+        lab.activate("xcatmn1")
 
 
 # fault, node, the checks that must fail in `drift` (and no other)

@@ -5,8 +5,10 @@ two-probe check costs two seconds, and `-i 0.2` is refused outright. Here the pr
 RFC 5227 (sender 0.0.0.0, so nobody's cache learns anything) at 50 ms spacing; on a LAN a holder
 answers within a millisecond, from its kernel, however busy it is (NetworkManager's default
 address-conflict timeout is 200 ms for the same reason; RFC 5227's seconds allow for links that
-are not a switched LAN). A probe from another host for the same
-address counts as a conflict too: two nodes activating at once must both back off.
+are not a switched LAN). Another host's probe for the same address is reported too (RFC 5227
+counts it as a conflict: two hosts claiming at once must both back off), but it does not end the
+probing, since a holder's reply may still come; the caller tells its own pair's probes
+(`xcatha-verify --all` checks both nodes at once) from a stranger's.
 
 Run on the node that owns the interface (root, or CAP_NET_RAW):
 ``python -m xcatha_verify.arp probe IFACE ADDRESS`` prints arping's summary lines, so one parser
@@ -112,14 +114,15 @@ def probe(
     interface: str, address: str, probes: int = PROBES, interval: float = PROBE_INTERVAL_S,
     listen_after: float = LISTEN_AFTER_S,
 ) -> ProbeResult:  # fmt: skip
-    """Send duplicate-address probes for `address`; stop at the first conflicting packet."""
+    """Send duplicate-address probes for `address`; stop at a holder's first packet (a reply or an
+    announcement); another host's probe for it is recorded once and the probing goes on."""
     target = _ipv4(address)
     sock, mac = _open(interface)
     result = ProbeResult()
     try:
         start = time.monotonic()
         deadline = start + interval * (probes - 1) + listen_after
-        while not result.replies:
+        while not any(what != "Probe" for what, _ in result.replies):
             now = time.monotonic()
             if result.sent < probes and now >= start + result.sent * interval:
                 try:
@@ -139,7 +142,7 @@ def probe(
             if packet is None or where[2] == PACKET_OUTGOING:
                 continue
             what = conflict(packet, mac, target)
-            if what:
+            if what and (what, _mac_text(packet[1])) not in result.replies:
                 result.replies.append((what, _mac_text(packet[1])))
     finally:
         sock.close()

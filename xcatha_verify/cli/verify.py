@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from xcatha_verify.drift import NodeOutcome, exit_status, record_run
 from xcatha_verify.errors import UsageError
 from xcatha_verify.files import new_run_dir
 from xcatha_verify.inventory import DEFAULT_INVENTORY_PATH, Inventory, Node, load_inventory
-from xcatha_verify.runner import FORMATS, NodeRun, plan_runs, run_checks
+from xcatha_verify.runner import FORMATS, NodeRun, plan_runs, run_checks_in_parallel
 from xcatha_verify.targets import this_host_name
 
 
@@ -90,8 +89,7 @@ def _run(args: argparse.Namespace) -> int:
     runs: list[NodeRun] = plan_runs(inventory, nodes, phase)
     started_at = datetime.now().astimezone().isoformat(timespec="seconds")
     report_dir = new_run_dir(args.report_dir, inventory.cluster) if phase == "drift" else Path(args.report_dir)
-    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
-        results = list(pool.map(lambda r: run_checks(inventory, r, report_dir, formats, args.keyword), runs))
+    results = run_checks_in_parallel(inventory, runs, report_dir, formats, args.keyword)
     for result in results:
         for path in result.reports:
             print(f"report: {path}")

@@ -26,14 +26,25 @@ class InterfaceAddress:
         return f"{self.address}/{self.prefix} on {self.interface} label {self.label}"
 
 
-def parse_ip_addr_json(text: str) -> list[InterfaceAddress]:
-    """Every address in ``ip -j addr show`` output; the label defaults to the interface name."""
+def _links(text: str) -> list[object]:
     try:
         links = json.loads(text or "[]")
     except ValueError as exc:
         raise FactError(f"ip -j addr: not JSON: {exc}") from exc
     if not isinstance(links, list):
         raise FactError("ip -j addr: expected a JSON list of links")
+    return links
+
+
+def parse_link_macs(text: str) -> dict[str, str]:
+    """Each interface's hardware address in ``ip -j addr show`` output, upper case as ARP tools print it."""
+    return {link["ifname"]: str(link["address"]).upper() for link in _links(text)
+            if isinstance(link, dict) and "ifname" in link and link.get("address")}  # fmt: skip
+
+
+def parse_ip_addr_json(text: str) -> list[InterfaceAddress]:
+    """Every address in ``ip -j addr show`` output; the label defaults to the interface name."""
+    links = _links(text)
     found = []
     for link in links:
         if not isinstance(link, dict) or "ifname" not in link:

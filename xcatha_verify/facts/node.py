@@ -12,6 +12,7 @@ import base64
 import csv
 import io
 import json
+import os
 import re
 import shlex
 import sys
@@ -25,7 +26,13 @@ from typing import TypeVar
 
 from testinfra.host import Host
 
-from xcatha_verify.facts.network import IP_ADDR_COMMAND, FactError, InterfaceAddress, parse_ip_addr_json
+from xcatha_verify.facts.network import (
+    IP_ADDR_COMMAND,
+    FactError,
+    InterfaceAddress,
+    parse_ip_addr_json,
+    parse_link_macs,
+)  # fmt: skip
 from xcatha_verify.facts.xcat import parse_tabdump
 from xcatha_verify.inventory import Inventory, Node, Service
 
@@ -69,6 +76,15 @@ def _pool() -> ThreadPoolExecutor:
         if _background is None:
             _background = ThreadPoolExecutor(max_workers=BACKGROUND_WORKERS, thread_name_prefix="xcatha-facts")
         return _background
+
+
+def _forget_pool_in_child() -> None:
+    """A forked child (runner._pytest_forked) has none of the parent's pool threads: make its own."""
+    global _background, _background_lock
+    _background, _background_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
 def node_python() -> str:
@@ -157,7 +173,7 @@ class NodeFacts:
             parts[match.group(1)] = (match.group(2), match.group(3))
         try:
             if parts.get("ip", ("", ""))[1] == "0":
-                self.__dict__["addresses"] = parse_ip_addr_json(parts["ip"][0])
+                self.__dict__["ip_addr_json"] = parts["ip"][0]
             if parts.get("units", ("", ""))[1] == "0":
                 self.__dict__["unit_states"] = parse_unit_show(parts["units"][0], units)
             if parts.get("xcatd-env", ("", ""))[1] == "0":
@@ -189,8 +205,18 @@ class NodeFacts:
         return CommandOutput(result.rc, result.stdout, result.stderr)
 
     @cached_property
+    def ip_addr_json(self) -> str:
+        """``ip -j addr show`` as the node printed it (FactError-free: parsing says what is wrong)."""
+        return str(self.host.check_output(IP_ADDR_COMMAND))
+
+    @cached_property
     def addresses(self) -> list[InterfaceAddress]:
-        return parse_ip_addr_json(self.host.check_output(IP_ADDR_COMMAND))
+        return parse_ip_addr_json(self.ip_addr_json)
+
+    @cached_property
+    def interface_macs(self) -> dict[str, str]:
+        """Each interface's hardware address (``AA:BB:...``)."""
+        return parse_link_macs(self.ip_addr_json)
 
     @property
     def vip_addresses(self) -> list[InterfaceAddress]:

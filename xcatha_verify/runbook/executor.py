@@ -200,7 +200,7 @@ class Executor:
         started = time.monotonic()
         gate_dir = self.run_dir / "gates"
         while True:
-            result = run_checks(self.inventory, run, gate_dir, ("html", "json"), echo=False, in_process=True)
+            result = run_checks(self.inventory, run, gate_dir, ("html", "json"), echo=False)
             failing = _failing(result.json_path) if result.status != 3 else [
                 {"check_id": "reachability", "observed": result.output.strip(), "expected": f"{node.name} reachable",
                  "fix": f"check ssh to {node.name}"}
