@@ -36,7 +36,7 @@ waits: the sum over the run's steps (journal.json `steps[]`) of
   recording the storage id, a skipped step, and a start or stop that found the unit already in that
   state, e.g. `start named` after `makedns -n` restarted named, whose start makedns already counts):
   its journal duration_s minus the SSH round trips the runner made for it and minus its retry
-  sleeps, floored at 0. The runner (xcatha_verify/runbook/executor.py) runs per step at most one
+  sleeps, floored at 0. The runner (xcatha_verify/runbook_engine/executor.py) runs per step at most one
   `true` to check the node is reachable (none when the node answered one less than a second ago;
   counted as one for every step, which can only make the limit smaller), the command once per
   attempt, sleeping retry_delay between attempts, and in each phase one read per kind of `when`
@@ -80,7 +80,7 @@ from xcatha_verify.facts.node import SITE_TABLE_QUERY, XCAT_TIMEOUT_S
 from xcatha_verify.inventory import Inventory, load_inventory
 from xcatha_verify.lab.lab import Lab
 from xcatha_verify.lab.layout import LabLayout
-from xcatha_verify.runbook import model
+from xcatha_verify.runbook_engine import loading, model
 from xcatha_verify.targets import get_host
 
 RUN = str(Path(sys.executable).parent / "xcatha-run")
@@ -311,9 +311,9 @@ def unit_of(step: model.Step) -> tuple[str, str] | None:
 
 def runbook_steps(inventory: Inventory, source: str, target: str) -> dict[tuple[str, str], model.Step]:
     """The failover's steps as rendered (deactivate the source, then activate the target), by (phase, name)."""
-    books = [model.load_for("deactivate", inventory, inventory.node(source)),
-             model.load_for("activate", inventory, inventory.node(target))]  # fmt: skip
-    return {(phase.name, step.name): step for book in books for phase in book.phases for step in phase.steps}
+    book = loading.load_for("failover", inventory, inventory.node(target))
+    assert book.phases[0].node == source, f"the failover to {target} deactivates {book.phases[0].node} first"
+    return {(phase.name, step.name): step for phase in book.phases for step in phase.steps}
 
 
 def physical_work(

@@ -46,12 +46,12 @@ CHECKS = textwrap.dedent(f'''
 
 
     @check("vip.absent", phases=("standby",))
-    def test_vip_absent(host):
+    def check_vip_absent(host):
         verdict(True, observed="", expected="", fix="")
 
 
     @check("{CHECK_ID}", phases=("standby",))
-    def test_disabled_at_boot(host):
+    def check_disabled_at_boot(host):
         verdict(False, observed="xcatd: enabled", expected="disabled or masked at boot: postgresql, xcatd",
                 fix="systemctl disable xcatd")
 ''')
@@ -70,11 +70,12 @@ def real_reports(tmp: Path, run_dir: Path) -> Path:
     """xcatmn2's reports of a run, written by pytest with the xcatha plugins as the runner would."""
     checks = tmp / "checks"
     checks.mkdir()
-    (checks / "test_standby.py").write_text(CHECKS)
+    (checks / "standby.py").write_text(CHECKS)
     base = run_dir / f"{run_dir.name}-{CLUSTER}-xcatmn2-drift-standby"
     argv = [
-        sys.executable, "-m", "pytest", str(checks), "--rootdir", str(checks), "-c", os.devnull,
-        "-p", "no:cacheprovider", "-p", "xcatha_verify.plugin", "-p", "xcatha_verify.report.plugin",
+        sys.executable, "-m", "pytest", str(checks / "standby.py"), "-o", "python_functions=check_*",
+        "--rootdir", str(checks), "-c", os.devnull,
+        "-p", "no:cacheprovider", "-p", "xcatha_verify.pytest_checks", "-p", "xcatha_verify.report.recorder",
         "--hosts=local://", f"--xcatha-inventory={INVENTORY}", "--xcatha-node=xcatmn2", "--xcatha-phase=drift",
         "--xcatha-role=standby", f"--html={base}.html", "--self-contained-html", f"--junitxml={base}.xml",
         f"--xcatha-json={base}.json", "--xcatha-console", "-qq", "--no-header", "--no-summary", "--tb=short",

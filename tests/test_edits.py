@@ -14,7 +14,9 @@ from collections.abc import Callable
 
 import pytest
 
-from xcatha_verify.actions.edits import (
+from xcatha_verify.facts.xcat import parse_lsdef
+from xcatha_verify.inventory import parse_inventory
+from xcatha_verify.runbook_engine.edits import (
     Edit,
     EditRefused,
     backup_path,
@@ -28,8 +30,6 @@ from xcatha_verify.actions.edits import (
     policy_commands,
     site_master_commands,
 )
-from xcatha_verify.facts.xcat import parse_lsdef
-from xcatha_verify.inventory import parse_inventory
 
 CONF = "/var/lib/pgsql/data/postgresql.conf"
 HBA = "/var/lib/pgsql/data/pg_hba.conf"

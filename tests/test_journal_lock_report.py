@@ -17,8 +17,8 @@ import pytest
 
 from xcatha_verify.errors import XcathaError
 from xcatha_verify.report import MASK, register_secret
-from xcatha_verify.runbook import journal as journal_mod
-from xcatha_verify.runbook.journal import (
+from xcatha_verify.runbook_engine import journal as journal_mod
+from xcatha_verify.runbook_engine.journal import (
     JOURNAL_NAME,
     TAIL_LINES,
     GateRecord,
@@ -27,8 +27,16 @@ from xcatha_verify.runbook.journal import (
     StepRecord,
     latest_journal,
 )
-from xcatha_verify.runbook.lock import LocalStore, LockError, LockHeld, LockInfo, LockLocation, RunLock, pid_running
-from xcatha_verify.runbook.report import (
+from xcatha_verify.runbook_engine.lock import (
+    LocalStore,
+    LockError,
+    LockHeld,
+    LockInfo,
+    LockLocation,
+    RunLock,
+    pid_running,
+)
+from xcatha_verify.runbook_engine.report import (
     drift_command,
     headline,
     render_run_report,
@@ -118,7 +126,7 @@ def test_killed_run_leaves_a_usable_journal(tmp_path):
     child = textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
-        from xcatha_verify.runbook.journal import Journal
+        from xcatha_verify.runbook_engine.journal import Journal
         j = Journal.create(Path({str(tmp_path)!r}), "failover", cluster="prod", phases=["deactivate"])
         j.start_step("deactivate", "stop xcatd", "xcatmn1", "systemctl stop xcatd")
         print(j.path, flush=True)

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 import pytest
 
 from xcatha_verify.report import MASK, CheckResult, RunSummary, redact, register_secret
-from xcatha_verify.report.plugin import CONSOLE_WIDTH, OBSERVED_WIDTH, console_line
+from xcatha_verify.report.recorder import CONSOLE_WIDTH, OBSERVED_WIDTH, console_line
 
 ROOT = Path(__file__).resolve().parents[1]
 INVENTORY = ROOT / "tests" / "inventories" / "minimal.yml"
@@ -52,29 +52,29 @@ CHECKS = textwrap.dedent(f'''
 
 
     @check("demo.ok", phases=("active",))
-    def test_ok(host):
+    def check_ok(host):
         verdict(True, observed="", expected="", fix="")
 
 
     @check("demo.bad", phases=("active",))
-    def test_bad(host):
+    def check_bad(host):
         print("read", CFGLOC)
         verdict(False, observed="{SCRIPT} in /etc/xcat/cfgloc: " + CFGLOC + "\\nsecond line",
                 expected="no script", fix="restore /etc/xcat/cfgloc")
 
 
     @check("demo.ssh", phases=("active",))
-    def test_ssh(host):
+    def check_ssh(host):
         raise RuntimeError("ssh: connect to host 192.0.2.9 port 22: Connection refused ({CHECK_SECRET})")
 
 
     @check("demo.db", phases=("active",))
-    def test_db(host, database):
+    def check_db(host, database):
         pass
 
 
     @check("demo.standby_only", phases=("standby",))
-    def test_standby_only(host):
+    def check_standby_only(host):
         pass
 ''')
 
@@ -84,14 +84,15 @@ CHECK_IDS = ("demo.ok", "demo.bad", "demo.ssh", "demo.db")
 def run_checks(tmp: Path, *extra: str) -> SimpleNamespace:
     checks = tmp / "checks"
     checks.mkdir()
-    (checks / "test_demo.py").write_text(CHECKS)
+    (checks / "demo.py").write_text(CHECKS)
     secrets = tmp / "secrets"
     secrets.write_text(FILE_SECRET + "\n")
     secrets.chmod(0o600)
     out = tmp / "out"
     argv = [
-        sys.executable, "-m", "pytest", str(checks), "--rootdir", str(tmp), "-c", "/dev/null",
-        "-p", "no:cacheprovider", "-p", "xcatha_verify.plugin", "-p", "xcatha_verify.report.plugin",
+        sys.executable, "-m", "pytest", str(checks / "demo.py"), "-o", "python_functions=check_*",
+        "--rootdir", str(tmp), "-c", "/dev/null",
+        "-p", "no:cacheprovider", "-p", "xcatha_verify.pytest_checks", "-p", "xcatha_verify.report.recorder",
         "--hosts=local://", "--xcatha-node=xcatmn1", "--xcatha-phase=active",
         f"--xcatha-json={out}/run.json", f"--html={out}/run.html", "--self-contained-html",
         f"--junitxml={out}/run.xml", f"--xcatha-secrets-file={secrets}",
@@ -173,14 +174,14 @@ def test_json_results(run):
 def test_junit_properties(run):
     cases = {case.get("name"): case for case in ET.parse(run.xml).getroot().iter("testcase")}
     props = {name: {p.get("name"): p.get("value") for p in case.iter("property")} for name, case in cases.items()}
-    assert props["test_ok[local]"] == {"check_id": "demo.ok"}
-    bad = props["test_bad[local]"]
+    assert props["check_ok[local]"] == {"check_id": "demo.ok"}
+    bad = props["check_bad[local]"]
     assert bad["check_id"] == "demo.bad"
     assert bad["observed"].startswith(SCRIPT)
     assert (bad["expected"], bad["fix"]) == ("no script", "restore /etc/xcat/cfgloc")
-    assert props["test_ssh[local]"]["message"].startswith("RuntimeError: ssh: connect")
-    assert props["test_db[local]"]["check_id"] == "demo.db"
-    assert "test_standby_only[local]" not in cases
+    assert props["check_ssh[local]"]["message"].startswith("RuntimeError: ssh: connect")
+    assert props["check_db[local]"]["check_id"] == "demo.db"
+    assert "check_standby_only[local]" not in cases
 
 
 # --- HTML ---------------------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ import pytest
 
 from xcatha_verify.errors import UsageError
 from xcatha_verify.inventory import Service, load_inventory
-from xcatha_verify.runbook import model
-from xcatha_verify.runbook.actions import step_command
+from xcatha_verify.runbook_engine import loading
+from xcatha_verify.runbook_engine.actions import step_command
 
 INVENTORY = Path(__file__).parent / "inventories" / "full.yml"
 EVIL_UNIT = "x'; touch /tmp/xcatha-pwned; echo \"$(id)\" `id` ]: {a: b}"
@@ -30,7 +30,7 @@ def _evil_inventory():
 def test_hostile_values_stay_single_quoted_words(name: str) -> None:
     inventory = _evil_inventory()
     node = inventory.nodes[0]
-    runbook = model.load(model.find_runbook(name), model.context(inventory, node, unplanned=False))
+    runbook = loading.load(loading.find_runbook(name), loading.context(inventory, node, unplanned=False))
     commands = [step_command(s, inventory, node) for p in runbook.phases for s in p.steps]
     for command in commands:
         if command.startswith("["):  # prepare actions: computed on the node, no shell
@@ -44,7 +44,7 @@ def test_hostile_values_stay_single_quoted_words(name: str) -> None:
 def test_vip_up_carries_the_label_as_one_argument() -> None:
     inventory = _evil_inventory()
     node = inventory.nodes[1]
-    runbook = model.load(model.find_runbook("activate"), model.context(inventory, node, unplanned=False))
+    runbook = loading.load(loading.find_runbook("activate"), loading.context(inventory, node, unplanned=False))
     vip_step = runbook.phases[0].steps[0]
     assert vip_step.action == "vip_up"
     words = shlex.split(step_command(vip_step, inventory, node))
@@ -53,7 +53,8 @@ def test_vip_up_carries_the_label_as_one_argument() -> None:
 
 def test_unplanned_activate_leaves_out_the_checks_that_need_the_peer() -> None:
     inventory = load_inventory(INVENTORY)
-    runbook = model.load(model.find_runbook("activate"), model.context(inventory, inventory.nodes[1], unplanned=True))
+    node = inventory.nodes[1]
+    runbook = loading.load(loading.find_runbook("activate"), loading.context(inventory, node, unplanned=True))
     assert runbook.phases[0].gate_before is not None
     assert "pair.peer_deactivated" in runbook.phases[0].gate_before.exclude
     assert "vip.free_on_network" not in runbook.phases[0].gate_before.exclude  # the VIP must be silent
@@ -61,20 +62,53 @@ def test_unplanned_activate_leaves_out_the_checks_that_need_the_peer() -> None:
 
 
 def test_unknown_runbook_and_bad_runbook_are_one_line_errors(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="no runbook 'nope'; known: activate, deactivate, prepare"):
-        model.find_runbook("nope")
+    with pytest.raises(UsageError, match="no runbook 'nope'; known: activate, deactivate, failover, prepare"):
+        loading.find_runbook("nope")
     bad = tmp_path / "bad.yml"
     bad.write_text("phases:\n  - {name: x, node: a, steps: [{name: s, command: 'rm -rf /'}]}\n")
     with pytest.raises(UsageError, match=r"phases\[0\]\.steps\[0\]\.command: expected a list of strings"):
-        model.load(bad, {})
+        loading.load(bad, {})
     assert isinstance(Service("named", "named").condition, str)
 
 
+@pytest.mark.parametrize("unplanned", [False, True])
+def test_failover_is_a_runbook_made_of_the_peers_deactivation_and_this_nodes_activation(unplanned: bool) -> None:
+    inventory = load_inventory(INVENTORY)
+    source, target = inventory.nodes
+    failover = loading.load_for("failover", inventory, target, unplanned=unplanned)
+    activate = loading.load_for("activate", inventory, target, unplanned=unplanned)
+    deactivate = () if unplanned else loading.load_for("deactivate", inventory, source).phases
+    assert failover.phases == (*deactivate, *activate.phases)
+    assert {p.node for p in deactivate} <= {source.name} and {p.node for p in activate.phases} == {target.name}
+    assert failover.name == ("failover-unplanned" if unplanned else "failover")
+    vip_up = activate.phases[0].steps[0]  # its undo comes from the action registry, not from the YAML
+    assert (vip_up.action, vip_up.undo and vip_up.undo.action) == ("vip_up", "vip_down")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("phases:\n  - {name: x, node: a, gate_after: {phase: active, checks: [vip.presnt]}}\n",
+     r"phases\[0\]\.gate_after\.checks: expected check ids from xcatha-verify --list; unknown: vip\.presnt"),
+    ("phases:\n  - {name: x, node: a, gate_before: {phase: pre-activate, exclude: [nope]}}\n",
+     r"phases\[0\]\.gate_before\.exclude: expected check ids .*unknown: nope"),
+    ("phases:\n  - {name: x, node: a, steps: [{name: s, action: vip_up, undo: {name: u, action: vip_down}}]}\n",
+     r"phases\[0\]\.steps\[0\]\.undo: expected no undo: an action's undo comes with the action"),
+    ("phases:\n  - {name: x, node: a, steps: [{name: s, action: vip_sideways}]}\n",
+     r"phases\[0\]\.steps\[0\]\.action: expected one of vip_up, vip_down, record_storage_id, prepare_pg_listen"),
+    ("include:\n  - {runbook: activate}\n", r"include\[0\]: expected a mapping with runbook and node"),
+])  # fmt: skip
+def test_a_runbook_is_validated_against_the_catalogue_and_the_registry(tmp_path: Path, text: str,
+                                                                       message: str) -> None:  # fmt: skip
+    bad = tmp_path / "bad.yml"
+    bad.write_text(text)
+    with pytest.raises(UsageError, match=f"runbook {bad}: {message}"):
+        loading.load(bad, {})
+
+
 def test_the_prompt_offers_yes_no_and_a_dry_run_of_the_phase() -> None:
-    from xcatha_verify.runbook.executor import Executor, Options
+    from xcatha_verify.runbook_engine.executor import Executor, Options
 
     inventory = load_inventory(INVENTORY)
-    runbook = model.load_for("deactivate", inventory, inventory.nodes[0])
+    runbook = loading.load_for("deactivate", inventory, inventory.nodes[0])
     shown: list[str] = []
     answers = iter(["d", "y"])
     options = Options(interactive=True, echo=shown.append, ask=lambda prompt: (shown.append(prompt), next(answers))[1])
@@ -91,7 +125,7 @@ def test_the_prompt_offers_yes_no_and_a_dry_run_of_the_phase() -> None:
 def test_xcatha_py_extras_render_only_when_asked(enabled: bool) -> None:
     inventory = dataclasses.replace(load_inventory(INVENTORY), vip_hostname=enabled, vip_nameserver=enabled)
     node = inventory.nodes[0]
-    names = {book: [(p.name, s.name) for p in model.load_for(book, inventory, node).phases for s in p.steps]
+    names = {book: [(p.name, s.name) for p in loading.load_for(book, inventory, node).phases for s in p.steps]
              for book in ("activate", "deactivate")}  # fmt: skip
     extras = {
         "activate": [("services", f"/etc/resolv.conf: nameserver {inventory.vip.address} first"),

@@ -23,7 +23,7 @@ from xcatha_verify.lab import snapshot
 from xcatha_verify.lab.fixture import SESSION_LAB, own_lab
 from xcatha_verify.lab.lab import Lab
 from xcatha_verify.lab.layout import LabLayout
-from xcatha_verify.runbook import model
+from xcatha_verify.runbook_engine import loading
 
 pytestmark = pytest.mark.lab
 BIN = Path(sys.executable).parent
@@ -207,7 +207,7 @@ def _failover(lab: Lab, source: str, target: str, report_dir: Path) -> subproces
 def test_start_xcatd_is_bounded_when_its_database_does_not_answer(xlab: Lab) -> None:
     active = _active_node(xlab)
     inventory = load_inventory(xlab.layout.inventory)
-    book = model.load_for("activate", inventory, inventory.node(active))
+    book = loading.load_for("activate", inventory, inventory.node(active))
     step = next(s for p in book.phases for s in p.steps if s.name == "start xcatd")
     assert step.command is not None and step.command[-2:] == ("60", "xcatd")
     bounded = [*step.command[:-2], "5", "xcatd"]  # the runbook's own command, with a 5 s bound for the test

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 PHASES = ("pre-deactivate", "post-deactivate", "pre-activate", "post-activate", "active", "standby", "drift")
 MARK = "xcatha_check"
+# A check is a function named check_* in a module of checks/ (pytest is told: python_functions).
+CHECK_PREFIX = "check_"
 # A node holding the role: before it is deactivated, after it is activated, and at rest.
 ACTIVE = ("pre-deactivate", "post-activate", "active")
 # A node without the role: after deactivation, before activation, and at rest.
@@ -72,10 +74,8 @@ def iter_checks() -> Iterator[CheckInfo]:
     """Every declared check, in module then definition order (imports the modules, runs nothing)."""
     package = importlib.import_module("xcatha_verify.checks")
     for module_info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if not module_info.name.startswith("test_"):
-            continue
         module = importlib.import_module(f"{package.__name__}.{module_info.name}")
-        functions = [obj for name, obj in vars(module).items() if name.startswith("test_") and callable(obj)]
+        functions = [obj for name, obj in vars(module).items() if name.startswith(CHECK_PREFIX) and callable(obj)]
         for func in sorted(functions, key=lambda f: f.__code__.co_firstlineno):
             for mark in getattr(func, "pytestmark", []):
                 if mark.name == MARK:

@@ -24,11 +24,11 @@ from typing import IO, NoReturn
 
 import pytest
 
-from xcatha_verify.checkkit import checks_dir, iter_checks
+from xcatha_verify.checkkit import CHECK_PREFIX, checks_dir, iter_checks
 from xcatha_verify.errors import NodeUnreachable, UsageError
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.inventory import Inventory, Node
-from xcatha_verify.plugin import selected
+from xcatha_verify.pytest_checks import selected
 from xcatha_verify.targets import ensure_reachable, hostspec
 
 FORMATS = ("html", "junit", "json")
@@ -111,7 +111,8 @@ def pytest_argv(
 ) -> list[str]:
     argv = [
         sys.executable, "-m", "pytest", *check_paths(run), "--rootdir", checks_dir(), "-c", os.devnull,
-        "-p", "xcatha_verify.plugin", "-p", "xcatha_verify.report.plugin",
+        "-o", f"python_functions={CHECK_PREFIX}*",
+        "-p", "xcatha_verify.pytest_checks", "-p", "xcatha_verify.report.recorder",
         *(arg for name in UNUSED_PLUGINS for arg in ("-p", f"no:{name}")),
         f"--hosts={hostspec(run.node)}", f"--xcatha-inventory={inventory.source}", f"--xcatha-node={run.node.name}",
         f"--xcatha-phase={run.phase}", "--xcatha-console", "-qq", "--no-header", "--no-summary", "--tb=short",
@@ -314,7 +315,7 @@ def _result(
 # What the first in-process run would otherwise import while the operator waits on a gate.
 _WARM_MODULES = (
     "testinfra.plugin", "pytest_metadata.plugin", "pytest_html.plugin", "pytest_html.fixtures",
-    "xcatha_verify.plugin", "xcatha_verify.report.plugin", "_pytest.python", "_pytest.junitxml",
+    "xcatha_verify.pytest_checks", "xcatha_verify.report.recorder", "_pytest.python", "_pytest.junitxml",
 )  # fmt: skip
 
 

@@ -36,7 +36,7 @@ TIME_SERVICE: dict[str, str] | None = next((s for s in SITE["services"] if s["ro
 SHARED: list[dict[str, Any]] = SITE["shared_data"]
 CLOCK_TOLERANCE_S: float = SITE["clock"]["tolerance_seconds"]
 CLOCK_SAMPLES = 3
-# The same places checks/test_vip.py searches for a persistent VIP.
+# The same places checks/vip.py searches for a persistent VIP.
 PERSISTENT_CONFIG = (
     "/etc/sysconfig/network-scripts",
     "/etc/sysconfig/network",

@@ -16,16 +16,16 @@ from pathlib import Path
 from xcatha_verify.cli.common import LOG_FORMAT, run_main, setup_logging
 from xcatha_verify.errors import NodeUnreachable, UsageError, XcathaError
 from xcatha_verify.inventory import DEFAULT_INVENTORY_PATH, Inventory, Node, load_inventory
+from xcatha_verify.nodepaths import NODE_LOCK, shared_lock_path
 from xcatha_verify.report import redact
-from xcatha_verify.runbook import model
-from xcatha_verify.runbook.executor import Executor, Options, RunDeclined, RunStopped
-from xcatha_verify.runbook.hoststore import HostStore
-from xcatha_verify.runbook.journal import Journal, latest_journal
-from xcatha_verify.runbook.lock import LockInfo, LockLocation, RunLock, default_owner
-from xcatha_verify.runbook.report import resume_command, write_run_report
+from xcatha_verify.runbook_engine import loading, model
+from xcatha_verify.runbook_engine.executor import Executor, Options, RunDeclined, RunStopped
+from xcatha_verify.runbook_engine.hoststore import HostStore
+from xcatha_verify.runbook_engine.journal import Journal, latest_journal
+from xcatha_verify.runbook_engine.lock import LockInfo, LockLocation, RunLock, default_owner
+from xcatha_verify.runbook_engine.report import resume_command, write_run_report
 from xcatha_verify.targets import ensure_reachable, this_host_name
 
-NODE_LOCK = "/var/lib/xcatha/run.lock"
 SEED_ADVICE = (
     "The xCAT procedure: if the primary management node became inaccessible before it was deactivated, "
     "disconnect it from the network before it reboots, so that the services it starts at boot cannot "
@@ -64,28 +64,20 @@ def _this_node(inventory: Inventory, name: str | None) -> Node:
     raise UsageError(f"this host ({here}) is not a node of {inventory.source}; name one with --node")
 
 
-def _load(name: str, args: argparse.Namespace, inventory: Inventory, node: Node, unplanned: bool) -> model.Runbook:
-    return model.load_for(name, inventory, node, unplanned=unplanned, extra_dirs=args.runbook_dir)
-
-
 def plan(args: argparse.Namespace, inventory: Inventory) -> tuple[model.Runbook, list[Node]]:
-    """The runbook to walk and the nodes it touches."""
+    """The runbook to walk (rendered for the node it acts on; a failover for its target) and the nodes it touches."""
     if args.runbook in ("deactivate", "activate", "prepare"):
         node = _this_node(inventory, args.node)
         touched = [node, inventory.peer_of(node.name)] if args.runbook == "prepare" else [node]
-        return _load(args.runbook, args, inventory, node, unplanned=False), touched
+        return loading.load_for(args.runbook, inventory, node, extra_dirs=args.runbook_dir), touched
     if not args.to_node:
         raise UsageError("failover needs --to NODE (and --from NODE, or --unplanned)")
     target = inventory.node(args.to_node)
     source = inventory.node(args.from_node) if args.from_node else inventory.peer_of(target.name)
     if source.name == target.name:
         raise UsageError("failover --from and --to name the same node")
-    activate = _load("activate", args, inventory, target, unplanned=args.unplanned)
-    if args.unplanned:
-        return model.Runbook("failover-unplanned", activate.summary, activate.phases, activate.source), [target]
-    deactivate = _load("deactivate", args, inventory, source, unplanned=False)
-    summary = f"Planned failover {source.name} -> {target.name}"
-    return model.Runbook("failover", summary, deactivate.phases + activate.phases, deactivate.source), [source, target]
+    runbook = loading.load_for("failover", inventory, target, unplanned=args.unplanned, extra_dirs=args.runbook_dir)
+    return runbook, [target] if args.unplanned else [source, target]
 
 
 def _require_fenced(args: argparse.Namespace, inventory: Inventory, failed: Node, interactive: bool) -> str:
@@ -108,9 +100,6 @@ def _require_fenced(args: argparse.Namespace, inventory: Inventory, failed: Node
                      "confirmation, or fence_command in the inventory")  # fmt: skip
 
 
-SHARED_LOCK = ".xcatha-run.lock"
-
-
 def _release_own(inventory: Inventory, run_ids: set[str]) -> None:
     """Remove lock files of these runs wherever they are now: the shared storage may have moved to the
     other node during the run, and a resumed run owns the locks of the run it continues."""
@@ -119,7 +108,7 @@ def _release_own(inventory: Inventory, run_ids: set[str]) -> None:
             store = HostStore(ensure_reachable(inventory, node))
         except NodeUnreachable:
             continue
-        for path in (NODE_LOCK, f"{inventory.shared_data[0].path}/{SHARED_LOCK}"):
+        for path in (NODE_LOCK, shared_lock_path(inventory.shared_data[0].path)):
             text = store.read(path)
             info = LockInfo.from_text(text) if text else None
             if info is not None and info.run_id in run_ids:
@@ -140,7 +129,7 @@ def _locks(inventory: Inventory, nodes: list[Node], run_id: str, runbook: str) -
         locations.append(LockLocation(NODE_LOCK, store, node.name))
         shared = inventory.shared_data[0].path
         if host.run("mountpoint -q %s", shared).rc == 0:
-            locations.append(LockLocation(f"{shared}/{SHARED_LOCK}", store, f"shared storage via {node.name}"))
+            locations.append(LockLocation(shared_lock_path(shared), store, f"shared storage via {node.name}"))
     return RunLock(locations, default_owner(), runbook, run_id)
 
 

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shlex
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from xcatha_verify.facts.network import (
 )  # fmt: skip
 from xcatha_verify.facts.xcat import parse_tabdump
 from xcatha_verify.inventory import Inventory, Node, Service
+from xcatha_verify.nodepaths import CONSOLE_LOCK, node_python
 
 T = TypeVar("T")
 MOUNTS_COMMAND = "findmnt -J -l -o TARGET,SOURCE,FSTYPE"
@@ -85,11 +85,6 @@ def _forget_pool_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_pool_in_child)
-
-
-def node_python() -> str:
-    """The Python that has xcatha-verify on the nodes: this one's path (the same installation on both)."""
-    return sys.executable
 
 
 @dataclass(frozen=True)
@@ -441,7 +436,7 @@ class NodeFacts:
     @cached_property
     def console_lock(self) -> str | None:
         """Which console server /etc/xcat/console.lock names (as xcatha.py reads it), None without a lock."""
-        text = self.file("/etc/xcat/console.lock")
+        text = self.file(CONSOLE_LOCK)
         if text is None:
             return None
         return "goconserver" if "goconserver" in text else "conserver"

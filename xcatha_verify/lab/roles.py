@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 from xcatha_verify.inventory import load_inventory
 from xcatha_verify.lab.layout import LabLayout
-from xcatha_verify.runbook import model
-from xcatha_verify.runbook.executor import Executor, Options
-from xcatha_verify.runbook.journal import Journal
+from xcatha_verify.runbook_engine import loading
+from xcatha_verify.runbook_engine.executor import Executor, Options
+from xcatha_verify.runbook_engine.journal import Journal
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 def run_runbook(layout: LabLayout, name: str, node: str, echo: Callable[[str], None] | None = None) -> Journal:
     """Walk runbook `name` for `node` without gates; raises RunStopped naming the failed step."""
     inventory = load_inventory(layout.inventory)
-    runbook = model.load_for(name, inventory, inventory.node(node))
+    runbook = loading.load_for(name, inventory, inventory.node(node))
     journal = Journal.create(layout.log_dir / "runs", runbook.name, cluster=inventory.cluster,
                              inventory=inventory.source, phases=[p.name for p in runbook.phases])  # fmt: skip
     assert journal.run_dir is not None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import shlex
 
@@ -10,10 +9,9 @@ import pytest
 
 from xcatha_verify.checkkit import ACTIVE, PHASES, STANDBY, check, fail, verdict
 from xcatha_verify.errors import NodeUnreachable
-from xcatha_verify.facts.ifcfg import BootAddress, parse_ifcfg
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import NodeFacts
-from xcatha_verify.inventory import Inventory, Node
+from xcatha_verify.inventory import Inventory
 
 # Where a distribution keeps persistent addresses.
 PERSISTENT_CONFIG = (
@@ -29,7 +27,7 @@ ARP_CONFLICT = re.compile(r"^(Unicast reply|Announcement|Probe) from \S+ \[([0-9
 
 
 @check("vip.present", phases=ACTIVE)
-def test_vip_present(facts: NodeFacts, inventory: Inventory) -> None:
+def check_vip_present(facts: NodeFacts, inventory: Inventory) -> None:
     """The VIP is on its interface with its prefix and label."""
     vip = inventory.vip
     held = facts.vip_addresses
@@ -43,7 +41,7 @@ def test_vip_present(facts: NodeFacts, inventory: Inventory) -> None:
 
 
 @check("vip.absent", phases=STANDBY)
-def test_vip_absent(facts: NodeFacts, inventory: Inventory) -> None:
+def check_vip_absent(facts: NodeFacts, inventory: Inventory) -> None:
     """The VIP is on no interface of this node."""
     held = facts.vip_addresses
     verdict(
@@ -66,7 +64,7 @@ def _persistent_vip_search(inventory: Inventory) -> str:
 
 
 @check("vip.not_persistent", phases=PHASES, reads=lambda facts: facts.start(_persistent_vip_search(facts.inventory)))
-def test_vip_not_persistent(facts: NodeFacts, inventory: Inventory) -> None:
+def check_vip_not_persistent(facts: NodeFacts, inventory: Inventory) -> None:
     """No persistent network configuration carries the VIP (it must vanish on reboot)."""
     vip = inventory.vip
     found = sorted(set(facts.run(_persistent_vip_search(inventory)).stdout.split()))
@@ -78,43 +76,12 @@ def test_vip_not_persistent(facts: NodeFacts, inventory: Inventory) -> None:
     )
 
 
-@check("net.static_ip_persistent", phases=PHASES)
-def test_static_ip_persistent(facts: NodeFacts, inventory: Inventory, node: Node) -> None:
-    """The node's own static IP is configured persistently on the VIP's interface."""
-    path = node.network_config
-    text = facts.file(path)
-    ip = str(node.static_ip)
-    if text is None:
-        ok, observed = False, f"{path} does not exist"
-    elif path.rsplit("/", 1)[-1].startswith("ifcfg-"):
-        config = parse_ifcfg(text, path)
-        if isinstance(node.static_ip, ipaddress.IPv4Address):
-            ok = BootAddress(node.static_ip, node.prefix) in config.boot_addresses(inventory.vip.interface)
-        else:  # IPv6: IPV6ADDR and IPV6ADDR_SECONDARIES, each ADDRESS/PREFIX
-            v6 = [w for k, v in config.values.items() if k.startswith("IPV6ADDR") for w in v.split()]
-            ok = config.onboot and f"{ip}/{node.prefix}" in v6
-        observed = f"{path}: {config.describe()}" + "".join(f"; {p}" for p in config.problems)
-    else:
-        words = text.replace("/", " ").replace("=", " ").split()
-        ok = ip in words
-        observed = f"{path} does not mention {ip}" if not ok else f"{path} configures {ip}"
-    verdict(
-        ok,
-        observed=observed,
-        expected=f"{path} configures {ip}/{node.prefix} on {inventory.vip.interface} at boot",
-        fix=(
-            f'write {path} with DEVICE="{inventory.vip.interface}" BOOTPROTO="static" IPADDR="{ip}" '
-            f'PREFIX="{node.prefix}" ONBOOT="yes"'
-        ),
-    )
-
-
 def _start_vip_probe(facts: NodeFacts) -> None:
     facts.start(*facts.vip_probe_command())
 
 
 @check("vip.free_on_network", phases=("pre-activate",), reads=_start_vip_probe)
-def test_vip_free_on_network(request: pytest.FixtureRequest, facts: NodeFacts, inventory: Inventory) -> None:
+def check_vip_free_on_network(request: pytest.FixtureRequest, facts: NodeFacts, inventory: Inventory) -> None:
     """ARP duplicate-address detection finds nobody answering for the VIP (RFC 5227 probes).
 
     A probe for the VIP from the peer's own interface is the peer checking too (`--all` runs both

@@ -35,7 +35,7 @@ from typing import Any, ClassVar, Literal, get_args
 from xcatha_verify.errors import UsageError
 from xcatha_verify.files import new_run_dir, write_atomic
 from xcatha_verify.report import redact
-from xcatha_verify.runbook.lock import pid_running
+from xcatha_verify.runbook_engine.lock import pid_running
 
 __all__ = [
     "GATE_STATUSES", "JOURNAL_NAME", "RESUMABLE", "RUN_STATUSES", "SCHEMA_VERSION", "STEP_STATUSES", "TAIL_LINES",

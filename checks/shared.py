@@ -40,7 +40,7 @@ def _writable_probe(inventory: Inventory) -> str:
 
 
 @check("shared.connected", phases=ACTIVE, reads=lambda facts: facts.start(_writable_probe(facts.inventory)))
-def test_shared_connected(facts: NodeFacts, inventory: Inventory) -> None:
+def check_shared_connected(facts: NodeFacts, inventory: Inventory) -> None:
     """Every shared path is connected (mount point, or symlink into the mounted shared root) and writable.
 
     The probe runs on every path beside the other reads; a path not connected is reported as such.
@@ -62,7 +62,7 @@ def test_shared_connected(facts: NodeFacts, inventory: Inventory) -> None:
 
 
 @check("shared.disconnected", phases=STANDBY)
-def test_shared_disconnected(facts: NodeFacts, inventory: Inventory) -> None:
+def check_shared_disconnected(facts: NodeFacts, inventory: Inventory) -> None:
     """No shared path is connected here: only the active node may use the shared data."""
     connected = [(e, seen) for e in inventory.shared_data for ok, seen in [_connection(facts, e)] if ok]
     verdict(

@@ -20,10 +20,9 @@ from xcatha_verify.errors import NodeUnreachable, XcathaError
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.inventory import Inventory, Node
-from xcatha_verify.runbook import actions
-from xcatha_verify.runbook.journal import GateRecord, Journal
-from xcatha_verify.runbook.model import Gate, Phase, Runbook, Step
-from xcatha_verify.runbook.prepare import PREPARE_ACTIONS, run_prepare
+from xcatha_verify.runbook_engine import actions
+from xcatha_verify.runbook_engine.journal import GateRecord, Journal
+from xcatha_verify.runbook_engine.model import Gate, Phase, Runbook, Step, StepOutcome
 from xcatha_verify.runner import NodeRun, run_checks, warm_up_in_background
 from xcatha_verify.targets import ensure_reachable
 
@@ -119,9 +118,10 @@ class Executor:
         node = self.inventory.node(phase.node)
         command = actions.step_command(step, self.inventory, node)
         record = self.journal.start_step(phase.name, step.name, node.name, command, index=index + 1)
-        if self.opts.dry_run and step.action in PREPARE_ACTIONS:
-            # Reading is allowed in a dry run: show the very diff prepare would apply.
-            outcome = run_prepare(ensure_reachable(self.inventory, node), step.action, self.inventory, node, True)
+        action = actions.action_of(step)
+        if self.opts.dry_run and action is not None and action.dry_run_reads:
+            # Reading is allowed in a dry run: show the very diff the edit would apply.
+            outcome = actions.run_step(ensure_reachable(self.inventory, node), step, self.inventory, node, True)
             self.journal.finish_step(record, "dry-run", outcome.rc, outcome.output, 0.0, attempts=0)
             self.opts.echo(f"   DRY-RUN {step.name}:\n" + _indent(outcome.output))
             return False
@@ -142,13 +142,10 @@ class Executor:
                     self.journal.finish_step(record, "skipped", None, why, time.monotonic() - started)
                     self.opts.echo(f"   SKIP {step.name} ({why})")
                     return False
-            outcome = actions.Outcome(1, "")
+            outcome = StepOutcome(1, "")
             for attempt in range(step.retries + 1):
                 record.attempts = attempt + 1
-                if step.action in PREPARE_ACTIONS:
-                    outcome = run_prepare(host, step.action, self.inventory, node, False)
-                else:
-                    outcome = actions.run_step(host, step, self.inventory, node)
+                outcome = actions.run_step(host, step, self.inventory, node)
                 if outcome.rc == 0:
                     break
                 if attempt < step.retries:
@@ -166,7 +163,7 @@ class Executor:
         log.info("step %s/%s on %s: %s -> exit %s in %.1fs (%d attempts)\n%s", phase.name, step.name, node.name,
                  command, outcome.rc, duration, record.attempts, "\n".join(outcome.output.splitlines()[-20:]))
         self.opts.echo(f"   {'OK  ' if status == 'ok' else 'FAIL'} {step.name} ({duration:.1f}s)")
-        if step.action in PREPARE_ACTIONS and outcome.output:
+        if action is not None and action.dry_run_reads and outcome.output:  # an edit shows its diff
             self.opts.echo(_indent(outcome.output))
         if status == "failed":
             tail = outcome.output.strip().splitlines()[-5:]

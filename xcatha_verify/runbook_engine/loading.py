@@ -1,78 +1,30 @@
-"""Runbooks are data: YAML rendered with Jinja2 from the inventory, then validated into this model.
+"""Runbooks are data: YAML rendered with Jinja2 from the inventory, validated once into `model`.
 
-A runbook is phases; a phase runs on one node and is a gate before, steps, and a gate after. A
-step is a command (an argv list, quoted when it reaches a shell) or a built-in action, with a
-timeout, retries and an optional condition evaluated on the node at run time.
+Validation names the file, the key and what was expected: every action and `when:` condition is
+one of the registry's (`actions.py`), every gate's check ids are in the checks' catalogue, and a
+runbook made of others (`include:`, as `failover` is made of `deactivate` and `activate`) gets
+their phases, each rendered for the node the entry names.
 """
 
 from __future__ import annotations
 
 import importlib.resources
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import yaml
 
-from xcatha_verify.checkkit import PHASES
+from xcatha_verify.checkkit import PHASES, iter_checks
 from xcatha_verify.errors import UsageError
 from xcatha_verify.inventory import Inventory, Node
+from xcatha_verify.runbook_engine.actions import ACTIONS, CONDITIONS
+from xcatha_verify.runbook_engine.model import Gate, Phase, Runbook, Step
 
-ACTIONS = (
-    "vip_up", "vip_down", "record_storage_id",
-    "prepare_pg_listen", "prepare_pg_hba", "prepare_hosts", "prepare_mgtifname", "prepare_site_master",
-    "prepare_policy",
-)  # fmt: skip
-CONDITIONS = ("site_domain", "console_server:conserver", "console_server:goconserver")
-
-
-@dataclass(frozen=True)
-class Gate:
-    phase: str
-    checks: tuple[str, ...] = ()  # only these ids (else the phase's checks)
-    exclude: tuple[str, ...] = ()
-    retry_timeout_s: float = 0  # re-run until green or this many seconds passed (things that settle)
-    advisory: bool = False  # reported, never stops the run
-
-    def describe(self) -> str:
-        what = ", ".join(self.checks) if self.checks else f"{self.phase} checks"
-        return what + (f" except {', '.join(self.exclude)}" if self.exclude else "")
-
-
-@dataclass(frozen=True)
-class Step:
-    name: str
-    command: tuple[str, ...] = ()
-    action: str | None = None
-    args: dict[str, Any] = field(default_factory=dict)
-    timeout_s: float = 120
-    retries: int = 0
-    retry_delay_s: float = 3
-    when: str | None = None
-    undo: Step | None = None  # run when the phase fails after this step succeeded
-
-    def describe(self) -> str:
-        import shlex
-
-        return shlex.join(self.command) if self.command else f"[{self.action}] {self.args or ''}".strip()
-
-
-@dataclass(frozen=True)
-class Phase:
-    name: str
-    node: str
-    steps: tuple[Step, ...]
-    gate_before: Gate | None = None
-    gate_after: Gate | None = None
-
-
-@dataclass(frozen=True)
-class Runbook:
-    name: str
-    summary: str
-    phases: tuple[Phase, ...]
-    source: str
+# (runbook name, node name) -> that runbook's phases, rendered for that node.
+Include = Callable[[str, str], tuple[Phase, ...]]
 
 
 def runbook_dirs(extra: list[str] | None = None) -> list[Path]:
@@ -101,13 +53,13 @@ def render(path: Path, context: dict[str, Any]) -> str:
         raise UsageError(f"runbook {path}: {exc}") from None
 
 
-def load(path: Path, context: dict[str, Any]) -> Runbook:
+def load(path: Path, context: dict[str, Any], include: Include | None = None) -> Runbook:
     text = render(path, context)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise UsageError(f"runbook {path} does not render to valid YAML: {str(exc).splitlines()[0]}") from None
-    return _runbook(data, str(path))
+    return _runbook(data, str(path), include)
 
 
 def context(inventory: Inventory, node: Node, unplanned: bool) -> dict[str, Any]:
@@ -124,11 +76,30 @@ def load_for(
     name: str, inventory: Inventory, node: Node, unplanned: bool = False, extra_dirs: list[str] | None = None
 ) -> Runbook:
     """The runbook `name` (site directories first) rendered for `node` of `inventory`."""
-    return load(find_runbook(name, extra_dirs), context(inventory, node, unplanned))
+
+    def include(other: str, node_name: str) -> tuple[Phase, ...]:
+        return load_for(other, inventory, inventory.node(node_name), unplanned, extra_dirs).phases
+
+    return load(find_runbook(name, extra_dirs), context(inventory, node, unplanned), include)
+
+
+@cache
+def _check_ids() -> frozenset[str]:
+    return frozenset(c.id for c in iter_checks())
 
 
 def _err(source: str, key: str, expected: str) -> UsageError:
     return UsageError(f"runbook {source}: {key}: {expected}")
+
+
+def _ids(data: Any, source: str, key: str) -> tuple[str, ...]:
+    ids = data or []
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise _err(source, key, "expected a list of check ids")
+    unknown = [i for i in ids if i not in _check_ids()]
+    if unknown:
+        raise _err(source, key, f"expected check ids from xcatha-verify --list; unknown: {', '.join(unknown)}")
+    return tuple(ids)
 
 
 def _gate(data: Any, source: str, key: str) -> Gate | None:
@@ -137,7 +108,8 @@ def _gate(data: Any, source: str, key: str) -> Gate | None:
     if not isinstance(data, dict) or data.get("phase") not in PHASES:
         raise _err(source, key, f"expected a mapping with phase one of {', '.join(PHASES)}")
     return Gate(
-        phase=data["phase"], checks=tuple(data.get("checks") or ()), exclude=tuple(data.get("exclude") or ()),
+        phase=data["phase"], checks=_ids(data.get("checks"), source, f"{key}.checks"),
+        exclude=_ids(data.get("exclude"), source, f"{key}.exclude"),
         retry_timeout_s=float(data.get("retry_timeout", 0)), advisory=bool(data.get("advisory", False)),
     )  # fmt: skip
 
@@ -152,32 +124,54 @@ def _step(data: Any, source: str, key: str) -> Step:
         raise _err(source, f"{key}.command", "expected a list of strings (never a shell string)")
     if action is not None and action not in ACTIONS:
         raise _err(source, f"{key}.action", f"expected one of {', '.join(ACTIONS)}")
+    if "undo" in data:
+        raise _err(source, f"{key}.undo", "expected no undo: an action's undo comes with the action (vip_up: vip_down)")
     when = data.get("when")
     if when is not None and when not in CONDITIONS:
         raise _err(source, f"{key}.when", f"expected one of {', '.join(CONDITIONS)}")
+    undo = ACTIONS[action].undo if action else None
     return Step(
         name=data["name"], command=tuple(command or ()), action=action, args=dict(data.get("args") or {}),
         timeout_s=float(data.get("timeout", 120)), retries=int(data.get("retries", 0)),
         retry_delay_s=float(data.get("retry_delay", 3)), when=when,
-        undo=_step(data["undo"], source, f"{key}.undo") if data.get("undo") else None,
+        undo=Step(name=undo[0], action=undo[1]) if undo else None,
     )  # fmt: skip
 
 
-def _runbook(data: Any, source: str) -> Runbook:
-    if not isinstance(data, dict) or not isinstance(data.get("phases"), list) or not data["phases"]:
+def _phase(p: Any, source: str, key: str) -> Phase:
+    if not isinstance(p, dict) or not isinstance(p.get("name"), str) or not isinstance(p.get("node"), str):
+        raise _err(source, key, "expected a mapping with name and node")
+    steps = p.get("steps") or []
+    if not isinstance(steps, list):
+        raise _err(source, f"{key}.steps", "expected a list")
+    return Phase(
+        name=p["name"], node=p["node"],
+        steps=tuple(_step(s, source, f"{key}.steps[{j}]") for j, s in enumerate(steps)),
+        gate_before=_gate(p.get("gate_before"), source, f"{key}.gate_before"),
+        gate_after=_gate(p.get("gate_after"), source, f"{key}.gate_after"),
+    )  # fmt: skip
+
+
+def _included(entry: Any, source: str, key: str, include: Include | None) -> tuple[Phase, ...]:
+    if not isinstance(entry, dict) or not isinstance(entry.get("runbook"), str) or not isinstance(
+            entry.get("node"), str):  # fmt: skip
+        raise _err(source, key, "expected a mapping with runbook and node")
+    if include is None:
+        raise _err(source, key, "expected no include here: load the runbook with an inventory (load_for)")
+    return include(entry["runbook"], entry["node"])
+
+
+def _runbook(data: Any, source: str, include: Include | None = None) -> Runbook:
+    if not isinstance(data, dict):
         raise _err(source, "phases", "expected a non-empty list of phases")
-    phases = []
-    for i, p in enumerate(data["phases"]):
-        key = f"phases[{i}]"
-        if not isinstance(p, dict) or not isinstance(p.get("name"), str) or not isinstance(p.get("node"), str):
-            raise _err(source, key, "expected a mapping with name and node")
-        steps = p.get("steps") or []
-        if not isinstance(steps, list):
-            raise _err(source, f"{key}.steps", "expected a list")
-        phases.append(Phase(
-            name=p["name"], node=p["node"],
-            steps=tuple(_step(s, source, f"{key}.steps[{j}]") for j, s in enumerate(steps)),
-            gate_before=_gate(p.get("gate_before"), source, f"{key}.gate_before"),
-            gate_after=_gate(p.get("gate_after"), source, f"{key}.gate_after"),
-        ))  # fmt: skip
+    phases: list[Phase] = []
+    if "include" in data:
+        if "phases" in data or not isinstance(data["include"], list) or not data["include"]:
+            raise _err(source, "include", "expected a non-empty list of {runbook, node}, and no phases beside it")
+        for i, entry in enumerate(data["include"]):
+            phases += _included(entry, source, f"include[{i}]", include)
+    elif isinstance(data.get("phases"), list) and data["phases"]:
+        phases = [_phase(p, source, f"phases[{i}]") for i, p in enumerate(data["phases"])]
+    else:
+        raise _err(source, "phases", "expected a non-empty list of phases")
     return Runbook(str(data.get("name", Path(source).stem)), str(data.get("summary", "")), tuple(phases), source)

@@ -20,7 +20,7 @@ ENGINES = {"postgresql": "Pg", "mariadb": "mysql"}
 
 
 @check("xcat.cfgloc", phases=ACTIVE)
-def test_cfgloc(facts: NodeFacts, inventory: Inventory) -> None:
+def check_cfgloc(facts: NodeFacts, inventory: Inventory) -> None:
     """/etc/xcat/cfgloc (or XCATCFG, which xCAT reads first) is in the database's form and points at the VIP.
 
     Its password is never shown.
@@ -51,7 +51,7 @@ def test_cfgloc(facts: NodeFacts, inventory: Inventory) -> None:
 
 
 @check("xcat.xcatd", phases=("post-activate", "active"), reads=lambda facts: facts.start_xcat(SITE_TABLE_QUERY))
-def test_xcatd_answers(facts: NodeFacts, inventory: Inventory) -> None:
+def check_xcatd_answers(facts: NodeFacts, inventory: Inventory) -> None:
     """xcatd answers a read of the site table from its database.
 
     `lsxcatd -a` alone would prove little (it reads cfgloc and never touches the database): it runs
@@ -69,7 +69,7 @@ def test_xcatd_answers(facts: NodeFacts, inventory: Inventory) -> None:
 
 
 @check("xcat.site_master", phases=("post-activate", "active"), reads=lambda facts: facts.start_database_tables())
-def test_site_master(facts: NodeFacts, inventory: Inventory) -> None:
+def check_site_master(facts: NodeFacts, inventory: Inventory) -> None:
     """The site table's master, and its nameservers where set, are the VIP: nodes follow the VIP, not a node."""
     site = xcat_table_or_cause(facts, inventory, lambda: facts.site_table,
                                "the site table readable from xCAT's database")  # fmt: skip
@@ -89,7 +89,7 @@ def _start_policy_reads(facts: NodeFacts) -> None:
 
 
 @check("xcat.policy", phases=("post-activate", "active"), reads=_start_policy_reads)
-def test_policy_trusts_the_server_certificate(facts: NodeFacts, inventory: Inventory) -> None:
+def check_policy_trusts_the_server_certificate(facts: NodeFacts, inventory: Inventory) -> None:
     """The policy table trusts the CN of the shared server certificate, whichever node now serves with it.
 
     Both nodes' xcatd present the one certificate from the shared /etc/xcat; requests signed with it
@@ -128,7 +128,7 @@ def _networks_to_check(inventory: Inventory, networks: dict[str, dict[str, str]]
 
 @check("xcat.mgtifname", phases=("post-activate", "active"),
        reads=lambda facts: facts.start_database_tables())
-def test_mgtifname(facts: NodeFacts, inventory: Inventory) -> None:
+def check_mgtifname(facts: NodeFacts, inventory: Inventory) -> None:
     """The provision network's mgtifname is the VIP's label (e.g. eth0:0)."""
     networks = xcat_table_or_cause(facts, inventory, lambda: facts.networks_table,
                                    "the networks table readable from xCAT's database")  # fmt: skip

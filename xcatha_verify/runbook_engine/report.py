@@ -22,7 +22,7 @@ import jinja2
 
 from xcatha_verify.files import write_atomic
 from xcatha_verify.report import redact
-from xcatha_verify.runbook.journal import Journal
+from xcatha_verify.runbook_engine.journal import Journal
 
 __all__ = [
     "OPTION_NAMES", "RUN_PROGRAM", "VERIFY_PROGRAM", "drift_command", "headline", "render_run_report",
@@ -40,7 +40,7 @@ _FAILED_GATES = ("failed", "error")
 _BAD_STEPS = ("failed", "interrupted")
 
 _env = jinja2.Environment(
-    loader=jinja2.PackageLoader("xcatha_verify.runbook", "templates"),
+    loader=jinja2.PackageLoader("xcatha_verify.runbook_engine", "templates"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,

@@ -2,7 +2,7 @@
 
 Load it next to the checks plugin::
 
-    python -m pytest CHECKS -p xcatha_verify.plugin -p xcatha_verify.report.plugin \\
+    python -m pytest CHECKS -p xcatha_verify.pytest_checks -p xcatha_verify.report.recorder \\
         --hosts=SPEC --xcatha-inventory=INV --xcatha-node=NODE --xcatha-phase=PHASE \\
         --xcatha-json=BASE.json --html=BASE.html --self-contained-html --junitxml=BASE.xml \\
         --xcatha-console -qq --no-header --no-summary --tb=short --color=no -p no:warnings
@@ -346,7 +346,7 @@ class XcathaReport:
     def _xcat_versions(self) -> dict[str, str]:
         """Each checked node's xCAT version, read by the checks' facts (once, then kept)."""
         if "xcat_version" not in self.summary.environment:
-            from xcatha_verify.plugin import xcat_versions  # the facts plugin, loaded beside this one
+            from xcatha_verify.pytest_checks import xcat_versions  # the facts plugin, loaded beside this one
 
             self.summary.environment["xcat_version"] = xcat_versions()
         versions: dict[str, str] = self.summary.environment["xcat_version"]

@@ -16,7 +16,7 @@ RUNNING = {"active", "activating", "reloading"}
 
 
 @check("services.disabled_at_boot", phases=PHASES)
-def test_services_disabled_at_boot(facts: NodeFacts, inventory: Inventory) -> None:
+def check_services_disabled_at_boot(facts: NodeFacts, inventory: Inventory) -> None:
     """Every listed service is disabled (or masked) at boot: a rebooted node stays passive."""
     bad = {u: s for u, s in facts.unit_enabled.items() if s not in SAFE_AT_BOOT}
     verdict(
@@ -28,7 +28,7 @@ def test_services_disabled_at_boot(facts: NodeFacts, inventory: Inventory) -> No
 
 
 @check("services.stopped", phases=STANDBY)
-def test_services_stopped(facts: NodeFacts, inventory: Inventory) -> None:
+def check_services_stopped(facts: NodeFacts, inventory: Inventory) -> None:
     """No listed service runs on this node."""
     running = [s.unit for s in facts.running_services]
     verdict(
@@ -75,7 +75,7 @@ def _start_site_table(facts: NodeFacts) -> None:
 
 
 @check("services.running", phases=ACTIVE, reads=_start_site_table)
-def test_services_running(facts: NodeFacts, inventory: Inventory) -> None:
+def check_services_running(facts: NodeFacts, inventory: Inventory) -> None:
     """Every service the seed starts on an active node runs.
 
     named and dhcpd when the site table has a domain; conserver or goconserver as the pair's console
@@ -92,7 +92,7 @@ def test_services_running(facts: NodeFacts, inventory: Inventory) -> None:
 
 
 @check("services.console_server", phases=ACTIVE, reads=_start_site_table)
-def test_console_server(facts: NodeFacts, inventory: Inventory) -> None:
+def check_console_server(facts: NodeFacts, inventory: Inventory) -> None:
     """The pair's console server is named without contradiction, and installed.
 
     /etc/xcat/console.lock and the site table's `consoleservice` must not name different servers (the

@@ -1,6 +1,6 @@
 """pytest plugin that turns the checks/ modules into a phase's readiness checks for one node.
 
-Loaded by ``xcatha-verify`` with ``-p xcatha_verify.plugin``. testinfra's own plugin supplies the
+Loaded by ``xcatha-verify`` with ``-p xcatha_verify.pytest_checks``. testinfra's own plugin supplies the
 ``host`` fixture (from ``--hosts`` and ``--ssh-config``); this one supplies the inventory and
 the node being checked, and keeps only the checks of the requested phase.
 """
@@ -17,6 +17,7 @@ from testinfra.host import Host
 from xcatha_verify.checkkit import MARK, check_phase
 from xcatha_verify.facts.node import XCAT_VERSION_FILE, NodeFacts
 from xcatha_verify.inventory import Inventory, Node, load_inventory
+from xcatha_verify.nodepaths import CONSOLE_LOCK, STORAGE_RECORD, storage_id_path
 from xcatha_verify.targets import ensure_reachable
 
 _FACTS: dict[int, NodeFacts] = {}
@@ -140,7 +141,7 @@ def _prefetched(facts: NodeFacts, inventory: Inventory) -> NodeFacts:
     db = inventory.database
     first_shared = inventory.shared_data[0].path
     files = ["/etc/hosts", facts.node.network_config, db.cfgloc, db.conf_file, db.hba_file or "",
-             "/etc/xcat/console.lock", "/var/lib/xcatha/storage-id", f"{first_shared}/.xcatha-storage-id",
+             CONSOLE_LOCK, STORAGE_RECORD, storage_id_path(first_shared),
              XCAT_VERSION_FILE]  # fmt: skip
     facts.prefetch([f for f in files if f])
     return facts

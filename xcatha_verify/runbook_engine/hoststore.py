@@ -6,7 +6,7 @@ import shlex
 
 from testinfra.host import Host
 
-from xcatha_verify.runbook.lock import LockError
+from xcatha_verify.runbook_engine.lock import LockError
 
 
 class HostStore:

@@ -9,10 +9,9 @@ from xcatha_verify.errors import NodeUnreachable
 from xcatha_verify.facts.hosts import diff_hosts
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.inventory import Inventory, Node
+from xcatha_verify.nodepaths import STORAGE_RECORD, storage_id_path
 
 CLOCK_SAMPLES = 3
-STORAGE_ID = ".xcatha-storage-id"  # in the first shared path, written once by the pair's set-up
-STORAGE_RECORD = "/var/lib/xcatha/storage-id"  # each node's copy, taken while it was connected
 
 
 def _peer(request: pytest.FixtureRequest, peer: Node) -> NodeFacts:
@@ -25,7 +24,7 @@ def _peer(request: pytest.FixtureRequest, peer: Node) -> NodeFacts:
 
 @check("pair.single_vip_holder", phases=("pre-deactivate", "post-activate", "pre-activate", "post-deactivate",
                                           "active", "standby", "drift"), pair=True)  # fmt: skip
-def test_single_vip_holder(request: pytest.FixtureRequest, facts: NodeFacts, peer: Node, inventory: Inventory,
+def check_single_vip_holder(request: pytest.FixtureRequest, facts: NodeFacts, peer: Node, inventory: Inventory,
                            phase: str) -> None:  # fmt: skip
     """Exactly one node holds the VIP (none only between deactivation and activation)."""
     other = _peer(request, peer)
@@ -41,7 +40,7 @@ def test_single_vip_holder(request: pytest.FixtureRequest, facts: NodeFacts, pee
 
 
 @check("pair.peer_deactivated", phases=("pre-activate",), pair=True)
-def test_peer_deactivated(request: pytest.FixtureRequest, peer: Node, inventory: Inventory) -> None:
+def check_peer_deactivated(request: pytest.FixtureRequest, peer: Node, inventory: Inventory) -> None:
     """The peer holds no VIP and runs none of the services (an unreachable peer fails, never passes)."""
     other = _peer(request, peer)
     running = [s.unit for s in other.running_services]
@@ -57,7 +56,7 @@ def test_peer_deactivated(request: pytest.FixtureRequest, peer: Node, inventory:
 
 
 @check("pair.hosts_in_sync", phases=("pre-deactivate", "pre-activate", "post-activate", "drift"), pair=True)
-def test_hosts_in_sync(request: pytest.FixtureRequest, facts: NodeFacts, peer: Node) -> None:
+def check_hosts_in_sync(request: pytest.FixtureRequest, facts: NodeFacts, peer: Node) -> None:
     """/etc/hosts says the same on both nodes (order, spacing and comments aside)."""
     other = _peer(request, peer)
     diff = diff_hosts(facts.file("/etc/hosts") or "", other.file("/etc/hosts") or "", facts.node.name, peer.name)
@@ -88,7 +87,7 @@ def _offset(a: NodeFacts, b: NodeFacts, tolerance: float) -> tuple[float, float]
 
 
 @check("pair.clock_offset", phases=("pre-deactivate", "pre-activate", "post-activate", "drift"), pair=True)
-def test_clock_offset(request: pytest.FixtureRequest, facts: NodeFacts, peer: Node, inventory: Inventory) -> None:
+def check_clock_offset(request: pytest.FixtureRequest, facts: NodeFacts, peer: Node, inventory: Inventory) -> None:
     """The clocks differ by less than the tolerance, and a running time daemon says it is synchronised."""
     other = _peer(request, peer)
     tolerance = inventory.clock.tolerance_seconds
@@ -125,11 +124,11 @@ def _sync_state(facts: NodeFacts, role: str) -> str | None:
 
 
 @check("pair.same_storage", phases=("post-activate", "drift"), pair=True)
-def test_same_storage(request: pytest.FixtureRequest, facts: NodeFacts, peer: Node, inventory: Inventory) -> None:
+def check_same_storage(request: pytest.FixtureRequest, facts: NodeFacts, peer: Node, inventory: Inventory) -> None:
     """The shared data the active node uses carries the id each node recorded when it was connected."""
     other = _peer(request, peer)
     first = inventory.shared_data[0].path
-    token_path = f"{first}/{STORAGE_ID}"
+    token_path = storage_id_path(first)
     connected = next((f for f in (facts, other) if f.holds_vip), facts)
     token = (connected.file(token_path) or "").strip()
     records = {f.node.name: (f.file(STORAGE_RECORD) or "").strip() for f in (facts, other)}

@@ -9,7 +9,7 @@ from xcatha_verify.inventory import Inventory
 
 
 @check("hosts.vip_entry", phases=PHASES)
-def test_hosts_vip_entry(facts: NodeFacts, inventory: Inventory) -> None:
+def check_hosts_vip_entry(facts: NodeFacts, inventory: Inventory) -> None:
     """/etc/hosts maps the VIP to its long and short hostname."""
     vip = inventory.vip
     hosts = parse_hosts(facts.file("/etc/hosts") or "")

@@ -55,7 +55,7 @@ def _read(facts: NodeFacts) -> Callable[[str], str | None]:
 
 
 @check("pg.listen_addresses", phases=ACTIVE)
-def test_pg_listen_addresses(facts: NodeFacts, inventory: Inventory) -> None:
+def check_pg_listen_addresses(facts: NodeFacts, inventory: Inventory) -> None:
     """The effective listen_addresses (last assignment wins) holds localhost, the VIP and every static IP."""
     conf_path = inventory.database.conf_file
     text = facts.file(conf_path)
@@ -83,7 +83,7 @@ def test_pg_listen_addresses(facts: NodeFacts, inventory: Inventory) -> None:
 
 
 @check("pg.hba", phases=ACTIVE)
-def test_pg_hba(facts: NodeFacts, inventory: Inventory) -> None:
+def check_pg_hba(facts: NodeFacts, inventory: Inventory) -> None:
     """A host entry in pg_hba.conf admits each static IP and the VIP (CIDR containment, first match wins)."""
     hba_path = inventory.database.hba_file or ""
     text = facts.file(hba_path)
@@ -126,7 +126,7 @@ def _start_pg_isready(facts: NodeFacts) -> None:
 
 
 @check("pg.accepting", phases=("post-activate", "active"), reads=_start_pg_isready)
-def test_pg_accepting(facts: NodeFacts, inventory: Inventory) -> None:
+def check_pg_accepting(facts: NodeFacts, inventory: Inventory) -> None:
     """PostgreSQL accepts connections on the VIP and on this node's static IP."""
     db = inventory.database
     refused = []

@@ -1,0 +1,136 @@
+"""The one registry of what a runbook step can be besides a command, and of its `when:` conditions.
+
+An :class:`Action` says how it runs on a node, the command line it shows (the journal, `--dry-run`,
+the operator's prompt), whether a dry run may read the node to show the change it would make
+(`prepare_*` show their very diff), and what takes it back when its phase fails (today one:
+`vip_up`, undone by `vip_down`). The runbook loader validates names against this registry and
+attaches the undo; the executor dispatches through it. A command step (an argv list) runs the
+same way as an action's argv: every word quoted, under `timeout`.
+
+A condition is judged from the node's facts, read once per phase: a condition means what the
+check that judges the same thing means (`NodeFacts.site_domain`, `.console_choice`).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from testinfra.host import Host
+
+from xcatha_verify.facts.node import NodeFacts
+from xcatha_verify.inventory import Inventory, Node
+from xcatha_verify.nodepaths import STORAGE_RECORD, node_python, storage_id_path
+from xcatha_verify.runbook_engine import prepare
+from xcatha_verify.runbook_engine.model import Step, StepOutcome
+
+Argv = Callable[[Inventory, Node], list[str]]
+Edit = Callable[[Host, Inventory, Node, bool], StepOutcome]  # (host, inventory, node, dry_run)
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    argv: Argv | None = None  # runs this on the node under the step's timeout ...
+    edit: Edit | None = None  # ... or computes and applies an edit (a dry run reads, shows, writes nothing)
+    undo: tuple[str, str] | None = None  # (step name, action) that takes it back
+
+    @property
+    def dry_run_reads(self) -> bool:
+        return self.edit is not None
+
+
+def _vip_up(inventory: Inventory, node: Node) -> list[str]:
+    vip = inventory.vip
+    return [node_python(), "-m", "xcatha_verify.vip", "up", str(vip.address), str(vip.prefix), vip.interface, vip.label]
+
+
+def _vip_down(inventory: Inventory, node: Node) -> list[str]:
+    vip = inventory.vip
+    return [node_python(), "-m", "xcatha_verify.vip", "down", str(vip.address), str(vip.prefix), vip.interface]
+
+
+def _record_storage_id(inventory: Inventory, node: Node) -> list[str]:
+    shared = inventory.shared_data[0].path
+    # Safe to repeat: once the shared data is disconnected (a resumed deactivation), the id recorded
+    # while it was connected stands.
+    script = (
+        'if [ -s "$1" ]; then mkdir -p "$(dirname "$2")" && cp "$1" "$2" && echo "recorded $(cat "$2")"; '
+        'elif [ -s "$2" ] && ! mountpoint -q "$3"; then echo "$3 not connected; recorded id stands: $(cat "$2")"; '
+        'else echo "no storage id in $1" >&2; exit 1; fi'
+    )
+    return ["sh", "-c", script, "sh", storage_id_path(shared), STORAGE_RECORD, shared]
+
+
+ACTIONS: dict[str, Action] = {
+    a.name: a
+    for a in (
+        Action("vip_up", argv=_vip_up, undo=("take the VIP back down", "vip_down")),
+        Action("vip_down", argv=_vip_down),
+        Action("record_storage_id", argv=_record_storage_id),
+        Action("prepare_pg_listen", edit=prepare.prepare_pg_listen),
+        Action("prepare_pg_hba", edit=prepare.prepare_pg_hba),
+        Action("prepare_hosts", edit=prepare.prepare_hosts),
+        Action("prepare_mgtifname", edit=prepare.prepare_mgtifname),
+        Action("prepare_site_master", edit=prepare.prepare_site_master),
+        Action("prepare_policy", edit=prepare.prepare_policy),
+    )
+}
+
+
+def _site_domain(facts: NodeFacts) -> tuple[bool, str]:
+    domain = facts.site_domain
+    return bool(domain), f"site domain {domain!r}" if domain else "no domain in the site table"
+
+
+def _console_server(server: str) -> Callable[[NodeFacts], tuple[bool, str]]:
+    def holds(facts: NodeFacts) -> tuple[bool, str]:
+        found, why = facts.console_choice
+        return found == server, why
+
+    return holds
+
+
+# name -> (holds, why) from the node's facts; FactError when the node cannot tell.
+CONDITIONS: dict[str, Callable[[NodeFacts], tuple[bool, str]]] = {
+    "site_domain": _site_domain,
+    "console_server:conserver": _console_server("conserver"),
+    "console_server:goconserver": _console_server("goconserver"),
+}
+
+
+def action_of(step: Step) -> Action | None:
+    return ACTIONS[step.action] if step.action else None
+
+
+def step_command(step: Step, inventory: Inventory, node: Node) -> str:
+    """The shell command line a step runs on the node, every word quoted, under a time limit."""
+    action = action_of(step)
+    if action is not None and action.edit is not None:
+        return f"[{step.action}] edit computed on {node.name}, shown as a diff"
+    argv = list(step.command) if action is None or action.argv is None else action.argv(inventory, node)
+    return f"timeout --kill-after=5 {int(step.timeout_s)} {shlex.join(argv)}"
+
+
+def run_step(host: Host, step: Step, inventory: Inventory, node: Node, dry_run: bool = False) -> StepOutcome:
+    """One attempt of `step` on the node (a dry run only of an action whose dry run reads)."""
+    action = action_of(step)
+    if action is not None and action.edit is not None:
+        return action.edit(host, inventory, node, dry_run)
+    try:
+        result = host.run(step_command(step, inventory, node))
+    except RuntimeError as exc:  # ssh itself failed
+        return StepOutcome(255, f"ssh to {node.name} failed: {exc}")
+    output = (result.stdout + result.stderr).strip()
+    if result.rc == 124:
+        output += f"\n(timed out after {step.timeout_s:.0f}s)"
+    return StepOutcome(result.rc, output)
+
+
+def condition_holds(facts: NodeFacts, condition: str) -> tuple[bool, str]:
+    """A step's `when`, judged from the node's facts (read once per phase); returns (holds, why).
+
+    Raises FactError when the node cannot tell (the site table cannot be read).
+    """
+    return CONDITIONS[condition](facts)
