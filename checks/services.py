@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 
 from xcatha_verify.checkkit import ACTIVE, PHASES, STANDBY, check, fail, verdict
+from xcatha_verify.facts.conditions import condition_holds, is_console_condition
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.inventory import Inventory, Service
@@ -45,23 +46,16 @@ def expected_running(facts: NodeFacts, inventory: Inventory) -> tuple[list[Servi
     notes: list[str] = []
     for service in inventory.services:
         condition = service.condition
-        if condition == "site_domain":
+        if condition is not None:
             try:
-                domain = facts.site_domain
+                holds, why = condition_holds(facts, condition)
             except FactError as exc:
+                if is_console_condition(condition):  # one console server or the other: expecting both is wrong
+                    notes.append(f"{service.unit}: cannot tell whether expected ({exc})")
+                    continue
                 notes.append(f"{service.unit}: cannot tell ({exc})")
-                wanted.append(service)
-                continue
-            if domain is None:
-                notes.append(f"{service.unit}: not expected (no domain in the site table)")
-                continue
-        elif condition in ("console_server_conserver", "console_server_goconserver"):
-            try:
-                chosen, why = facts.console_choice
-            except FactError as exc:  # one console server or the other: expecting both would be wrong
-                notes.append(f"{service.unit}: cannot tell whether expected ({exc})")
-                continue
-            if chosen != condition.removeprefix("console_server_"):
+                holds = True
+            if not holds:
                 notes.append(f"{service.unit}: not expected ({why})")
                 continue
         wanted.append(service)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install everything (scripts/setup.sh), then lint with ruff and run the test suite.
+# Install everything (scripts/setup.sh), then lint with ruff, type-check with mypy and run the test suite.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -m "not lab" -x`.
 set -euo pipefail
 
@@ -11,6 +11,9 @@ bash scripts/setup.sh
 
 log "ruff check --no-cache ."
 .venv/bin/ruff check --no-cache .
+
+log "mypy (xcatha_verify, checks)"
+.venv/bin/mypy
 
 log "pytest $*"
 status=0

@@ -116,6 +116,10 @@ def test_unreachable_node_is_exit_3_and_named(lab: Lab, tmp_path: Path, fault: s
         status, _, out = verify(lab, tmp_path, "drift")
         assert status == 3, out
         assert "UNREACHABLE" in out and "xcatmn2" in out
+        # Its JSON summary says why, with no result: what a monitor reading the JSON sees.
+        summary = json.loads(next(tmp_path.rglob("*-xcatmn2-drift-standby.json")).read_text())
+        assert (summary["results"], summary["ready"]) == ([], False), summary
+        assert "xcatmn2" in summary["unreachable"], summary
         # Activating xcatmn1's peer check from xcatmn1's side: the peer cannot be proven deactivated.
         status, failing, out = verify(lab, tmp_path, "pre-activate", "--node", "xcatmn1")
         assert "pair.peer_deactivated" in failing.get("xcatmn1", set()), out

@@ -136,16 +136,16 @@ def history(tmp_path_factory):
     green.mkdir(parents=True)
     started = T0.isoformat(timespec="seconds")
     first = record_run(root, green, CLUSTER, started, [
-        NodeOutcome("xcatmn1", "active", 0, fake_summary(green, "xcatmn1", "active", started), ""),
-        NodeOutcome("xcatmn2", "standby", 0, fake_summary(green, "xcatmn2", "standby", started), ""),
+        NodeOutcome.read("xcatmn1", "active", fake_summary(green, "xcatmn1", "active", started)),
+        NodeOutcome.read("xcatmn2", "standby", fake_summary(green, "xcatmn2", "standby", started)),
     ])
     assert exit_status(first) == 0
     drifted = root / "20261125T070000-test"
     drifted.mkdir()
     started = (T0 + timedelta(hours=1)).isoformat(timespec="seconds")
     second = record_run(root, drifted, CLUSTER, started, [
-        NodeOutcome("xcatmn1", "active", 0, fake_summary(drifted, "xcatmn1", "active", started), ""),
-        NodeOutcome("xcatmn2", "standby", 1, real_reports(tmp, drifted), ""),
+        NodeOutcome.read("xcatmn1", "active", fake_summary(drifted, "xcatmn1", "active", started)),
+        NodeOutcome.read("xcatmn2", "standby", real_reports(tmp, drifted)),
     ])
     assert exit_status(second) == 1
     assert [i["key"] for i in second.changes["newly_failing"]] == [f"xcatmn2/{CHECK_ID}"]

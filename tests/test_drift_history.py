@@ -93,11 +93,13 @@ def drift(root: Path, run_id: str, moment: datetime, *faults: Fault, unreachable
     outcomes = []
     for node, role in ROLES.items():
         if node in unreachable:
-            outcomes.append(NodeOutcome(node, role, 3, None, f"ssh: connect to host {node} port 22: No route to host"))
+            why = f"ssh: connect to host {node} port 22: No route to host"
+            outcomes.append(NodeOutcome.unreachable(node, role, why))
             continue
         path = write_summary(run_dir, node, stamp(moment), faults, skipped)
-        status = 1 if any(f.node == node for f in faults) else 0
-        outcomes.append(NodeOutcome(node, role, status, path, ""))
+        outcome = NodeOutcome.read(node, role, path)
+        assert outcome.status == (1 if any(f.node == node for f in faults) else 0)
+        outcomes.append(outcome)
     return record_run(root, run_dir, CLUSTER, stamp(moment), outcomes, keep_days=keep_days, now=now)
 
 
@@ -332,8 +334,8 @@ def test_an_unreachable_node_is_exit_3_and_shown_in_the_index(tmp_path):
 def test_unreachable_beats_drift_and_a_missing_summary_is_an_error(tmp_path):
     run_dir = tmp_path / "r1"
     run_dir.mkdir()
-    outcomes = [NodeOutcome("xcatmn1", "active", 0, run_dir / "missing.json", ""),
-                NodeOutcome("xcatmn2", "standby", 3, None, "")]
+    outcomes = [NodeOutcome.read("xcatmn1", "active", run_dir / "missing.json"),
+                NodeOutcome.unreachable("xcatmn2", "standby", "")]
     run = record_run(tmp_path, run_dir, CLUSTER, stamp(T0), outcomes)
     assert run.checks[f"xcatmn1/{SUMMARY_CHECK}"]["outcome"] == "error"
     assert "missing" in run.checks[f"xcatmn1/{SUMMARY_CHECK}"]["message"]
@@ -345,14 +347,16 @@ def test_unreachable_beats_drift_and_a_missing_summary_is_an_error(tmp_path):
     assert fixed.changes["resolved"][0]["outcome"] == "absent"
 
 
-def test_from_run_result_takes_the_unreachable_message(tmp_path):
-    result = SimpleNamespace(
-        run=SimpleNamespace(node=SimpleNamespace(name="xcatmn2"), role="standby"), status=3, json_path=None,
-        output="== lab xcatmn2 (ssh://root@xcatmn2): drift as standby\nUNREACHABLE  xcatmn2: ssh: timed out\n",
-    )
-    assert NodeOutcome.from_run_result(result) == NodeOutcome("xcatmn2", "standby", 3, None, "xcatmn2: ssh: timed out")
-    result.status, result.json_path = 1, tmp_path / "x.json"
-    assert NodeOutcome.from_run_result(result) == NodeOutcome("xcatmn2", "standby", 1, tmp_path / "x.json", "")
+def test_from_run_result_keeps_the_runners_summary_and_json_report(tmp_path):
+    run = SimpleNamespace(node=SimpleNamespace(name="xcatmn2"), role="standby")
+    gone = RunSummary("0.1.0", CLUSTER, "xcatmn2", "drift", stamp(T0), "", unreachable="xcatmn2: ssh: timed out")
+    outcome = NodeOutcome.from_run_result(SimpleNamespace(run=run, summary=gone, reports=[]))
+    assert (outcome.summary_json, outcome.status, outcome.summary.unreachable) == (None, 3, "xcatmn2: ssh: timed out")
+    failed = RunSummary("0.1.0", CLUSTER, "xcatmn2", "drift", stamp(T0), "", results=[
+        CheckResult("vip.absent", "xcatmn2", "drift", "failed", observed="192.0.2.7 on eth0")])  # fmt: skip
+    reports = [tmp_path / "x.html", tmp_path / "x.json"]
+    outcome = NodeOutcome.from_run_result(SimpleNamespace(run=run, summary=failed, reports=reports))
+    assert (outcome.summary_json, outcome.status, outcome.summary) == (tmp_path / "x.json", 1, failed)
 
 
 # --- escaping ----------------------------------------------------------------------------------------
@@ -368,7 +372,7 @@ def test_labels_and_html_are_escaped(tmp_path):
     ])
     summary.write_json(run_dir / "s.json")
     record_run(tmp_path, run_dir, 'lab "north"\nsouth', stamp(T0),
-               [NodeOutcome("xcatmn2", "standby", 1, run_dir / "s.json", "")])
+               [NodeOutcome.read("xcatmn2", "standby", run_dir / "s.json")])
     metrics = prometheus(tmp_path)
     assert metrics["xcatha_check_ok"] == {
         (("check", nasty_id), ("cluster", 'lab "north"\nsouth'), ("node", "xcatmn2")): 0.0,
@@ -449,7 +453,7 @@ def test_the_run_directory_must_be_under_the_report_root(tmp_path):
     elsewhere = tmp_path / "elsewhere" / "r1"
     elsewhere.mkdir(parents=True)
     with pytest.raises(UsageError, match="directly under"):
-        record_run(tmp_path / "reports", elsewhere, CLUSTER, stamp(T0), [NodeOutcome("x", None, 3, None, "")])
+        record_run(tmp_path / "reports", elsewhere, CLUSTER, stamp(T0), [NodeOutcome.unreachable("x", None, "")])
 
 
 def _record_concurrently(root, index, start):

@@ -11,6 +11,7 @@ import yaml
 
 from xcatha_verify import inventory as inv_mod
 from xcatha_verify.errors import InventoryError, UsageError
+from xcatha_verify.facts.conditions import CONDITIONS
 from xcatha_verify.inventory import (
     DEFAULT_INVENTORY_PATH,
     Inventory,
@@ -281,7 +282,6 @@ def test_minimal_inventory_gets_seed_defaults():
     assert inv.vip.address == ipaddress.ip_address("192.0.2.7")
     assert (inv.vip.prefix, inv.vip.interface, inv.vip.label) == (24, "eth0", "eth0:0")
     assert inv.vip.short_name == "xcatmn"
-    assert inv.vip.interface_network == ipaddress.ip_interface("192.0.2.7/24")
     assert inv.node_names == ("xcatmn1", "xcatmn2")
     for node in inv.nodes:
         assert node.prefix == 24
@@ -306,7 +306,6 @@ def test_full_inventory():
     assert inv.vip.label == "eth0:ha"
     one, two = inv.nodes
     assert (one.target, one.prefix, one.is_local) == ("ssh://root@192.0.2.70:2222", 25, False)
-    assert one.static_interface == ipaddress.ip_interface("192.0.2.70/25")
     assert (two.target, two.prefix) == ("ssh://admin@xcatmn2.cluster.example", 24)
     assert inv.ssh_config == "/etc/xcatha/ssh_config"
     assert inv.shared_data[0] == SharedPath("/install")
@@ -342,14 +341,13 @@ def test_nodes_peers_and_lookup():
         inv.peer_of("xcatmn3")
 
 
-def test_stop_order_and_conditions():
+def test_service_conditions_are_the_runbooks_when():
     inv = load_inventory(HERE / "minimal.yml")
-    assert [s.role for s in inv.stop_order] == ["goconserver", "conserver", "ntpd", "dhcpd", "named", "xcatd",
-                                                "postgresql"]
     conditions = {s.role: s.condition for s in inv.services}
     assert conditions == {"postgresql": None, "xcatd": None, "named": "site_domain", "dhcpd": "site_domain",
-                          "ntpd": None, "conserver": "console_server_conserver",
-                          "goconserver": "console_server_goconserver"}
+                          "ntpd": None, "conserver": "console_server:conserver",
+                          "goconserver": "console_server:goconserver"}
+    assert {c for c in conditions.values() if c} <= set(CONDITIONS)
 
 
 def test_model_is_frozen():
@@ -380,7 +378,7 @@ def test_ipv6_pair():
     inv = parse_inventory(mutate({"vip.address": "2001:db8::7", "vip.prefix": 64,
                                   "nodes[0].static_ip": "2001:db8::70", "nodes[1].static_ip": "2001:db8::5",
                                   "nodes[0].target": "ssh://root@[2001:db8::70]"}), "t.yml")
-    assert inv.vip.interface_network.network == ipaddress.ip_network("2001:db8::/64")
+    assert inv.vip.address in ipaddress.ip_network("2001:db8::/64")
     assert inv.nodes[1].prefix == 64
 
 

@@ -141,7 +141,7 @@ phases:
   - name: VIP
     node: {{ node.name | tojson }}
     steps:
-      - {name: VIP up, action: vip_up, undo: {name: take the VIP back down, action: vip_down}}
+      - {name: VIP up, action: vip_up}
       - {name: a step that fails, command: ["false"]}
 """
 

@@ -22,7 +22,7 @@ VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 PYTHON = str(VENV_PYTHON if VENV_PYTHON.exists() else Path(sys.executable))
 INSTALL_TIMEOUT = 300
 # Not part of the source a wheel is built from.
-NOT_SOURCE = (".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", ".ruff_cache",
+NOT_SOURCE = (".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", ".ruff_cache", ".mypy_cache",
               ".pytest_cache", "reports", "tests", ".ci")
 
 

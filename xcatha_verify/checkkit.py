@@ -59,7 +59,7 @@ def check(
 
     def mark(func: F) -> F:
         marker = pytest.mark.xcatha_check(id=check_id, phases=tuple(phases), pair=pair, reads=reads)
-        return marker(func)  # type: ignore[no-any-return]
+        return marker(func)
 
     return mark
 

@@ -1,16 +1,24 @@
-"""One exception root; the CLI alone turns these into exit codes and one-line messages."""
+"""One exception root; the CLI alone turns these into exit codes and one-line messages.
+
+The exit statuses, for every command: 0 done (every check passed), 1 stopped on red (a check
+failed), 2 bad input, 3 a node could not be reached.
+"""
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
 
 
 class XcathaError(Exception):
     """Root of every error this project raises on purpose."""
 
-    exit_status = 1
+    exit_status = EXIT_FAILED
 
 
 class UsageError(XcathaError, ValueError):
     """Bad command-line use or bad input: exit status 2."""
 
-    exit_status = 2
+    exit_status = EXIT_USAGE
 
 
 class InventoryError(UsageError):
@@ -38,4 +46,4 @@ class LabUnsupported(UsageError):
 class NodeUnreachable(XcathaError, ConnectionError):
     """A node could not be reached: exit status 3."""
 
-    exit_status = 3
+    exit_status = EXIT_UNREACHABLE

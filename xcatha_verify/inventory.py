@@ -22,6 +22,7 @@ from typing import Any, Literal, NoReturn, cast
 import yaml
 
 from xcatha_verify.errors import InventoryError, UsageError
+from xcatha_verify.facts.conditions import SERVICE_CONDITIONS, Condition
 from xcatha_verify.shellsafe import unsafe_characters
 
 __all__ = [
@@ -40,12 +41,9 @@ SERVICE_ROLES = ("postgresql", "mariadb", "xcatd", "named", "dhcpd", "ntpd", "ch
 DATABASE_TYPES = ("postgresql", "mariadb")
 # xcatha.py starts named/dhcpd only when the site table has a domain; conserver or goconserver is the
 # pair's console server (NodeFacts.console_choice: console.lock, site consoleservice, what is installed).
-_CONDITIONS = {"named": "site_domain", "dhcpd": "site_domain",
-               "conserver": "console_server_conserver", "goconserver": "console_server_goconserver"}
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
-ServiceCondition = Literal["site_domain", "console_server_conserver", "console_server_goconserver"]
 
 _CLUSTER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 _DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
@@ -71,10 +69,6 @@ class Vip:
     def short_name(self) -> str:
         return self.hostname.split(".", 1)[0]
 
-    @property
-    def interface_network(self) -> IPInterface:
-        return ipaddress.ip_interface(f"{self.address}/{self.prefix}")
-
 
 @dataclass(frozen=True, slots=True)
 class Node:
@@ -87,10 +81,6 @@ class Node:
     @property
     def is_local(self) -> bool:
         return self.target == "local"
-
-    @property
-    def static_interface(self) -> IPInterface:
-        return ipaddress.ip_interface(f"{self.static_ip}/{self.prefix}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +98,9 @@ class Service:
     unit: str
 
     @property
-    def condition(self) -> ServiceCondition | None:
-        return cast("ServiceCondition | None", _CONDITIONS.get(self.role))
+    def condition(self) -> Condition | None:
+        """What the procedure's start of this service depends on (facts/conditions.py), None: nothing."""
+        return SERVICE_CONDITIONS.get(self.role)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,10 +156,6 @@ class Inventory:
     @property
     def time_service(self) -> Service | None:
         return next((s for s in self.services if s.role in ("ntpd", "chronyd")), None)
-
-    @property
-    def stop_order(self) -> tuple[Service, ...]:
-        return self.services[::-1]
 
     def node(self, name: str) -> Node:
         for node in self.nodes:

@@ -19,16 +19,20 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO, NoReturn
 
 import pytest
 
+from xcatha_verify import __version__
 from xcatha_verify.checkkit import CHECK_PREFIX, checks_dir, iter_checks
 from xcatha_verify.errors import NodeUnreachable, UsageError
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.inventory import Inventory, Node
 from xcatha_verify.pytest_checks import selected
+from xcatha_verify.report.recorder import SUMMARY
+from xcatha_verify.report.records import SUMMARY_CHECK, CheckResult, RunSummary, SummaryUnreadable
 from xcatha_verify.targets import ensure_reachable, hostspec
 
 FORMATS = ("html", "junit", "json")
@@ -48,11 +52,17 @@ class NodeRun:
 
 @dataclass
 class RunResult:
+    """One node's run: its summary (the record every output is made from), its report files and its
+    console block. An unreachable node has a summary too: no result, and `unreachable` saying why."""
+
     run: NodeRun
-    status: int  # 0 passed, 1 failed, 3 unreachable
+    summary: RunSummary
     reports: list[Path] = field(default_factory=list)
     output: str = ""
-    json_path: Path | None = None
+
+    @property
+    def unreachable(self) -> str:
+        return self.summary.unreachable
 
 
 def plan_runs(inventory: Inventory, nodes: list[Node], phase: str) -> list[NodeRun]:
@@ -107,8 +117,11 @@ def check_paths(run: NodeRun) -> list[str]:
 
 
 def pytest_argv(
-    inventory: Inventory, run: NodeRun, base: Path, formats: tuple[str, ...], keyword: str | None
-) -> list[str]:
+    inventory: Inventory, run: NodeRun, base: Path, formats: tuple[str, ...], keyword: str | None,
+    summary_json: Path | None = None,
+) -> list[str]:  # fmt: skip
+    """pytest's command line for one run; the JSON summary goes to `summary_json` when given (a
+    forked run always writes one: it is how the child hands its results over)."""
     argv = [
         sys.executable, "-m", "pytest", *check_paths(run), "--rootdir", checks_dir(), "-c", os.devnull,
         "-o", f"python_functions={CHECK_PREFIX}*",
@@ -132,8 +145,8 @@ def pytest_argv(
         argv += [f"--html={base}.html", "--self-contained-html"]
     if "junit" in formats:
         argv.append(f"--junitxml={base}.xml")
-    if "json" in formats:
-        argv.append(f"--xcatha-json={base}.json")
+    if summary_json is not None or "json" in formats:
+        argv.append(f"--xcatha-json={summary_json or f'{base}.json'}")
     if keyword:
         argv += ["-k", keyword]
     return argv
@@ -150,15 +163,19 @@ def run_checks(
 ) -> RunResult:
     """Run one node's checks inside this process; print its console block (one line per check) when done.
 
-    For runbook gates: imports and SSH connections stay warm from one gate to the next.
+    For runbook gates: imports and SSH connections stay warm from one gate to the next, and the
+    summary comes straight from the recorder, not back from a file.
     """
+    base = report_base(report_dir, inventory, run, time.strftime("%Y%m%dT%H%M%S"))
     try:
         ensure_reachable(inventory, run.node)
     except NodeUnreachable as exc:
-        return _unreachable(inventory, run, str(exc), echo)
-    base = report_base(report_dir, inventory, run, time.strftime("%Y%m%dT%H%M%S"))
-    argv = pytest_argv(inventory, run, base, formats, keyword)
-    return _result(inventory, run, base, formats, keyword, _pytest_in_process(argv[3:]), echo)
+        return _unreachable(inventory, run, str(exc), base, formats, echo)
+    keeper = _SummaryKeeper()
+    proc = _pytest_in_process(pytest_argv(inventory, run, base, formats, keyword)[3:], keeper)
+    _refuse_failed_run(run, keyword, proc)
+    summary = keeper.summary or _summary_lost(inventory, run, "the recorder left no summary")
+    return _result(inventory, run, base, formats, summary, proc.stdout, echo)
 
 
 def run_checks_in_parallel(
@@ -174,31 +191,56 @@ def run_checks_in_parallel(
     Forking (not a new interpreter per node) spares every node an interpreter's start and pytest's
     imports, made once here first: about a quarter second of each node's run. The children are
     forked from this one thread before any other thread of this module exists, and each checks
-    its node's reachability itself, so a node that does not answer delays no other.
+    its node's reachability itself, so a node that does not answer delays no other. A child hands
+    its results over as the JSON summary it writes (`RunSummary.load` reads it back).
     """
     import_for_checks()
     stamp = time.strftime("%Y%m%dT%H%M%S")
     children: dict[int, _Child] = {}
-    for run in runs:
-        base = report_base(report_dir, inventory, run, stamp)
-        child = _Child.fork(inventory, run, pytest_argv(inventory, run, base, formats, keyword)[3:])
-        children[child.pid] = child
-        child.base = base
-    results: dict[int, RunResult] = {}
-    try:
-        while len(results) < len(children):
-            ready, _, _ = select.select([c.pidfd for c in children.values() if c.pid not in results], [], [])
+    with tempfile.TemporaryDirectory(prefix="xcatha-run-") as handover:
+        for index, run in enumerate(runs):
+            base = report_base(report_dir, inventory, run, stamp)
+            summary_json = Path(f"{base}.json") if "json" in formats else Path(handover) / f"{index}.json"
+            argv = pytest_argv(inventory, run, base, formats, keyword, summary_json)[3:]
+            child = _Child.fork(inventory, run, argv, base, summary_json)
+            children[child.pid] = child
+        results: dict[int, RunResult] = {}
+        try:
+            while len(results) < len(children):
+                ready, _, _ = select.select([c.pidfd for c in children.values() if c.pid not in results], [], [])
+                for child in children.values():
+                    if child.pidfd in ready:
+                        results[child.pid] = _collected(inventory, child, formats, keyword)
+        finally:
             for child in children.values():
-                if child.pidfd in ready:
-                    outcome = child.collect()
-                    results[child.pid] = (
-                        _unreachable(inventory, child.run, outcome.unreachable, True) if outcome.unreachable
-                        else _result(inventory, child.run, child.base, formats, keyword, outcome.proc, True)
-                    )  # fmt: skip
-    finally:
-        for child in children.values():
-            child.close()
+                child.close()
     return [results[pid] for pid in children]
+
+
+def _collected(inventory: Inventory, child: _Child, formats: tuple[str, ...], keyword: str | None) -> RunResult:
+    outcome = child.collect()
+    if outcome.unreachable:
+        return _unreachable(inventory, child.run, outcome.unreachable, child.base, formats, True)
+    _refuse_failed_run(child.run, keyword, outcome.proc)
+    try:
+        summary = RunSummary.load(child.summary_json)
+    except SummaryUnreadable as exc:
+        summary = _summary_lost(inventory, child.run, str(exc))
+    return _result(inventory, child.run, child.base, formats, summary, outcome.proc.stdout, True)
+
+
+class _SummaryKeeper:
+    """A plugin object for an in-process run: keeps the session's config, whose stash holds the summary."""
+
+    def __init__(self) -> None:
+        self.config: pytest.Config | None = None
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @property
+    def summary(self) -> RunSummary | None:
+        return self.config.stash.get(SUMMARY, None) if self.config is not None else None
 
 
 @dataclass
@@ -209,17 +251,18 @@ class _ChildOutcome:
 
 @dataclass
 class _Child:
-    """One node's check run in a forked child: its output goes to files (no pipe to fill up), and what
-    it ended with (pytest's exit status, or why the node was unreachable) to a file of its own."""
+    """One node's check run in a forked child: its output goes to files (no pipe to fill up), and how
+    it ended (pytest's exit status, or why the node was unreachable) to a file of its own."""
 
     run: NodeRun
     pid: int
     pidfd: int
-    files: tuple[IO[bytes], IO[bytes], IO[bytes]]  # stdout, stderr, outcome
-    base: Path = Path()
+    files: tuple[IO[bytes], IO[bytes], IO[bytes]]  # stdout, stderr, how it ended
+    base: Path
+    summary_json: Path
 
     @classmethod
-    def fork(cls, inventory: Inventory, run: NodeRun, args: list[str]) -> _Child:
+    def fork(cls, inventory: Inventory, run: NodeRun, args: list[str], base: Path, summary_json: Path) -> _Child:
         # Closed by close(), which run_checks_in_parallel reaches whatever happens.
         files = (tempfile.TemporaryFile(), tempfile.TemporaryFile(), tempfile.TemporaryFile())  # noqa: SIM115
         sys.stdout.flush()
@@ -227,7 +270,7 @@ class _Child:
         pid = os.fork()
         if pid == 0:
             _child_main(inventory, run, args, files)
-        return cls(run, pid, os.pidfd_open(pid), files)
+        return cls(run, pid, os.pidfd_open(pid), files, base, summary_json)
 
     def collect(self) -> _ChildOutcome:
         _, wait_status = os.waitpid(self.pid, 0)
@@ -287,27 +330,51 @@ def _header(inventory: Inventory, run: NodeRun) -> str:
     )
 
 
-def _unreachable(inventory: Inventory, run: NodeRun, why: str, echo: bool) -> RunResult:
-    result = RunResult(run, 3, output=f"{_header(inventory, run)}\nUNREACHABLE  {why}\n")
+def _empty_summary(inventory: Inventory, run: NodeRun) -> RunSummary:
+    now = datetime.now().astimezone().isoformat(timespec="seconds")
+    return RunSummary(__version__, inventory.cluster, run.node.name, run.phase, now, inventory.source,
+                      finished_at=now)  # fmt: skip
+
+
+def _unreachable(
+    inventory: Inventory, run: NodeRun, why: str, base: Path, formats: tuple[str, ...], echo: bool
+) -> RunResult:
+    """The result of a node that could not be reached; its JSON summary says why (no other report)."""
+    summary = _empty_summary(inventory, run)
+    summary.unreachable = why
+    reports = []
+    if "json" in formats:
+        summary.write_json(f"{base}.json")
+        reports.append(Path(f"{base}.json"))
+    result = RunResult(run, summary, reports, f"{_header(inventory, run)}\nUNREACHABLE  {why}\n")
     _emit(result.output, echo)
     return result
 
 
-def _result(
-    inventory: Inventory, run: NodeRun, base: Path, formats: tuple[str, ...], keyword: str | None,
-    proc: subprocess.CompletedProcess[str], echo: bool,
-) -> RunResult:  # fmt: skip
+def _summary_lost(inventory: Inventory, run: NodeRun, why: str) -> RunSummary:
+    """A summary standing for one that was not written or cannot be read: one errored result, so a run
+    never passes silently."""
+    summary = _empty_summary(inventory, run)
+    summary.results.append(CheckResult(SUMMARY_CHECK, run.node.name, run.phase, "error", message=why))
+    return summary
+
+
+def _refuse_failed_run(run: NodeRun, keyword: str | None, proc: subprocess.CompletedProcess[str]) -> None:
+    """pytest found nothing to run (exit 5) or could not run at all: the operator's to fix, not a verdict."""
     if proc.returncode == 5:
         raise UsageError(f"no check matched phase {run.phase}" + (f" and -k {keyword}" if keyword else ""))
     if proc.returncode not in (0, 1):
         detail = (proc.stderr or proc.stdout).strip().splitlines()
         raise UsageError(f"checks could not run on {run.node.name}: {detail[-1] if detail else proc.returncode}")
+
+
+def _result(
+    inventory: Inventory, run: NodeRun, base: Path, formats: tuple[str, ...], summary: RunSummary, console: str,
+    echo: bool,
+) -> RunResult:  # fmt: skip
     reports = [Path(f"{base}{ext}") for fmt, ext in (("html", ".html"), ("junit", ".xml"), ("json", ".json"))
                if fmt in formats]  # fmt: skip
-    result = RunResult(
-        run, proc.returncode, [p for p in reports if p.exists()], f"{_header(inventory, run)}\n{proc.stdout}",
-        Path(f"{base}.json") if "json" in formats else None,
-    )  # fmt: skip
+    result = RunResult(run, summary, [p for p in reports if p.exists()], f"{_header(inventory, run)}\n{console}")
     _emit(result.output, echo)
     return result
 
@@ -336,10 +403,10 @@ def import_for_checks() -> None:
     list(iter_checks())
 
 
-def _pytest_in_process(args: list[str]) -> subprocess.CompletedProcess[str]:
+def _pytest_in_process(args: list[str], keeper: _SummaryKeeper) -> subprocess.CompletedProcess[str]:
     out, err = io.StringIO(), io.StringIO()
     with _pytest_lock, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = int(pytest.main(args))
+        status = int(pytest.main(args, plugins=[keeper]))
     if status == pytest.ExitCode.INTERRUPTED:  # pytest caught our Ctrl-C: pass it on
         raise KeyboardInterrupt
     return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())

@@ -1,17 +1,12 @@
 """Shell-safety helpers.
 
 Inventory values (paths, unit names, labels) end up inside commands run on the nodes. They are refused
-early when a shell would read them specially; commands still quote every argument (`quote`).
+early when a shell would read them specially; commands still quote every argument (shlex).
 """
 
 from __future__ import annotations
 
-import shlex
-
 SHELL_METACHARACTERS = frozenset(";&|$`<>()'\"\\*?!{}[]")
-
-quote = shlex.quote
-
 
 def unsafe_characters(text: str) -> str:
     """The characters of `text` a shell treats specially (metacharacters, whitespace, control

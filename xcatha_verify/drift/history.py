@@ -40,14 +40,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from xcatha_verify import __version__
-from xcatha_verify.errors import UsageError
+from xcatha_verify.errors import EXIT_FAILED, EXIT_UNREACHABLE, UsageError
 from xcatha_verify.files import write_atomic
 from xcatha_verify.report import redact
+from xcatha_verify.report.records import SUMMARY_CHECK, CheckResult, RunSummary, SummaryUnreadable
+
+if TYPE_CHECKING:
+    from xcatha_verify.runner import RunResult
 
 __all__ = [
     "DEFAULT_KEEP_DAYS", "INDEX_NAME", "LATEST_NAME", "LOCK_NAME", "PROM_NAME", "RUN_NAME", "SCHEMA_VERSION",
@@ -64,8 +68,6 @@ INDEX_NAME = "index.html"
 LATEST_NAME = "latest.json"
 PROM_NAME = "xcatha.prom"
 LOCK_NAME = ".drift.lock"
-# The check reported (outcome "error") for a reachable node whose JSON summary is missing or unreadable.
-SUMMARY_CHECK = "xcatha.summary"
 FAILING = ("failed", "error")
 LINE_WIDTH = 500
 _REPORT_KINDS = (("html", ".html"), ("junit", ".xml"), ("json", ".json"))
@@ -85,43 +87,41 @@ _env = jinja2.Environment(
 
 @dataclass(frozen=True)
 class NodeOutcome:
-    """One node's part of a drift run, as the runner left it.
-
-    `status` is the runner's: 0 every check passed, 1 a check failed, 3 the node could not be reached
-    (then `summary_json` is None and `message` says why). `summary_json` is the node's JSON summary;
-    its HTML and JUnit siblings (same name, ``.html`` and ``.xml``) are linked from the index.
-    """
+    """One node's part of a drift run: its role, its summary (the runner's record of its checks, or why
+    it could not be reached) and its JSON summary's path, whose HTML and JUnit siblings (same name,
+    ``.html`` and ``.xml``) the index links."""
 
     node: str
     role: str | None
-    status: int
-    summary_json: Path | None
-    message: str = ""
+    summary: RunSummary
+    summary_json: Path | None = None
+
+    @property
+    def status(self) -> int:
+        """What the node alone would exit with: unreachable, a check failed or errored, or 0."""
+        if self.summary.unreachable:
+            return EXIT_UNREACHABLE
+        return EXIT_FAILED if self.summary.failing else 0
 
     @classmethod
-    def from_run_result(cls, result: _RunResultLike) -> NodeOutcome:
-        """From a :class:`xcatha_verify.runner.RunResult` (its ``UNREACHABLE`` line becomes the message)."""
-        message = ""
-        if result.status == 3:
-            lines = [ln.strip() for ln in result.output.splitlines() if ln.strip().startswith("UNREACHABLE")]
-            message = lines[0].removeprefix("UNREACHABLE").strip() if lines else "unreachable"
-        return cls(result.run.node.name, result.run.role, result.status, result.json_path, message)
+    def from_run_result(cls, result: RunResult) -> NodeOutcome:
+        json_path = next((p for p in result.reports if p.suffix == ".json"), None)
+        return cls(result.run.node.name, result.run.role, result.summary, json_path)
 
+    @classmethod
+    def read(cls, node: str, role: str | None, summary_json: Path) -> NodeOutcome:
+        """From a JSON summary on disk; one that is missing or unreadable stands as one errored check
+        (``xcatha.summary``), so a run never passes silently."""
+        try:
+            summary = RunSummary.load(summary_json)
+        except SummaryUnreadable as exc:
+            summary = RunSummary("", "", node, "drift", "", "", results=[
+                CheckResult(SUMMARY_CHECK, node, "drift", "error", message=str(exc))])  # fmt: skip
+        return cls(node, role, summary, summary_json)
 
-class _NodeLike(Protocol):
-    name: str
-
-
-class _NodeRunLike(Protocol):
-    node: _NodeLike
-    role: str | None
-
-
-class _RunResultLike(Protocol):
-    run: _NodeRunLike
-    status: int
-    output: str
-    json_path: Path | None
+    @classmethod
+    def unreachable(cls, node: str, role: str | None, why: str) -> NodeOutcome:
+        return cls(node, role, RunSummary("", "", node, "drift", "", "", unreachable=why or "unreachable"))
 
 
 @dataclass
@@ -195,8 +195,8 @@ class DriftRun:
 def exit_status(run: DriftRun) -> int:
     """For monitors: 3 a node could not be reached, else 1 a check failed or errored, else 0."""
     if run.unreachable:
-        return 3
-    return 1 if run.failing else 0
+        return EXIT_UNREACHABLE
+    return EXIT_FAILED if run.failing else 0
 
 
 def _parse_time(stamp: str) -> datetime:
@@ -235,22 +235,6 @@ def _report_paths(summary_json: Path, run_dir: Path) -> dict[str, str]:
     return found
 
 
-def _read_summary(path: Path | None) -> tuple[dict[str, Any] | None, str]:
-    if path is None:
-        return None, "no JSON summary was written"
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None, f"JSON summary missing: {path}"
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, f"JSON summary unreadable: {path}: {exc}"
-    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
-        return None, f"JSON summary has no results list: {path}"
-    if str(data.get("schema_version")) != SCHEMA_VERSION:
-        return None, f"JSON summary schema_version {data.get('schema_version')!r}, expected {SCHEMA_VERSION!r}: {path}"
-    return data, ""
-
-
 def _outcome_rank(outcome: str) -> int:
     return {"error": 3, "failed": 2, "passed": 1}.get(outcome, 0)
 
@@ -268,34 +252,22 @@ def build_run(run_dir: Path, cluster: str, started_at: str, node_results: list[N
     nodes: dict[str, dict[str, Any]] = {}
     checks: dict[str, dict[str, str]] = {}
     for outcome in node_results:
-        if outcome.status not in (0, 1, 3):
-            raise UsageError(f"{outcome.node}: status {outcome.status}, expected 0, 1 or 3")
+        unreachable = outcome.summary.unreachable
         entry: dict[str, Any] = {
-            "role": outcome.role, "reachable": outcome.status != 3, "status": outcome.status,
-            "message": _first_line(outcome.message), "reports": {},
+            "role": outcome.role, "reachable": not unreachable, "status": outcome.status,
+            "message": _first_line(unreachable), "reports": {},
         }  # fmt: skip
         nodes[outcome.node] = entry
-        if outcome.status == 3:
-            entry["message"] = entry["message"] or "unreachable"
+        if unreachable:
             continue
         if outcome.summary_json is not None:
             entry["reports"] = _report_paths(Path(outcome.summary_json), run_dir)
-        summary, problem = _read_summary(outcome.summary_json)
-        if summary is None:
-            log.warning("%s: %s", outcome.node, problem)
-            checks[f"{outcome.node}/{SUMMARY_CHECK}"] = {
-                "node": outcome.node, "check_id": SUMMARY_CHECK, "outcome": "error", "observed": "", "fix": "",
-                "message": _first_line(problem),
-            }  # fmt: skip
-            continue
-        for result in summary["results"]:
-            if not isinstance(result, dict) or not result.get("check_id"):
-                continue
-            key = f"{outcome.node}/{result['check_id']}"
+        for result in outcome.summary.results:
+            key = f"{outcome.node}/{result.check_id}"
             item = {
-                "node": outcome.node, "check_id": str(result["check_id"]), "outcome": str(result.get("outcome", "")),
-                "observed": _first_line(result.get("observed")), "fix": _first_line(result.get("fix")),
-                "message": _first_line(result.get("message")),
+                "node": outcome.node, "check_id": result.check_id, "outcome": result.outcome,
+                "observed": _first_line(result.observed), "fix": _first_line(result.fix),
+                "message": _first_line(result.message),
             }  # fmt: skip
             # The same id twice on a node (a parametrized check): the worst outcome stands for it.
             if key not in checks or _outcome_rank(item["outcome"]) > _outcome_rank(checks[key]["outcome"]):

@@ -1,4 +1,5 @@
-"""Reporting: the one result record (:mod:`.records`) and the pytest plugin that writes it everywhere (:mod:`.plugin`).
+"""Reporting: the one result record (:mod:`.records`) and the pytest plugin that writes it everywhere
+(:mod:`.recorder`).
 
 Checks that learn a secret at run time hide it from every report with ``register_secret(value)``.
 """
@@ -9,8 +10,11 @@ from xcatha_verify.report.records import (
     CheckResult,
     Outcome,
     RunSummary,
+    SummaryUnreadable,
     redact,
     register_secret,
 )
 
-__all__ = ["MASK", "SCHEMA_VERSION", "CheckResult", "Outcome", "RunSummary", "redact", "register_secret"]
+__all__ = [
+    "MASK", "SCHEMA_VERSION", "CheckResult", "Outcome", "RunSummary", "SummaryUnreadable", "redact", "register_secret",
+]

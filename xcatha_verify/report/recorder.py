@@ -55,6 +55,8 @@ CONSOLE_WIDTH = 320
 OBSERVED_WIDTH = 200
 LABELS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP"}
 PLUGIN_NAME = "xcatha-report"
+# The run's summary, for a caller that runs pytest in its own process (the config stays readable after).
+SUMMARY = pytest.StashKey[RunSummary]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -285,11 +287,11 @@ class XcathaReport:
             item.user_properties.extend(props)  # the teardown report, which junitxml reads, copies these
             report.user_properties.extend(props)
         elif report.when == "teardown" and report.failed:
-            result = self.by_nodeid.get(item.nodeid)
-            if result is not None and result.outcome == "passed":
+            passed = self.by_nodeid.get(item.nodeid)
+            if passed is not None and passed.outcome == "passed":
                 summary = exception_summary(call.excinfo.value) if call.excinfo else "teardown failed"
                 self.by_nodeid[item.nodeid] = dataclasses.replace(
-                    result, outcome="error", message=redact(f"teardown: {summary}"))
+                    passed, outcome="error", message=redact(f"teardown: {summary}"))
         return report
 
     @pytest.hookimpl(tryfirst=True)  # redact before junitxml and the terminal see it
@@ -354,6 +356,7 @@ class XcathaReport:
 
     def pytest_sessionfinish(self) -> None:
         self.summary.finished_at = _now().isoformat(timespec="seconds")
+        self.config.stash[SUMMARY] = self.summary  # for a caller in this process (runner.run_checks)
         self._xcat_versions()
         if self.console:
             self._write_line(self.summary_line())

@@ -15,16 +15,21 @@ import json
 import os
 import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
+from xcatha_verify.errors import XcathaError
 from xcatha_verify.files import write_atomic
 
 __all__ = [
-    "MASK", "OUTCOMES", "SCHEMA_VERSION", "CheckResult", "Outcome", "RunSummary", "redact", "register_secret",
+    "MASK", "OUTCOMES", "SCHEMA_VERSION", "CheckResult", "Outcome", "RunSummary", "SummaryUnreadable", "redact",
+    "register_secret",
 ]
 
 SCHEMA_VERSION = "1"
 MASK = "********"
+# The result standing for a node's summary that was not written or cannot be read (outcome "error").
+SUMMARY_CHECK = "xcatha.summary"
 Outcome = Literal["passed", "failed", "error", "skipped"]
 OUTCOMES: tuple[Outcome, ...] = ("passed", "failed", "error", "skipped")
 
@@ -49,7 +54,7 @@ def redact(text: str) -> str:
     return text
 
 
-def _redact_tree(value: Any) -> Any:
+def _redact_tree(value: Any) -> Any:  # str, dict or list in, the same kind out
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
@@ -75,7 +80,22 @@ class CheckResult:
     started_at: str = ""  # ISO 8601 with offset
 
     def to_dict(self) -> dict[str, Any]:
-        return _redact_tree(asdict(self))  # type: ignore[no-any-return]
+        return _redact_tree(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> CheckResult:
+        if not isinstance(data, dict) or not isinstance(data.get("check_id"), str) or not data["check_id"]:
+            raise SummaryUnreadable(f"{where}: a result without a check_id")
+        outcome = data.get("outcome")
+        if outcome not in OUTCOMES:
+            raise SummaryUnreadable(f"{where}: {data['check_id']}: outcome {outcome!r}, expected one of {OUTCOMES}")
+        text = {name: str(data.get(name) or "") for name in ("node", "phase", "observed", "expected", "fix",
+                                                             "message", "started_at")}  # fmt: skip
+        return cls(check_id=data["check_id"], outcome=outcome, duration_s=float(data.get("duration_s") or 0), **text)
+
+
+class SummaryUnreadable(XcathaError):
+    """A JSON run summary is missing, not JSON, or not a version-1 summary."""
 
 
 @dataclass(slots=True)
@@ -91,6 +111,7 @@ class RunSummary:
     environment: dict[str, Any] = field(default_factory=dict)
     finished_at: str = ""
     results: list[CheckResult] = field(default_factory=list)
+    unreachable: str = ""  # why the node could not be reached; then no check ran
     schema_version: str = SCHEMA_VERSION
 
     @property
@@ -101,12 +122,19 @@ class RunSummary:
     def ready(self) -> bool:
         """At least one check ran and none failed or errored (skipped checks do not count against)."""
         counts = self.counts
-        return counts["passed"] > 0 and counts["failed"] == counts["error"] == 0
+        return not self.unreachable and counts["passed"] > 0 and counts["failed"] == counts["error"] == 0
+
+    @property
+    def failing(self) -> list[CheckResult]:
+        """The results that failed or errored, in order."""
+        return [r for r in self.results if r.outcome in ("failed", "error")]
 
     @property
     def verdict(self) -> str:
         counts = self.counts
         ran = counts["passed"] + counts["failed"] + counts["error"]
+        if self.unreachable:
+            return f"NOT READY: {self.node} unreachable: {self.unreachable}"
         if self.ready:
             return f"READY: all {ran} checks passed"
         if ran == 0:
@@ -129,8 +157,36 @@ class RunSummary:
             "ready": self.ready,
             "counts": self.counts,
             "results": [r.to_dict() for r in self.results],
+            "unreachable": self.unreachable,
         }
-        return _redact_tree(data)  # type: ignore[no-any-return]
+        return _redact_tree(data)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "summary") -> RunSummary:
+        """The summary `to_dict` wrote (unknown fields ignored); SummaryUnreadable naming `where` and the key."""
+        if not isinstance(data, dict):
+            raise SummaryUnreadable(f"{where}: expected a JSON object")
+        if str(data.get("schema_version")) != SCHEMA_VERSION:
+            version = data.get("schema_version")
+            raise SummaryUnreadable(f"{where}: schema_version {version!r}, expected {SCHEMA_VERSION!r}")
+        if not isinstance(data.get("results"), list):
+            raise SummaryUnreadable(f"{where}: results: expected a list")
+        text = {name: str(data.get(name) or "") for name in ("tool_version", "cluster", "node", "phase", "started_at",
+                                                             "inventory", "finished_at", "unreachable")}  # fmt: skip
+        environment = data.get("environment")
+        return cls(**text, environment=environment if isinstance(environment, dict) else {},
+                   results=[CheckResult.from_dict(r, where) for r in data["results"]])  # fmt: skip
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> RunSummary:
+        """The summary in the JSON file at `path`; SummaryUnreadable naming the file."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SummaryUnreadable(f"JSON summary missing: {path}") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SummaryUnreadable(f"JSON summary unreadable: {path}: {exc}") from None
+        return cls.from_dict(data, str(path))
 
     def write_json(self, path: str | os.PathLike[str]) -> None:
         """Write the summary atomically; 0644 like its HTML siblings (secrets are already redacted)."""

@@ -1,4 +1,5 @@
-"""The one registry of what a runbook step can be besides a command, and of its `when:` conditions.
+"""The one registry of what a runbook step can be besides a command (its `when:` conditions are
+facts/conditions.py's, shared with the checks).
 
 An :class:`Action` says how it runs on a node, the command line it shows (the journal, `--dry-run`,
 the operator's prompt), whether a dry run may read the node to show the change it would make
@@ -6,9 +7,6 @@ the operator's prompt), whether a dry run may read the node to show the change i
 `vip_up`, undone by `vip_down`). The runbook loader validates names against this registry and
 attaches the undo; the executor dispatches through it. A command step (an argv list) runs the
 same way as an action's argv: every word quoted, under `timeout`.
-
-A condition is judged from the node's facts, read once per phase: a condition means what the
-check that judges the same thing means (`NodeFacts.site_domain`, `.console_choice`).
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ from dataclasses import dataclass
 
 from testinfra.host import Host
 
-from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.inventory import Inventory, Node
 from xcatha_verify.nodepaths import STORAGE_RECORD, node_python, storage_id_path
 from xcatha_verify.runbook_engine import prepare
@@ -79,27 +76,6 @@ ACTIONS: dict[str, Action] = {
 }
 
 
-def _site_domain(facts: NodeFacts) -> tuple[bool, str]:
-    domain = facts.site_domain
-    return bool(domain), f"site domain {domain!r}" if domain else "no domain in the site table"
-
-
-def _console_server(server: str) -> Callable[[NodeFacts], tuple[bool, str]]:
-    def holds(facts: NodeFacts) -> tuple[bool, str]:
-        found, why = facts.console_choice
-        return found == server, why
-
-    return holds
-
-
-# name -> (holds, why) from the node's facts; FactError when the node cannot tell.
-CONDITIONS: dict[str, Callable[[NodeFacts], tuple[bool, str]]] = {
-    "site_domain": _site_domain,
-    "console_server:conserver": _console_server("conserver"),
-    "console_server:goconserver": _console_server("goconserver"),
-}
-
-
 def action_of(step: Step) -> Action | None:
     return ACTIONS[step.action] if step.action else None
 
@@ -128,9 +104,3 @@ def run_step(host: Host, step: Step, inventory: Inventory, node: Node, dry_run: 
     return StepOutcome(result.rc, output)
 
 
-def condition_holds(facts: NodeFacts, condition: str) -> tuple[bool, str]:
-    """A step's `when`, judged from the node's facts (read once per phase); returns (holds, why).
-
-    Raises FactError when the node cannot tell (the site table cannot be read).
-    """
-    return CONDITIONS[condition](facts)

@@ -225,9 +225,9 @@ def ensure_hba_entries(text: str, path: str, required: Mapping[str, str], *, dat
     if not missing:
         return Edit(path, text, text, f"noop: {path} already admits {', '.join(required)} as {db_user}")
     lines: list[str] = []
-    for address, why in missing.items():
-        bits = ipaddress.ip_address(address).max_prefixlen
-        lines += [f"{MARK} {why}", _hba_line(database, user, f"{address}/{bits}", method)]
+    for missed, why in missing.items():
+        bits = ipaddress.ip_address(missed).max_prefixlen
+        lines += [f"{MARK} {why}", _hba_line(database, user, f"{missed}/{bits}", method)]
     after = _append(text, lines)
     entries_after = parse_pg_hba(after, path=path, read=read, list_dir=list_dir)
     unreached = [a for a in missing if (entry := first_match(entries_after, a)) is None or entry.method == "reject"]

@@ -7,7 +7,6 @@ journal says where to resume. Ctrl-C finishes recording the current step and exi
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -17,11 +16,12 @@ from pathlib import Path
 from testinfra.host import Host
 
 from xcatha_verify.errors import NodeUnreachable, XcathaError
+from xcatha_verify.facts.conditions import condition_holds
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.inventory import Inventory, Node
 from xcatha_verify.runbook_engine import actions
-from xcatha_verify.runbook_engine.journal import GateRecord, Journal
+from xcatha_verify.runbook_engine.journal import GateRecord, GateStatus, GateWhen, Journal, StepStatus
 from xcatha_verify.runbook_engine.model import Gate, Phase, Runbook, Step, StepOutcome
 from xcatha_verify.runner import NodeRun, run_checks, warm_up_in_background
 from xcatha_verify.targets import ensure_reachable
@@ -134,7 +134,7 @@ class Executor:
             host = ensure_reachable(self.inventory, node)
             if step.when:
                 try:
-                    holds, why = actions.condition_holds(self._phase_facts(host, phase, node), step.when)
+                    holds, why = condition_holds(self._phase_facts(host, phase, node), step.when)
                 except FactError as exc:
                     self.journal.finish_step(record, "failed", None, str(exc), time.monotonic() - started)
                     raise RunStopped(f"phase {phase.name!r}, step {step.name!r}: when {step.when}: {exc}") from None
@@ -158,7 +158,7 @@ class Executor:
             self.journal.finish_step(record, "failed", 255, str(exc), time.monotonic() - started)
             raise RunStopped(f"phase {phase.name!r}, step {step.name!r}: {exc}") from None
         duration = time.monotonic() - started
-        status = "ok" if outcome.rc == 0 else "failed"
+        status: StepStatus = "ok" if outcome.rc == 0 else "failed"
         self.journal.finish_step(record, status, outcome.rc, outcome.output, duration)
         log.info("step %s/%s on %s: %s -> exit %s in %.1fs (%d attempts)\n%s", phase.name, step.name, node.name,
                  command, outcome.rc, duration, record.attempts, "\n".join(outcome.output.splitlines()[-20:]))
@@ -190,7 +190,7 @@ class Executor:
                 self.opts.echo(f"   undo failed: {exc}")
 
     # ------------------------------------------------------------------ gates
-    def _gate(self, phase: Phase, gate: Gate, when: str) -> None:
+    def _gate(self, phase: Phase, gate: Gate, when: GateWhen) -> None:
         node = self.inventory.node(phase.node)
         run = NodeRun(node, gate.phase, only=gate.checks, exclude=gate.exclude)
         deadline = time.monotonic() + gate.retry_timeout_s
@@ -198,40 +198,29 @@ class Executor:
         gate_dir = self.run_dir / "gates"
         while True:
             result = run_checks(self.inventory, run, gate_dir, ("html", "json"), echo=False)
-            failing = _failing(result.json_path) if result.status != 3 else [
-                {"check_id": "reachability", "observed": result.output.strip(), "expected": f"{node.name} reachable",
-                 "fix": f"check ssh to {node.name}"}
-            ]  # fmt: skip
-            if not failing or self.opts.dry_run or time.monotonic() >= deadline:
+            failing = result.summary.failing
+            if not (failing or result.unreachable) or self.opts.dry_run or time.monotonic() >= deadline:
                 break
             time.sleep(GATE_POLL_S)  # things that settle: a database starting, a daemon binding its port
-        status = "passed" if not failing else ("advisory-failed" if gate.advisory else "failed")
+        red = bool(failing or result.unreachable)
+        status: GateStatus = "passed" if not red else ("advisory-failed" if gate.advisory else "failed")
         self.journal.add_gate(GateRecord(
             phase=phase.name, when=when, node=node.name, checks=list(gate.checks) or [gate.phase], status=status,
             failing=failing, report_paths=[str(p) for p in result.reports if p.suffix == ".html"],
             started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), duration_s=time.monotonic() - started,
+            unreachable=result.unreachable,
         ))  # fmt: skip
         label = {"passed": "GREEN", "failed": "RED", "advisory-failed": "AMBER"}[status]
-        log.info("gate %s %s on %s (%s): %s %s", when, phase.name, node.name, gate.describe(), label,
-                 ", ".join(f["check_id"] for f in failing))
+        names = [f.check_id for f in failing] or ([f"{node.name} unreachable"] if result.unreachable else [])
+        log.info("gate %s %s on %s (%s): %s %s", when, phase.name, node.name, gate.describe(), label, ", ".join(names))
         self.opts.echo(f"   gate {when} {phase.name}: {label} ({gate.describe()})")
+        if result.unreachable:
+            self.opts.echo(f"     {node.name} unreachable: {result.unreachable}\n       fix: check ssh to {node.name}")
         for f in failing:
-            self.opts.echo(f"     {f['check_id']}: {f.get('observed', '')}\n       fix: {f.get('fix', '')}")
-        if failing and not gate.advisory and not self.opts.dry_run:
-            raise RunStopped(f"gate {when} phase {phase.name!r} is red: " + ", ".join(f["check_id"] for f in failing))
+            self.opts.echo(f"     {f.check_id}: {f.observed or f.message}\n       fix: {f.fix}")
+        if red and not gate.advisory and not self.opts.dry_run:
+            raise RunStopped(f"gate {when} phase {phase.name!r} is red: " + ", ".join(names))
 
 
 def _indent(text: str) -> str:
     return "\n".join(f"      {line}" for line in text.splitlines())
-
-
-def _failing(json_path: Path | None) -> list[dict[str, str]]:
-    if json_path is None or not json_path.exists():
-        return [{"check_id": "report", "observed": "the gate wrote no result", "expected": "a JSON summary",
-                 "fix": "run xcatha-verify by hand to see why"}]  # fmt: skip
-    summary = json.loads(json_path.read_text())
-    return [
-        {k: r.get(k, "") for k in ("check_id", "observed", "expected", "fix")}
-        for r in summary["results"] if r["outcome"] in ("failed", "error")
-    ]
-

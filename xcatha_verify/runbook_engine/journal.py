@@ -34,23 +34,25 @@ from typing import Any, ClassVar, Literal, get_args
 
 from xcatha_verify.errors import UsageError
 from xcatha_verify.files import new_run_dir, write_atomic
-from xcatha_verify.report import redact
+from xcatha_verify.report import CheckResult, SummaryUnreadable, redact
 from xcatha_verify.runbook_engine.lock import pid_running
 
 __all__ = [
-    "GATE_STATUSES", "JOURNAL_NAME", "RESUMABLE", "RUN_STATUSES", "SCHEMA_VERSION", "STEP_STATUSES", "TAIL_LINES",
-    "GateRecord", "GateStatus", "Journal", "JournalError", "RunStatus", "StepRecord", "StepStatus", "latest_journal",
-    "now_iso", "tail",
-]
+    "FAILING_KEYS", "GATE_STATUSES", "JOURNAL_NAME", "RESUMABLE", "RUN_STATUSES", "SCHEMA_VERSION", "STEP_STATUSES",
+    "TAIL_LINES", "GateRecord", "GateStatus", "GateWhen", "Journal", "JournalError", "RunStatus", "StepRecord",
+    "StepStatus", "latest_journal", "now_iso", "tail",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1"
 JOURNAL_NAME = "journal.json"
 TAIL_LINES = 20
+# What the journal keeps of a gate's failing check (docs/journal-schema.md).
+FAILING_KEYS = ("check_id", "outcome", "observed", "expected", "fix", "message")
 
 StepStatus = Literal["pending", "running", "ok", "failed", "skipped", "dry-run", "interrupted"]
-GateStatus = Literal["passed", "failed", "error", "advisory-failed", "skipped"]
+GateStatus = Literal["passed", "failed", "advisory-failed"]
 GateWhen = Literal["before", "after"]
 RunStatus = Literal["running", "succeeded", "failed", "interrupted", "dry-run", "refused"]
 STEP_STATUSES: tuple[str, ...] = get_args(StepStatus)
@@ -59,7 +61,7 @@ RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 RESUMABLE: tuple[str, ...] = ("failed", "interrupted")
 
 _STEP_DONE = ("ok", "skipped")  # a phase with only these steps did its work
-_GATE_OK = ("passed", "advisory-failed", "skipped")  # gates that let a run move on
+_GATE_OK = ("passed", "advisory-failed")  # gates that let a run move on
 
 
 class JournalError(UsageError):
@@ -155,23 +157,34 @@ class GateRecord:
     node: str
     checks: list[str] = field(default_factory=list)  # the check phase's name, or the check ids
     status: GateStatus = "passed"
-    failing: list[dict[str, Any]] = field(default_factory=list)  # {check_id, observed, expected, fix}
+    failing: list[CheckResult] = field(default_factory=list)  # the checks that failed or errored
     report_paths: list[str] = field(default_factory=list)  # HTML reports; relative to the run dir when inside it
     started_at: str | None = None
     duration_s: float | None = None
+    unreachable: str = ""  # why the gate's node could not be reached (then no check ran)
 
     def __post_init__(self) -> None:
         _check(self.when, ("before", "after"), "gate when")
+        # Older journals: statuses nothing produced, read as what they would have meant.
+        self.status = {"error": "failed", "skipped": "passed"}.get(self.status, self.status)  # type: ignore[assignment]
         _check(self.status, GATE_STATUSES, "gate status")
         self.checks = [str(c) for c in self.checks]
         self.report_paths = [os.fspath(p) for p in self.report_paths]
-        self.failing = [dict(f) for f in self.failing]
+        self.failing = [f if isinstance(f, CheckResult) else self._result(f) for f in self.failing]
+
+    def _result(self, data: Mapping[str, Any]) -> CheckResult:
+        """A failing entry as the journal holds it (check_id, observed, expected, fix; outcome, message)."""
+        try:
+            return CheckResult.from_dict({"node": self.node, "outcome": "failed", **data}, "gate failing")
+        except SummaryUnreadable as exc:
+            raise JournalError(str(exc)) from None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "phase": redact(self.phase), "when": self.when, "node": redact(self.node), "checks": _clean(self.checks),
-            "status": self.status, "failing": _clean(self.failing), "report_paths": _clean(self.report_paths),
-            "started_at": self.started_at, "duration_s": self.duration_s,
+            "status": self.status, "report_paths": _clean(self.report_paths),
+            "failing": [{k: redact(getattr(f, k)) for k in FAILING_KEYS} for f in self.failing],
+            "started_at": self.started_at, "duration_s": self.duration_s, "unreachable": redact(self.unreachable),
         }  # fmt: skip
 
     @classmethod
@@ -286,7 +299,7 @@ class Journal:
                 "host": self.host, "pid": self.pid,
                 "steps": [s.to_dict() for s in self.steps], "gates": [g.to_dict() for g in self.gates],
             }  # fmt: skip
-            return _clean(data)  # type: ignore[no-any-return]
+            return dict(_clean(data))
 
     # --- saving --------------------------------------------------------------------------------------
 
@@ -349,7 +362,6 @@ class Journal:
         """Record a gate (its report paths made relative to the run directory when inside it) and save."""
         with self._lock:
             gate.report_paths = [self._relative(p) for p in gate.report_paths]
-            gate.failing = _clean(gate.failing)
             gate.checks = _clean(gate.checks)
             self.gates.append(gate)
             self.save()
@@ -407,9 +419,9 @@ class Journal:
     def phase_names(self) -> list[str]:
         """The runbook's phases in order, then any phase only the records name."""
         names = list(self.phases)
-        for record in [*self.gates, *self.steps]:
-            if record.phase not in names:
-                names.append(record.phase)
+        for phase in [*(g.phase for g in self.gates), *(s.phase for s in self.steps)]:
+            if phase not in names:
+                names.append(phase)
         return names
 
     def completed_phases(self) -> list[str]:

@@ -19,8 +19,9 @@ import yaml
 
 from xcatha_verify.checkkit import PHASES, iter_checks
 from xcatha_verify.errors import UsageError
+from xcatha_verify.facts.conditions import CONDITIONS
 from xcatha_verify.inventory import Inventory, Node
-from xcatha_verify.runbook_engine.actions import ACTIONS, CONDITIONS
+from xcatha_verify.runbook_engine.actions import ACTIONS
 from xcatha_verify.runbook_engine.model import Gate, Phase, Runbook, Step
 
 # (runbook name, node name) -> that runbook's phases, rendered for that node.

@@ -12,6 +12,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+from xcatha_verify.facts.conditions import Condition
+
 
 @dataclass(frozen=True)
 class Gate:
@@ -35,7 +37,7 @@ class Step:
     timeout_s: float = 120
     retries: int = 0
     retry_delay_s: float = 3
-    when: str | None = None
+    when: Condition | None = None
     undo: Step | None = None  # run when the phase fails after this step succeeded (from the action's registry entry)
 
     def describe(self) -> str:

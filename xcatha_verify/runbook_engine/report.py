@@ -22,7 +22,7 @@ import jinja2
 
 from xcatha_verify.files import write_atomic
 from xcatha_verify.report import redact
-from xcatha_verify.runbook_engine.journal import Journal
+from xcatha_verify.runbook_engine.journal import GateRecord, Journal
 
 __all__ = [
     "OPTION_NAMES", "RUN_PROGRAM", "VERIFY_PROGRAM", "drift_command", "headline", "render_run_report",
@@ -128,7 +128,8 @@ def headline(journal: Journal) -> str:
 def _stopped_phase(journal: Journal) -> str | None:
     done = journal.completed_phases()
     for name in journal.phase_names():
-        if name not in done and any(r.phase == name for r in [*journal.steps, *journal.gates]):
+        reached = any(s.phase == name for s in journal.steps) or any(g.phase == name for g in journal.gates)
+        if name not in done and reached:
             return name
     return None
 
@@ -171,12 +172,13 @@ def _href(path: str, run_dir: Path | None) -> str:
     return p.as_uri()
 
 
-def _failing(gate_failing: list[dict[str, Any]], node: str) -> list[dict[str, str]]:
-    return [{
-        "check_id": str(f.get("check_id", "")), "node": str(f.get("node") or node),
-        "observed": str(f.get("observed", "")), "expected": str(f.get("expected", "")), "fix": str(f.get("fix", "")),
-        "message": str(f.get("message", "")),
-    } for f in gate_failing]  # fmt: skip
+def _failing(gate: GateRecord) -> list[dict[str, str]]:
+    """What the page shows of a gate's red: each failing check, or why its node could not be reached."""
+    if gate.unreachable:
+        return [{"check_id": "(unreachable)", "node": gate.node, "observed": gate.unreachable,
+                 "expected": f"{gate.node} reachable", "fix": f"check ssh to {gate.node}", "message": ""}]  # fmt: skip
+    return [{"check_id": f.check_id, "node": f.node or gate.node, "observed": f.observed, "expected": f.expected,
+             "fix": f.fix, "message": f.message} for f in gate.failing]  # fmt: skip
 
 
 def _phase_status(journal: Journal, name: str, done: list[str]) -> str:
@@ -196,12 +198,12 @@ def _phase_status(journal: Journal, name: str, done: list[str]) -> str:
 def _context(journal: Journal, run_dir: Path | None) -> dict[str, Any]:
     done = journal.completed_phases()
     status = journal.effective_status()
-    phases = []
+    phases: list[dict[str, Any]] = []
     for name in journal.phase_names():
         gates = [{
             "when": g.when, "node": g.node, "checks": ", ".join(g.checks), "status": g.status,
             "started_at": _time(g.started_at), "duration": _duration(g.duration_s),
-            "failing": _failing(g.failing, g.node),
+            "failing": _failing(g),
             "reports": [{"name": Path(p).name, "href": _href(p, run_dir)} for p in g.report_paths],
         } for g in journal.gates if g.phase == name]  # fmt: skip
         steps = [{
@@ -216,8 +218,8 @@ def _context(journal: Journal, run_dir: Path | None) -> dict[str, Any]:
             "gates_after": [g for g in gates if g["when"] == "after"], "steps": steps,
         })  # fmt: skip
 
-    blocking = [f for g in journal.gates if g.status in _FAILED_GATES for f in _failing(g.failing, g.node)]
-    advisory = [f for g in journal.gates if g.status == "advisory-failed" for f in _failing(g.failing, g.node)]
+    blocking = [f for g in journal.gates if g.status in _FAILED_GATES for f in _failing(g)]
+    advisory = [f for g in journal.gates if g.status == "advisory-failed" for f in _failing(g)]
     bad_steps = [s for p in phases for s in p["steps"] if s["status"] in _BAD_STEPS]
     resume_from = next((n for n in journal.phase_names() if n not in done), None)
     tone = {"succeeded": "ok", "dry-run": "info", "running": "info", "refused": "warn"}.get(status, "bad")
