@@ -19,17 +19,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from xcatha_verify.drift import NodeOutcome, apply_retention, exit_status, record_run
-from xcatha_verify.drift.history import (
-    INDEX_NAME,
-    LATEST_NAME,
-    PROM_NAME,
-    RUN_NAME,
-    SUMMARY_CHECK,
-    DriftRun,
-    load_runs,
-)
+from xcatha_verify.drift.records import INDEX_NAME, LATEST_NAME, PROM_NAME, RUN_NAME, DriftRun
+from xcatha_verify.drift.store import load_runs
 from xcatha_verify.errors import UsageError
 from xcatha_verify.report import CheckResult, RunSummary
+from xcatha_verify.report.records import SUMMARY_CHECK
 
 CLUSTER = "lab"
 ROLES = {"xcatmn1": "active", "xcatmn2": "standby"}

@@ -18,15 +18,8 @@ import pytest
 from xcatha_verify.errors import XcathaError
 from xcatha_verify.report import MASK, register_secret
 from xcatha_verify.runbook_engine import journal as journal_mod
-from xcatha_verify.runbook_engine.journal import (
-    JOURNAL_NAME,
-    TAIL_LINES,
-    GateRecord,
-    Journal,
-    JournalError,
-    StepRecord,
-    latest_journal,
-)
+from xcatha_verify.runbook_engine.journal import Journal
+from xcatha_verify.runbook_engine.journal_records import JOURNAL_NAME, TAIL_LINES, GateRecord, JournalError, StepRecord
 from xcatha_verify.runbook_engine.lock import (
     LocalStore,
     LockError,
@@ -43,6 +36,7 @@ from xcatha_verify.runbook_engine.report import (
     resume_command,
     write_run_report,
 )
+from xcatha_verify.runbook_engine.resume import abandoned, completed_phases, effective_status, latest_journal
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = {"inventory": "/etc/xcatha/inventory.yml", "node": "xcatmn2", "dry_run": False}
@@ -140,7 +134,7 @@ def test_killed_run_leaves_a_usable_journal(tmp_path):
         proc.wait()
     j = Journal.load(path)
     assert j.status == "running" and j.steps[0].status == "running"
-    assert j.abandoned() and j.effective_status() == "interrupted"
+    assert abandoned(j) and effective_status(j) == "interrupted"
     assert latest_journal(tmp_path) == path
     assert headline(j).startswith("INTERRUPTED at phase deactivate")
     assert [p.name for p in path.parent.iterdir()] == [JOURNAL_NAME]
@@ -221,25 +215,25 @@ def test_bad_journal_names_the_file(tmp_path, content, match):
 
 def test_completed_phases(tmp_path):
     j = new_journal(tmp_path, phases=["one", "two", "three"])
-    assert j.completed_phases() == []
+    assert completed_phases(j) == []
     j.finish_step(j.start_step("one", "a", "n1", "true"), "ok", 0)
-    assert j.completed_phases() == []  # its after gate may still come
+    assert completed_phases(j) == []  # its after gate may still come
     j.add_gate(GateRecord(phase="two", when="before", node="n2", checks=["pre-activate"], status="passed"))
-    assert j.completed_phases() == ["one"]
+    assert completed_phases(j) == ["one"]
     j.finish_step(j.start_step("two", "b", "n2", "false"), "failed", 1)
     j.finish("failed", failed_phase="two")
-    assert j.completed_phases() == ["one"]
+    assert completed_phases(j) == ["one"]
 
     ok = new_journal(tmp_path, runbook="other", phases=["one", "two"])
     ok.finish_step(ok.start_step("one", "a", "n1", "true"), "ok", 0)
     ok.add_gate(GateRecord(phase="two", when="after", node="n2", checks=["x"], status="advisory-failed"))
     ok.finish("succeeded")
-    assert ok.completed_phases() == ["one", "two"]
+    assert completed_phases(ok) == ["one", "two"]
 
     dry = new_journal(tmp_path, runbook="dry", phases=["one"])
     dry.start_step("one", "a", "n1", "true", status="dry-run")
     dry.finish("dry-run")
-    assert dry.completed_phases() == []
+    assert completed_phases(dry) == []
 
 
 def test_latest_journal_picks_newest_resumable(tmp_path):
@@ -552,7 +546,7 @@ def test_schema_doc_example_and_fields():
     example = json.loads(re.search(r"```json\n(.*?)```", text, re.S).group(1))
     j = Journal.from_dict(example)
     assert j.to_dict() == example  # the example is exactly what the code writes
-    assert j.completed_phases() == ["deactivate"]
+    assert completed_phases(j) == ["deactivate"]
     assert f"`{resume_command(j)}`" in text
     documented = set(re.findall(r"^\| `(\w+)` \|", text, re.M))
     assert set(example) | set(example["steps"][0]) | set(example["gates"][0]) <= documented

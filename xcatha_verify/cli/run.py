@@ -21,9 +21,10 @@ from xcatha_verify.report import redact
 from xcatha_verify.runbook_engine import loading, model
 from xcatha_verify.runbook_engine.executor import Executor, Options, RunDeclined, RunStopped
 from xcatha_verify.runbook_engine.hoststore import HostStore
-from xcatha_verify.runbook_engine.journal import Journal, latest_journal
+from xcatha_verify.runbook_engine.journal import Journal
 from xcatha_verify.runbook_engine.lock import LockInfo, LockLocation, RunLock, default_owner
 from xcatha_verify.runbook_engine.report import resume_command, write_run_report
+from xcatha_verify.runbook_engine.resume import completed_phases, latest_journal
 from xcatha_verify.targets import ensure_reachable, this_host_name
 
 SEED_ADVICE = (
@@ -148,7 +149,7 @@ def _run(args: argparse.Namespace) -> int:
         if previous is None:
             raise UsageError(f"nothing to resume: no failed or interrupted {runbook.name} run under {args.report_dir}")
         old = Journal.load(previous)
-        skip = set(old.completed_phases())
+        skip = set(completed_phases(old))
         resumed.add(old.run_id)
         print(f"resuming {old.run_id}: skipping the phases it completed: {', '.join(sorted(skip)) or 'none'}")
     if args.runbook == "failover" and not args.unplanned and not args.dry_run:
@@ -225,7 +226,7 @@ def _log_to(path: Path) -> None:
 
 
 def _failed_phase(journal: Journal, runbook: model.Runbook) -> str | None:
-    done = set(journal.completed_phases())
+    done = set(completed_phases(journal))
     return next((p.name for p in runbook.phases if p.name not in done), None)
 
 

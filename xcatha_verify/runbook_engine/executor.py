@@ -21,7 +21,8 @@ from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.inventory import Inventory, Node
 from xcatha_verify.runbook_engine import actions
-from xcatha_verify.runbook_engine.journal import GateRecord, GateStatus, GateWhen, Journal, StepStatus
+from xcatha_verify.runbook_engine.journal import Journal
+from xcatha_verify.runbook_engine.journal_records import GateRecord, GateStatus, GateWhen, StepStatus
 from xcatha_verify.runbook_engine.model import Gate, Phase, Runbook, Step, StepOutcome
 from xcatha_verify.runner import NodeRun, run_checks, warm_up_in_background
 from xcatha_verify.targets import ensure_reachable

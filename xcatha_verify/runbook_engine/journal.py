@@ -3,7 +3,7 @@
 The executor records as it goes and the journal rewrites its file after every change, atomically (a
 temporary file in the same directory, mode 0600, fsync, ``os.replace``), so a run that is killed at any
 moment leaves a complete, readable journal of everything up to that moment, and ``--resume`` can start
-again from its first incomplete phase::
+again from its first incomplete phase (``resume.py``)::
 
     journal = Journal.create(Path("reports"), "failover", args={"inventory": inv, "node": "xcatmn2"},
                              cluster="prod", inventory=inv, phases=["deactivate", "activate"])
@@ -21,180 +21,34 @@ the file is written, so cfgloc passwords and values given to ``register_secret()
 from __future__ import annotations
 
 import json
-import logging
 import os
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, ClassVar
 
-from xcatha_verify.errors import UsageError
 from xcatha_verify.files import new_run_dir, write_atomic
-from xcatha_verify.report import CheckResult, SummaryUnreadable, redact
-from xcatha_verify.runbook_engine.lock import pid_running
-
-__all__ = [
-    "FAILING_KEYS", "GATE_STATUSES", "JOURNAL_NAME", "RESUMABLE", "RUN_STATUSES", "SCHEMA_VERSION", "STEP_STATUSES",
-    "TAIL_LINES", "GateRecord", "GateStatus", "GateWhen", "Journal", "JournalError", "RunStatus", "StepRecord",
-    "StepStatus", "latest_journal", "now_iso", "tail",
-]  # fmt: skip
-
-log = logging.getLogger(__name__)
-
-SCHEMA_VERSION = "1"
-JOURNAL_NAME = "journal.json"
-TAIL_LINES = 20
-# What the journal keeps of a gate's failing check (docs/journal-schema.md).
-FAILING_KEYS = ("check_id", "outcome", "observed", "expected", "fix", "message")
-
-StepStatus = Literal["pending", "running", "ok", "failed", "skipped", "dry-run", "interrupted"]
-GateStatus = Literal["passed", "failed", "advisory-failed"]
-GateWhen = Literal["before", "after"]
-RunStatus = Literal["running", "succeeded", "failed", "interrupted", "dry-run", "refused"]
-STEP_STATUSES: tuple[str, ...] = get_args(StepStatus)
-GATE_STATUSES: tuple[str, ...] = get_args(GateStatus)
-RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
-RESUMABLE: tuple[str, ...] = ("failed", "interrupted")
-
-_STEP_DONE = ("ok", "skipped")  # a phase with only these steps did its work
-_GATE_OK = ("passed", "advisory-failed")  # gates that let a run move on
-
-
-class JournalError(UsageError):
-    """A journal file is missing, unreadable or not a version-1 journal (exit status 2)."""
-
-
-def now_iso() -> str:
-    """Now, as ISO 8601 local time with UTC offset, to the second: ``2026-11-25T07:06:38+01:00``."""
-    return datetime.now().astimezone().isoformat(timespec="seconds")
-
-
-def tail(text: str, lines: int = TAIL_LINES) -> str:
-    """The last `lines` lines of `text`, masked (redacted whole first, so no secret is cut in half)."""
-    return "\n".join(redact(text).rstrip("\n").splitlines()[-lines:])
-
-
-def _clean(value: Any) -> Any:
-    """`value` with every string in it (keys too) redacted, tuples as lists: what JSON will hold."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, Mapping):
-        return {redact(str(k)): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, os.PathLike):
-        return redact(os.fspath(value))
-    return value
-
-
-def _check(value: str, allowed: tuple[str, ...], what: str) -> str:
-    if value not in allowed:
-        raise ValueError(f"{what} {value!r}: expected one of {', '.join(allowed)}")
-    return value
-
-
-def _known(cls: type, data: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """The fields of `data` that `cls` knows (a reader ignores unknown fields); missing required ones fail."""
-    if not isinstance(data, Mapping):
-        raise JournalError(f"{where}: expected an object")
-    names = {f.name for f in fields(cls) if f.init and not f.name.startswith("_")}
-    required = getattr(cls, "_required", ())
-    missing = [name for name in required if name not in data]
-    if missing:
-        raise JournalError(f"{where}: missing {', '.join(missing)}")
-    return {k: v for k, v in data.items() if k in names}
-
-
-@dataclass(slots=True)
-class StepRecord:
-    """One step on one node: what ran (masked), how it ended and the last lines it printed (masked)."""
-
-    _required: ClassVar[tuple[str, ...]] = ("phase", "name", "status")
-
-    phase: str
-    index: int  # position within its phase, from 1
-    name: str
-    node: str
-    command: str  # the rendered command or action description, secrets masked
-    status: StepStatus = "pending"
-    exit_status: int | None = None
-    started_at: str | None = None
-    duration_s: float | None = None
-    output_tail: str = ""  # last TAIL_LINES lines of stdout+stderr, masked
-    attempts: int = 0
-    note: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "phase": redact(self.phase), "index": self.index, "name": redact(self.name), "node": redact(self.node),
-            "command": redact(self.command), "status": self.status, "exit_status": self.exit_status,
-            "started_at": self.started_at, "duration_s": self.duration_s, "output_tail": redact(self.output_tail),
-            "attempts": self.attempts, "note": redact(self.note),
-        }  # fmt: skip
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> StepRecord:
-        known = _known(cls, data, "step")
-        known.setdefault("index", 0)
-        known.setdefault("node", "")
-        known.setdefault("command", "")
-        _check(known["status"], STEP_STATUSES, "step status")
-        return cls(**known)
-
-
-@dataclass(slots=True)
-class GateRecord:
-    """One gate: a phase's checks run on one node before or after its steps, and what failed."""
-
-    _required: ClassVar[tuple[str, ...]] = ("phase", "when", "status")
-
-    phase: str
-    when: GateWhen
-    node: str
-    checks: list[str] = field(default_factory=list)  # the check phase's name, or the check ids
-    status: GateStatus = "passed"
-    failing: list[CheckResult] = field(default_factory=list)  # the checks that failed or errored
-    report_paths: list[str] = field(default_factory=list)  # HTML reports; relative to the run dir when inside it
-    started_at: str | None = None
-    duration_s: float | None = None
-    unreachable: str = ""  # why the gate's node could not be reached (then no check ran)
-
-    def __post_init__(self) -> None:
-        _check(self.when, ("before", "after"), "gate when")
-        # Older journals: statuses nothing produced, read as what they would have meant.
-        self.status = {"error": "failed", "skipped": "passed"}.get(self.status, self.status)  # type: ignore[assignment]
-        _check(self.status, GATE_STATUSES, "gate status")
-        self.checks = [str(c) for c in self.checks]
-        self.report_paths = [os.fspath(p) for p in self.report_paths]
-        self.failing = [f if isinstance(f, CheckResult) else self._result(f) for f in self.failing]
-
-    def _result(self, data: Mapping[str, Any]) -> CheckResult:
-        """A failing entry as the journal holds it (check_id, observed, expected, fix; outcome, message)."""
-        try:
-            return CheckResult.from_dict({"node": self.node, "outcome": "failed", **data}, "gate failing")
-        except SummaryUnreadable as exc:
-            raise JournalError(str(exc)) from None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "phase": redact(self.phase), "when": self.when, "node": redact(self.node), "checks": _clean(self.checks),
-            "status": self.status, "report_paths": _clean(self.report_paths),
-            "failing": [{k: redact(getattr(f, k)) for k in FAILING_KEYS} for f in self.failing],
-            "started_at": self.started_at, "duration_s": self.duration_s, "unreachable": redact(self.unreachable),
-        }  # fmt: skip
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> GateRecord:
-        known = _known(cls, data, "gate")
-        known.setdefault("node", "")
-        try:
-            return cls(**known)
-        except ValueError as exc:
-            raise JournalError(f"gate: {exc}") from None
+from xcatha_verify.report import redact
+from xcatha_verify.runbook_engine.journal_records import (
+    JOURNAL_NAME,
+    RUN_STATUSES,
+    SCHEMA_VERSION,
+    STEP_STATUSES,
+    GateRecord,
+    JournalError,
+    RunStatus,
+    StepRecord,
+    StepStatus,
+    check_value,
+    clean,
+    known_fields,
+    now_iso,
+    tail,
+)  # fmt: skip
 
 
 @dataclass(kw_only=True)
@@ -229,8 +83,8 @@ class Journal:
     _clock: dict[int, float] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        _check(self.status, RUN_STATUSES, "run status")
-        self.args = _clean(dict(self.args))
+        check_value(self.status, RUN_STATUSES, "run status")
+        self.args = clean(dict(self.args))
         self.inventory = redact(os.fspath(self.inventory))
         self.message = redact(self.message)
         self.phases = [str(p) for p in self.phases]
@@ -257,7 +111,7 @@ class Journal:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], run_dir: Path | None = None) -> Journal:
-        known = _known(cls, data, "journal")
+        known = known_fields(cls, data, "journal")
         known.pop("run_dir", None)
         known.setdefault("host", "")  # unknown: never taken for this host's
         known.setdefault("pid", 0)
@@ -299,7 +153,7 @@ class Journal:
                 "host": self.host, "pid": self.pid,
                 "steps": [s.to_dict() for s in self.steps], "gates": [g.to_dict() for g in self.gates],
             }  # fmt: skip
-            return dict(_clean(data))
+            return dict(clean(data))
 
     # --- saving --------------------------------------------------------------------------------------
 
@@ -323,7 +177,7 @@ class Journal:
     ) -> StepRecord:  # fmt: skip
         """Record a step as started (``running``, or e.g. ``dry-run``/``skipped`` for one that will not run)
         and save. `index` defaults to its position within `phase`, from 1."""
-        _check(status, STEP_STATUSES, "step status")
+        check_value(status, STEP_STATUSES, "step status")
         with self._lock:
             if index is None:
                 index = 1 + sum(1 for s in self.steps if s.phase == phase)
@@ -342,7 +196,7 @@ class Journal:
     ) -> StepRecord:  # fmt: skip
         """Record how a step ended: `output` is masked and cut to its last TAIL_LINES lines; `duration`
         defaults to the time since :meth:`start_step`. Saves."""
-        _check(status, STEP_STATUSES, "step status")
+        check_value(status, STEP_STATUSES, "step status")
         with self._lock:
             started = self._clock.pop(id(record), None)
             if duration is None and started is not None:
@@ -362,7 +216,7 @@ class Journal:
         """Record a gate (its report paths made relative to the run directory when inside it) and save."""
         with self._lock:
             gate.report_paths = [self._relative(p) for p in gate.report_paths]
-            gate.checks = _clean(gate.checks)
+            gate.checks = clean(gate.checks)
             self.gates.append(gate)
             self.save()
             return gate
@@ -375,14 +229,14 @@ class Journal:
             raise ValueError(f"cannot update {', '.join(unknown)}")
         with self._lock:
             if "status" in changes:
-                _check(changes["status"], RUN_STATUSES, "run status")
+                check_value(changes["status"], RUN_STATUSES, "run status")
             for key, value in changes.items():
-                setattr(self, key, _clean(value) if key != "phases" else [str(p) for p in value])
+                setattr(self, key, clean(value) if key != "phases" else [str(p) for p in value])
             self.save()
 
     def finish(self, status: RunStatus, message: str = "", failed_phase: str | None = None) -> None:
         """End the run: status, message, finish time; steps still ``running`` become ``interrupted``. Saves."""
-        _check(status, RUN_STATUSES, "run status")
+        check_value(status, RUN_STATUSES, "run status")
         with self._lock:
             for step in self.steps:
                 if step.status == "running":
@@ -424,74 +278,6 @@ class Journal:
                 names.append(phase)
         return names
 
-    def completed_phases(self) -> list[str]:
-        """The phases, in order, that finished their work: the leading run of phases each of which has
-        only ``ok``/``skipped`` steps, only passing (or advisory or skipped) gates, and is followed by a
-        phase the run went on to (or the run succeeded). The first phase not listed is where a resume starts.
-
-        A phase the run went past without recording anything counts as complete; the last phase the run
-        reached counts only when the run succeeded (its after-gate may not have run yet).
-        """
-        names = self.phase_names()
-        reached = [i for i, name in enumerate(names) if self._records(name)]
-        last = max(reached, default=-1)
-        done: list[str] = []
-        for i, name in enumerate(names):
-            steps = [s for s in self.steps if s.phase == name]
-            gates = [g for g in self.gates if g.phase == name]
-            good = all(s.status in _STEP_DONE for s in steps) and all(g.status in _GATE_OK for g in gates)
-            went_on = i < last or (self.status == "succeeded" and i <= last)
-            if not (good and went_on):
-                break
-            done.append(name)
-        return done
-
-    def _records(self, phase: str) -> bool:
+    def reached(self, phase: str) -> bool:
+        """Whether anything of `phase` was recorded (a step or a gate)."""
         return any(s.phase == phase for s in self.steps) or any(g.phase == phase for g in self.gates)
-
-    def abandoned(self) -> bool:
-        """Still ``running`` on disk, but its process (on this host) is gone: it was killed."""
-        return self.status == "running" and self.host == socket.gethostname() and not pid_running(self.pid)
-
-    def effective_status(self) -> str:
-        """The status, with a killed run (see :meth:`abandoned`) counted as ``interrupted``."""
-        return "interrupted" if self.abandoned() else self.status
-
-
-def _journals(report_root: Path) -> Iterable[Path]:
-    if not report_root.is_dir():
-        return []
-    return report_root.glob(f"*/{JOURNAL_NAME}")
-
-
-def latest_journal(
-    report_root: str | os.PathLike[str], runbook: str | None = None, cluster: str | None = None
-) -> Path | None:
-    """The newest journal under `report_root` a ``--resume`` can continue, or None.
-
-    Candidates are ``<report_root>/*/journal.json`` whose status is ``failed`` or ``interrupted``, or
-    ``running`` with its process gone from this host (killed); filtered by `runbook` and `cluster` when
-    given. Newest is the latest ``started_at``, then the latest file change. Succeeded, dry-run and
-    refused runs, runs still in progress and unreadable journals are passed over.
-    """
-    best: tuple[datetime, int, Path] | None = None
-    for path in _journals(Path(report_root)):
-        try:
-            journal = Journal.load(path)
-        except JournalError as exc:
-            log.debug("skipping %s", exc)
-            continue
-        if runbook is not None and journal.runbook != runbook:
-            continue
-        if cluster is not None and journal.cluster != cluster:
-            continue
-        if journal.effective_status() not in RESUMABLE:
-            continue
-        try:
-            started = datetime.fromisoformat(journal.started_at).astimezone()
-            key = (started, path.stat().st_mtime_ns, path)
-        except (ValueError, OSError):
-            continue
-        if best is None or key[:2] > best[:2]:
-            best = key
-    return best[2] if best else None

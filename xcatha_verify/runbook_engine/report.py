@@ -22,7 +22,9 @@ import jinja2
 
 from xcatha_verify.files import write_atomic
 from xcatha_verify.report import redact
-from xcatha_verify.runbook_engine.journal import GateRecord, Journal
+from xcatha_verify.runbook_engine.journal import Journal
+from xcatha_verify.runbook_engine.journal_records import GateRecord
+from xcatha_verify.runbook_engine.resume import abandoned, completed_phases, effective_status
 
 __all__ = [
     "OPTION_NAMES", "RUN_PROGRAM", "VERIFY_PROGRAM", "drift_command", "headline", "render_run_report",
@@ -109,14 +111,14 @@ def drift_command(journal: Journal) -> str:
 
 def headline(journal: Journal) -> str:
     """``SUCCEEDED``, ``FAILED at phase X``, ``INTERRUPTED at phase X``, ``DRY RUN``, ``REFUSED`` or ``RUNNING``."""
-    status = journal.effective_status()
+    status = effective_status(journal)
     where = journal.failed_phase or _stopped_phase(journal)
     if status == "succeeded":
         return "SUCCEEDED"
     if status == "failed":
         return f"FAILED at phase {where}" if where else "FAILED"
     if status == "interrupted":
-        killed = " (the process was killed)" if journal.abandoned() else ""
+        killed = " (the process was killed)" if abandoned(journal) else ""
         return (f"INTERRUPTED at phase {where}" if where else "INTERRUPTED") + killed
     if status == "dry-run":
         return "DRY RUN"
@@ -126,7 +128,7 @@ def headline(journal: Journal) -> str:
 
 
 def _stopped_phase(journal: Journal) -> str | None:
-    done = journal.completed_phases()
+    done = completed_phases(journal)
     for name in journal.phase_names():
         reached = any(s.phase == name for s in journal.steps) or any(g.phase == name for g in journal.gates)
         if name not in done and reached:
@@ -196,8 +198,8 @@ def _phase_status(journal: Journal, name: str, done: list[str]) -> str:
 
 
 def _context(journal: Journal, run_dir: Path | None) -> dict[str, Any]:
-    done = journal.completed_phases()
-    status = journal.effective_status()
+    done = completed_phases(journal)
+    status = effective_status(journal)
     phases: list[dict[str, Any]] = []
     for name in journal.phase_names():
         gates = [{

@@ -1,0 +1,75 @@
+"""A drift run's record made from its nodes' outcomes: every check of every reachable node, the worst
+outcome standing for an id seen twice, each node's report files (no history, no file written).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from xcatha_verify.drift.records import DriftRun, NodeOutcome, first_line, now_iso, parse_time
+from xcatha_verify.errors import UsageError
+
+log = logging.getLogger(__name__)
+_REPORT_KINDS = (("html", ".html"), ("junit", ".xml"), ("json", ".json"))
+
+
+def _report_paths(summary_json: Path, run_dir: Path) -> dict[str, str]:
+    """The node's reports that exist, relative to the run directory when inside it."""
+    base = summary_json.with_suffix("")
+    found = {}
+    for kind, ext in _REPORT_KINDS:
+        path = base.with_name(base.name + ext)
+        if path.is_file():
+            try:
+                found[kind] = path.resolve().relative_to(run_dir.resolve()).as_posix()
+            except ValueError:
+                found[kind] = str(path.resolve())
+    return found
+
+
+def _outcome_rank(outcome: str) -> int:
+    return {"error": 3, "failed": 2, "passed": 1}.get(outcome, 0)
+
+
+def build_run(run_dir: Path, cluster: str, started_at: str, node_results: list[NodeOutcome]) -> DriftRun:
+    """The run's record from its nodes' outcomes and JSON summaries (no history, no files written).
+
+    A reachable node whose summary is missing or unreadable gets one check ``xcatha.summary`` with
+    outcome ``error``: a run never passes silently.
+    """
+    if not node_results:
+        raise UsageError("a drift run needs at least one node")
+    parse_time(started_at)
+    run_dir = Path(run_dir)
+    nodes: dict[str, dict[str, Any]] = {}
+    checks: dict[str, dict[str, str]] = {}
+    for outcome in node_results:
+        unreachable = outcome.summary.unreachable
+        entry: dict[str, Any] = {
+            "role": outcome.role, "reachable": not unreachable, "status": outcome.status,
+            "message": first_line(unreachable), "reports": {},
+        }  # fmt: skip
+        nodes[outcome.node] = entry
+        if unreachable:
+            continue
+        if outcome.summary_json is not None:
+            entry["reports"] = _report_paths(Path(outcome.summary_json), run_dir)
+        for result in outcome.summary.results:
+            key = f"{outcome.node}/{result.check_id}"
+            item = {
+                "node": outcome.node, "check_id": result.check_id, "outcome": result.outcome,
+                "observed": first_line(result.observed), "fix": first_line(result.fix),
+                "message": first_line(result.message),
+            }  # fmt: skip
+            # The same id twice on a node (a parametrized check): the worst outcome stands for it.
+            if key not in checks or _outcome_rank(item["outcome"]) > _outcome_rank(checks[key]["outcome"]):
+                checks[key] = item
+    counts = {outcome: sum(c["outcome"] == outcome for c in checks.values())
+              for outcome in ("passed", "failed", "error", "skipped")}  # fmt: skip
+    counts["unreachable_nodes"] = sum(not n["reachable"] for n in nodes.values())
+    return DriftRun(
+        run_id=run_dir.name, started_at=started_at, cluster=cluster, nodes=nodes, checks=checks, counts=counts,
+        finished_at=now_iso(),
+    )  # fmt: skip

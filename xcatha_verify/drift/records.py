@@ -1,0 +1,161 @@
+"""A drift run's records: each node's outcome (its role and summary) and the run's record, ``run.json``
+(``docs/drift-schema.md``, schema version "1"), with the exit status monitors read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from xcatha_verify import __version__
+from xcatha_verify.errors import EXIT_FAILED, EXIT_UNREACHABLE, UsageError
+from xcatha_verify.report import redact
+from xcatha_verify.report.records import SUMMARY_CHECK, CheckResult, RunSummary, SummaryUnreadable
+
+if TYPE_CHECKING:
+    from xcatha_verify.runner import RunResult
+
+SCHEMA_VERSION = "1"
+# The history's files under its report root (store.py writes them).
+RUN_NAME = "run.json"
+INDEX_NAME = "index.html"
+LATEST_NAME = "latest.json"
+PROM_NAME = "xcatha.prom"
+LOCK_NAME = ".drift.lock"
+FAILING = ("failed", "error")
+LINE_WIDTH = 500
+
+
+@dataclass(frozen=True)
+class NodeOutcome:
+    """One node's part of a drift run: its role, its summary (the runner's record of its checks, or why
+    it could not be reached) and its JSON summary's path, whose HTML and JUnit siblings (same name,
+    ``.html`` and ``.xml``) the index links."""
+
+    node: str
+    role: str | None
+    summary: RunSummary
+    summary_json: Path | None = None
+
+    @property
+    def status(self) -> int:
+        """What the node alone would exit with: unreachable, a check failed or errored, or 0."""
+        if self.summary.unreachable:
+            return EXIT_UNREACHABLE
+        return EXIT_FAILED if self.summary.failing else 0
+
+    @classmethod
+    def from_run_result(cls, result: RunResult) -> NodeOutcome:
+        json_path = next((p for p in result.reports if p.suffix == ".json"), None)
+        return cls(result.run.node.name, result.run.role, result.summary, json_path)
+
+    @classmethod
+    def read(cls, node: str, role: str | None, summary_json: Path) -> NodeOutcome:
+        """From a JSON summary on disk; one that is missing or unreadable stands as one errored check
+        (``xcatha.summary``), so a run never passes silently."""
+        try:
+            summary = RunSummary.load(summary_json)
+        except SummaryUnreadable as exc:
+            summary = RunSummary("", "", node, "drift", "", "", results=[
+                CheckResult(SUMMARY_CHECK, node, "drift", "error", message=str(exc))])  # fmt: skip
+        return cls(node, role, summary, summary_json)
+
+    @classmethod
+    def unreachable(cls, node: str, role: str | None, why: str) -> NodeOutcome:
+        return cls(node, role, RunSummary("", "", node, "drift", "", "", unreachable=why or "unreachable"))
+
+
+@dataclass
+class DriftRun:
+    """One drift run of a pair: the record in ``RUN_ID/run.json`` and, for the newest run, ``latest.json``.
+
+    `nodes`: ``{node: {"role", "reachable", "status", "message", "reports": {"html"|"junit"|"json": path}}}``
+    with report paths relative to the run directory. `checks`: ``{"<node>/<check_id>": {"node", "check_id",
+    "outcome", "observed", "fix", "message"}}`` (first lines only). `counts`: ``passed``, ``failed``,
+    ``error``, ``skipped``, ``unreachable_nodes``. `changes`: see :func:`diff_runs`.
+    """
+
+    run_id: str
+    started_at: str
+    cluster: str
+    nodes: dict[str, dict[str, Any]]
+    checks: dict[str, dict[str, str]]
+    counts: dict[str, int]
+    changes: dict[str, Any] = field(default_factory=dict)
+    finished_at: str = ""
+    tool_version: str = __version__
+    schema_version: str = SCHEMA_VERSION
+
+    @property
+    def unreachable(self) -> list[str]:
+        return [name for name, node in self.nodes.items() if not node.get("reachable")]
+
+    @property
+    def failing(self) -> list[str]:
+        """Keys (``node/check_id``) of the checks that failed or errored."""
+        return [key for key, c in self.checks.items() if c.get("outcome") in FAILING]
+
+    @property
+    def verdict(self) -> str:
+        """``unreachable`` (a node could not be checked), ``drift`` (a check failed) or ``green``."""
+        if self.unreachable:
+            return "unreachable"
+        return "drift" if self.failing else "green"
+
+    @property
+    def started(self) -> datetime:
+        return parse_time(self.started_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "tool_version": self.tool_version,
+            "run_id": self.run_id,
+            "cluster": self.cluster,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "verdict": self.verdict,
+            "exit_status": exit_status(self),
+            "counts": self.counts,
+            "nodes": self.nodes,
+            "checks": self.checks,
+            "changes": self.changes,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DriftRun:
+        return cls(
+            run_id=str(data["run_id"]), started_at=str(data["started_at"]), cluster=str(data.get("cluster", "")),
+            nodes=dict(data.get("nodes") or {}), checks=dict(data.get("checks") or {}),
+            counts=dict(data.get("counts") or {}), changes=dict(data.get("changes") or {}),
+            finished_at=str(data.get("finished_at", "")), tool_version=str(data.get("tool_version", "")),
+            schema_version=str(data.get("schema_version", SCHEMA_VERSION)),
+        )  # fmt: skip
+
+
+def exit_status(run: DriftRun) -> int:
+    """For monitors: 3 a node could not be reached, else 1 a check failed or errored, else 0."""
+    if run.unreachable:
+        return EXIT_UNREACHABLE
+    return EXIT_FAILED if run.failing else 0
+
+
+def parse_time(stamp: str) -> datetime:
+    """ISO 8601; a time without offset is taken as local time."""
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"not an ISO 8601 time: {stamp!r}") from exc
+    return moment if moment.tzinfo else moment.astimezone()
+
+
+def now_iso() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def first_line(text: Any) -> str:
+    lines = [line.strip() for line in str(text or "").splitlines() if line.strip()]
+    line = redact(lines[0]) if lines else ""
+    return line if len(line) <= LINE_WIDTH else line[: LINE_WIDTH - 3] + "..."
