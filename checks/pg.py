@@ -9,15 +9,9 @@ from xcatha_verify.checkkit import ACTIVE, check, fail, verdict
 from xcatha_verify.facts.hosts import addresses_for, parse_hosts
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import NodeFacts
-from xcatha_verify.facts.postgres import (
-    PG_ISREADY,
-    effective_listen_addresses,
-    hba_covers,
-    listen_covers,
-    parse_pg_hba,
-    parse_postgresql_conf,
-    pg_isready_command,
-)
+from xcatha_verify.facts.pg_conf import effective_listen_addresses, listen_covers, parse_postgresql_conf
+from xcatha_verify.facts.pg_hba import hba_covers, parse_pg_hba
+from xcatha_verify.facts.postgres import PG_ISREADY, pg_isready_command
 from xcatha_verify.facts.xcat import parse_cfgloc
 from xcatha_verify.inventory import Inventory
 

@@ -34,15 +34,8 @@ from xcatha_verify.facts.hosts import (
 )
 from xcatha_verify.facts.ifcfg import parse_ifcfg
 from xcatha_verify.facts.network import FactError
-from xcatha_verify.facts.postgres import (
-    HbaEntry,
-    effective_listen_addresses,
-    hba_allows,
-    hba_covers,
-    listen_covers,
-    parse_pg_hba,
-    parse_postgresql_conf,
-)
+from xcatha_verify.facts.pg_conf import effective_listen_addresses, listen_covers, parse_postgresql_conf
+from xcatha_verify.facts.pg_hba import HbaEntry, hba_allows, hba_covers, parse_pg_hba
 from xcatha_verify.facts.xcat import parse_cfgloc, parse_lsdef, parse_tabdump
 
 CASES = Path(__file__).parent / "facts"

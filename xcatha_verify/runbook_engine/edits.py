@@ -28,20 +28,14 @@ from dataclasses import dataclass
 
 from xcatha_verify.errors import XcathaError
 from xcatha_verify.facts.hosts import HOSTS_PATH, names_for, parse_hosts
-from xcatha_verify.facts.postgres import (
+from xcatha_verify.facts.pg_conf import (
     DEFAULT_LISTEN_ADDRESSES,
-    HbaEntry,
-    IPAddress,
-    IPInterface,
-    Lister,
-    Reader,
-    Resolver,
     effective_listen_addresses,
-    hba_covers,
     listen_covers,
-    parse_pg_hba,
     parse_postgresql_conf,
 )
+from xcatha_verify.facts.pg_hba import HbaEntry, hba_covers, parse_pg_hba
+from xcatha_verify.facts.postgres import IPAddress, IPInterface, Lister, Reader, Resolver
 from xcatha_verify.facts.xcat import policy_rows_for, site_not_the_vip
 from xcatha_verify.inventory import Inventory
 
