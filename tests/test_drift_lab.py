@@ -25,6 +25,15 @@ def drift(lab: Lab, root: Path) -> tuple[int, dict]:
     return proc.returncode, json.loads((root / "latest.json").read_text())
 
 
+def drift_with(lab: Lab, root: Path, fault: str, node: str) -> tuple[int, dict]:
+    """A drift run while `fault` is on `node` (repaired after, whatever happened)."""
+    faults.inject(lab, fault, node)
+    try:
+        return drift(lab, root)
+    finally:
+        faults.repair(lab, fault, node)
+
+
 def metrics(root: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     text = (root / "xcatha.prom").read_text()
     return {
@@ -39,11 +48,7 @@ def test_drift_history_follows_a_fault_on_the_standby(lab: Lab, tmp_path: Path) 
     assert status == 0, latest
     assert latest["verdict"] == "green"
 
-    faults.inject(lab, "service-enabled", "xcatmn2")
-    try:
-        status, latest = drift(lab, root)
-    finally:
-        faults.repair(lab, "service-enabled", "xcatmn2")
+    status, latest = drift_with(lab, root, "service-enabled", "xcatmn2")
     assert status == 1
     newly = [(c["node"], c["check_id"]) for c in latest["changes"]["newly_failing"]]
     assert newly == [("xcatmn2", "services.disabled_at_boot")]
@@ -67,11 +72,7 @@ def test_drift_history_follows_a_fault_on_the_standby(lab: Lab, tmp_path: Path) 
 
 def test_unreachable_standby_is_exit_3_and_shown(lab: Lab, tmp_path: Path) -> None:
     root = tmp_path / "drift"
-    faults.inject(lab, "link-down", "xcatmn2")
-    try:
-        status, latest = drift(lab, root)
-    finally:
-        faults.repair(lab, "link-down", "xcatmn2")
+    status, latest = drift_with(lab, root, "link-down", "xcatmn2")
     assert status == 3
     assert latest["nodes"]["xcatmn2"]["reachable"] is False
     assert "UNREACHABLE" in (root / "index.html").read_text()

@@ -26,6 +26,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from xcatha_verify.nodehelper import run_helper
+
 ETH_P_ARP = 0x0806
 BROADCAST = b"\xff" * 6
 ZERO_MAC = b"\x00" * 6
@@ -171,16 +173,16 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m xcatha_verify.arp probe|announce INTERFACE ADDRESS", file=sys.stderr)
         return 2
     verb, interface, address = args
-    try:
+
+    def body() -> int:
         if verb == "probe":
             result = probe(interface, address)
             print(result.summary(address, interface))
             return 1 if result.replies else 0
         print(f"sent {announce(interface, address)} announcements for {address} on {interface}")
-    except ArpError as exc:
-        print(f"arp: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        return 0
+
+    return run_helper(body, ArpError, "arp", 2)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from pyroute2 import IPRoute, NetlinkError
 
 from xcatha_verify import arp
 from xcatha_verify.errors import XcathaError
+from xcatha_verify.nodehelper import run_helper
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     verb, address, prefix, interface = args[0], args[1], int(args[2]), args[3]
-    try:
+
+    def body() -> int:
         if verb == "up":
             changed = add_vip(address, prefix, interface, args[4])
             garp = gratuitous_arp(address, interface)
@@ -130,10 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             changed = remove_vip(address, prefix, interface)
             print(f"{'removed' if changed else 'already absent:'} {address}/{prefix} from {interface}")
-    except VipError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        return 0
+
+    return run_helper(body, VipError, "error", 1)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,11 @@ import pytest
 import testinfra
 from testinfra.host import Host
 
+# The same places the shipped check searches for a persistent VIP, and its KEY=value reading: the
+# baseline differs in how it reaches the node (a command per property), not in what it looks for.
+from xcatha_verify.checks.vip import PERSISTENT_CONFIG
+from xcatha_verify.facts.ifcfg import parse_values
+
 SITE: dict[str, Any] = json.loads(Path(os.environ["XCATHA_BENCH_SITE"]).read_text())
 VIP: dict[str, Any] = SITE["vip"]
 NODES: dict[str, dict[str, Any]] = {n["name"]: n for n in SITE["nodes"]}
@@ -36,15 +41,6 @@ TIME_SERVICE: dict[str, str] | None = next((s for s in SITE["services"] if s["ro
 SHARED: list[dict[str, Any]] = SITE["shared_data"]
 CLOCK_TOLERANCE_S: float = SITE["clock"]["tolerance_seconds"]
 CLOCK_SAMPLES = 3
-# The same places checks/vip.py searches for a persistent VIP.
-PERSISTENT_CONFIG = (
-    "/etc/sysconfig/network-scripts",
-    "/etc/sysconfig/network",
-    "/etc/NetworkManager/system-connections",
-    "/etc/network/interfaces",
-    "/etc/network/interfaces.d",
-    "/etc/netplan",
-)
 
 
 @pytest.fixture(scope="module")
@@ -191,16 +187,6 @@ def test_vip_not_persistent(host: Host, path: str) -> None:
     assert not found
 
 
-def ifcfg_values(text: str) -> dict[str, str]:
-    """KEY=value lines of an ifcfg file, quotes removed; the last one wins."""
-    values = {}
-    for line in text.splitlines():
-        key, sep, value = line.strip().partition("=")
-        if sep and key and not key.startswith("#"):
-            values[key.strip()] = value.strip().strip("'\"")
-    return values
-
-
 def ifcfg_boot_addresses(values: dict[str, str]) -> set[tuple[str, int]]:
     """(address, prefix) of every IPADDRn, its prefix from PREFIXn, NETMASKn or the address class (as ipcalc)."""
     found = set()
@@ -234,7 +220,7 @@ def test_static_ip_persistent(host: Host, node: dict[str, Any]) -> None:
     if not name.startswith("ifcfg-"):
         assert ip in text.replace("/", " ").replace("=", " ").split()
         return
-    values = ifcfg_values(text)
+    values = parse_values(text)
     assert values.get("ONBOOT", "yes").lower() in ("yes", "true", "1")
     if ipaddress.ip_address(ip).version == 6:  # IPV6ADDR and IPV6ADDR_SECONDARIES, each ADDRESS/PREFIX
         assert f"{ip}/{prefix}" in [w for k, v in values.items() if k.startswith("IPV6ADDR") for w in v.split()]

@@ -7,17 +7,10 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from xcatha_verify.drift.records import LATEST_NAME, PROM_NAME, DriftRun, now_iso
+from xcatha_verify.html import page_templates
 
-_env = jinja2.Environment(
-    loader=jinja2.PackageLoader("xcatha_verify.drift", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_env = page_templates("xcatha_verify.drift")
 
 
 # --- index.html -------------------------------------------------------------------------------------

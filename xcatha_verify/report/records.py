@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +24,7 @@ from xcatha_verify.files import write_atomic
 
 __all__ = [
     "MASK", "OUTCOMES", "SCHEMA_VERSION", "CheckResult", "Outcome", "RunSummary", "SummaryUnreadable", "redact",
-    "register_secret",
+    "redact_tree", "register_secret",
 ]
 
 SCHEMA_VERSION = "1"
@@ -54,13 +55,16 @@ def redact(text: str) -> str:
     return text
 
 
-def _redact_tree(value: Any) -> Any:  # str, dict or list in, the same kind out
+def redact_tree(value: Any) -> Any:
+    """`value` with every string in it (keys too) redacted, tuples as lists, paths as strings: what JSON will hold."""
     if isinstance(value, str):
         return redact(value)
-    if isinstance(value, dict):
-        return {redact(str(k)): _redact_tree(v) for k, v in value.items()}
+    if isinstance(value, Mapping):
+        return {redact(str(k)): redact_tree(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_redact_tree(v) for v in value]
+        return [redact_tree(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return redact(os.fspath(value))
     return value
 
 
@@ -80,7 +84,7 @@ class CheckResult:
     started_at: str = ""  # ISO 8601 with offset
 
     def to_dict(self) -> dict[str, Any]:
-        return _redact_tree(asdict(self))
+        return dict(redact_tree(asdict(self)))
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> CheckResult:
@@ -159,7 +163,7 @@ class RunSummary:
             "results": [r.to_dict() for r in self.results],
             "unreachable": self.unreachable,
         }
-        return _redact_tree(data)
+        return dict(redact_tree(data))
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "summary") -> RunSummary:

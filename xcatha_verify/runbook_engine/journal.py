@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 
 from xcatha_verify.files import new_run_dir, write_atomic
 from xcatha_verify.report import redact
+from xcatha_verify.report.records import redact_tree
 from xcatha_verify.runbook_engine.journal_records import (
     JOURNAL_NAME,
     RUN_STATUSES,
@@ -44,7 +45,6 @@ from xcatha_verify.runbook_engine.journal_records import (
     StepRecord,
     StepStatus,
     check_value,
-    clean,
     known_fields,
     now_iso,
     tail,
@@ -84,7 +84,7 @@ class Journal:
 
     def __post_init__(self) -> None:
         check_value(self.status, RUN_STATUSES, "run status")
-        self.args = clean(dict(self.args))
+        self.args = redact_tree(dict(self.args))
         self.inventory = redact(os.fspath(self.inventory))
         self.message = redact(self.message)
         self.phases = [str(p) for p in self.phases]
@@ -153,7 +153,7 @@ class Journal:
                 "host": self.host, "pid": self.pid,
                 "steps": [s.to_dict() for s in self.steps], "gates": [g.to_dict() for g in self.gates],
             }  # fmt: skip
-            return dict(clean(data))
+            return dict(redact_tree(data))
 
     # --- saving --------------------------------------------------------------------------------------
 
@@ -216,7 +216,7 @@ class Journal:
         """Record a gate (its report paths made relative to the run directory when inside it) and save."""
         with self._lock:
             gate.report_paths = [self._relative(p) for p in gate.report_paths]
-            gate.checks = clean(gate.checks)
+            gate.checks = redact_tree(gate.checks)
             self.gates.append(gate)
             self.save()
             return gate
@@ -231,7 +231,7 @@ class Journal:
             if "status" in changes:
                 check_value(changes["status"], RUN_STATUSES, "run status")
             for key, value in changes.items():
-                setattr(self, key, clean(value) if key != "phases" else [str(p) for p in value])
+                setattr(self, key, redact_tree(value) if key != "phases" else [str(p) for p in value])
             self.save()
 
     def finish(self, status: RunStatus, message: str = "", failed_phase: str | None = None) -> None:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal, get_args
 
 from xcatha_verify.errors import UsageError
-from xcatha_verify.report import CheckResult, SummaryUnreadable, redact
+from xcatha_verify.report.records import CheckResult, SummaryUnreadable, redact, redact_tree
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +51,6 @@ def now_iso() -> str:
 def tail(text: str, lines: int = TAIL_LINES) -> str:
     """The last `lines` lines of `text`, masked (redacted whole first, so no secret is cut in half)."""
     return "\n".join(redact(text).rstrip("\n").splitlines()[-lines:])
-
-
-def clean(value: Any) -> Any:
-    """`value` with every string in it (keys too) redacted, tuples as lists: what JSON will hold."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, Mapping):
-        return {redact(str(k)): clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    if isinstance(value, os.PathLike):
-        return redact(os.fspath(value))
-    return value
 
 
 def check_value(value: str, allowed: tuple[str, ...], what: str) -> str:
@@ -156,8 +143,8 @@ class GateRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "phase": redact(self.phase), "when": self.when, "node": redact(self.node), "checks": clean(self.checks),
-            "status": self.status, "report_paths": clean(self.report_paths),
+            "phase": redact(self.phase), "when": self.when, "node": redact(self.node),
+            "checks": redact_tree(self.checks), "status": self.status, "report_paths": redact_tree(self.report_paths),
             "failing": [{k: redact(getattr(f, k)) for k in FAILING_KEYS} for f in self.failing],
             "started_at": self.started_at, "duration_s": self.duration_s, "unreachable": redact(self.unreachable),
         }  # fmt: skip

@@ -21,19 +21,8 @@ from xcatha_verify.facts.network import IP_ADDR_COMMAND, parse_ip_addr_json
 from xcatha_verify.facts.node import NodeFacts, xcat_command
 from xcatha_verify.facts.xcat import parse_cfgloc
 from xcatha_verify.inventory import Inventory, Node
-from xcatha_verify.runbook_engine.edits import (
-    Edit,
-    backup_path,
-    ensure_hba_entries,
-    ensure_hosts_entry,
-    ensure_listen_addresses,
-    hba_required,
-    hosts_names,
-    listen_required,
-    mgtifname_commands,
-    policy_commands,
-    site_master_commands,
-)
+from xcatha_verify.runbook_engine import edits
+from xcatha_verify.runbook_engine.edits import Edit
 from xcatha_verify.runbook_engine.model import StepOutcome
 
 XCAT_COMMAND_TIMEOUT_S = 60
@@ -52,7 +41,7 @@ def _resolver(host: Host):  # noqa: ANN202 - a small closure
 
 
 def _write(host: Host, edit: Edit, stamp: str) -> StepOutcome:
-    backup = backup_path(edit.path, stamp)
+    backup = edits.backup_path(edit.path, stamp)
     # Copy first (keeps owner and mode), then overwrite in place (keeps them on the file too).
     path = shlex.quote(edit.path)
     script = f"cp -p -- {path} {shlex.quote(backup)} && printf %s {shlex.quote(edit.after)} > {path}"
@@ -78,7 +67,7 @@ def _xcat_table_edit(host: Host, table: str, commands: list[list[str]], noop: st
     shown = "\n".join(shlex.join(argv) for argv in commands)
     if dry_run:
         return StepOutcome(0, f"would run:\n{shown}")
-    backup = backup_path(f"/etc/xcat/{table}.csv", stamp)
+    backup = edits.backup_path(f"/etc/xcat/{table}.csv", stamp)
     # The saved copy is also the "before" of the diff: one read of the table through xcatd, not two.
     saved = host.run(xcat_command("tabdump -f %s %s && cat -- %s"), backup, table, backup)
     if saved.rc != 0:
@@ -125,7 +114,7 @@ def prepare_pg_listen(host: Host, inventory: Inventory, node: Node, dry_run: boo
     text = _read(host, path)
     if text is None:
         return _unreadable(path, node)
-    edit = ensure_listen_addresses(text, path, listen_required(inventory), resolve=_resolver(host),
+    edit = edits.ensure_listen_addresses(text, path, edits.listen_required(inventory), resolve=_resolver(host),
                                    read=lambda p: _read(host, p))  # fmt: skip
     return _apply(host, edit, dry_run, _stamp())
 
@@ -142,7 +131,7 @@ def prepare_pg_hba(host: Host, inventory: Inventory, node: Node, dry_run: bool) 
               for a in parse_ip_addr_json(host.check_output(IP_ADDR_COMMAND))]  # fmt: skip
     cfgloc = _read(host, db.cfgloc)
     user = parse_cfgloc(cfgloc).user if cfgloc else "xcatadm"
-    edit = ensure_hba_entries(text, path, hba_required(inventory), db_name=db.name, db_user=user,
+    edit = edits.ensure_hba_entries(text, path, edits.hba_required(inventory), db_name=db.name, db_user=user,
                               server_addresses=server, resolve=_resolver(host),
                               read=lambda p: _read(host, p))  # fmt: skip
     return _apply(host, edit, dry_run, _stamp())
@@ -152,7 +141,7 @@ def prepare_pg_hba(host: Host, inventory: Inventory, node: Node, dry_run: bool) 
 def prepare_hosts(host: Host, inventory: Inventory, node: Node, dry_run: bool) -> StepOutcome:
     """/etc/hosts names the VIP."""
     text = _read(host, "/etc/hosts") or ""
-    edit = ensure_hosts_entry(text, inventory.vip.address, hosts_names(inventory), why="the VIP")
+    edit = edits.ensure_hosts_entry(text, inventory.vip.address, edits.hosts_names(inventory), why="the VIP")
     return _apply(host, edit, dry_run, _stamp())
 
 
@@ -161,7 +150,8 @@ def prepare_mgtifname(host: Host, inventory: Inventory, node: Node, dry_run: boo
     """Every provision network's mgtifname is the VIP's label."""
     vip = inventory.vip
     facts = NodeFacts(host, node, inventory)
-    commands = mgtifname_commands(facts.networks_table, list(inventory.mgt_networks), vip.label, vip=str(vip.address))
+    commands = edits.mgtifname_commands(facts.networks_table, list(inventory.mgt_networks), vip.label,
+                                        vip=str(vip.address))  # fmt: skip
     noop = f"noop: every provision network already has mgtifname={vip.label}"
     return _xcat_table_edit(host, "networks", commands, noop, dry_run, _stamp())
 
@@ -171,7 +161,7 @@ def prepare_site_master(host: Host, inventory: Inventory, node: Node, dry_run: b
     """The site table's master (and nameservers) name the VIP."""
     vip = inventory.vip
     facts = NodeFacts(host, node, inventory)
-    commands = site_master_commands(facts.site_table, str(vip.address), [vip.hostname, vip.short_name])
+    commands = edits.site_master_commands(facts.site_table, str(vip.address), [vip.hostname, vip.short_name])
     noop = "noop: the site table's master (and nameservers) already name the VIP"
     return _xcat_table_edit(host, "site", commands, noop, dry_run, _stamp())
 
@@ -181,6 +171,6 @@ def prepare_policy(host: Host, inventory: Inventory, node: Node, dry_run: bool) 
     """The policy table trusts the shared server certificate's name."""
     facts = NodeFacts(host, node, inventory)
     name = facts.server_cert_cn
-    commands = policy_commands(facts.policy_table, name)
+    commands = edits.policy_commands(facts.policy_table, name)
     return _xcat_table_edit(host, "policy", commands, f"noop: the policy table already trusts {name}", dry_run,
                             _stamp())  # fmt: skip

@@ -18,9 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from xcatha_verify.files import write_atomic
+from xcatha_verify.html import page_templates
 from xcatha_verify.report import redact
 from xcatha_verify.runbook_engine.journal import Journal
 from xcatha_verify.runbook_engine.journal_records import GateRecord
@@ -38,16 +37,10 @@ REPORT_NAME = "index.html"
 OPTION_NAMES = {"from_node": "--from", "to_node": "--to"}
 # Never carried from the original arguments into a suggested command.
 _NOT_REPEATED = frozenset({"runbook", "resume", "break_lock", "dry_run"})
-_FAILED_GATES = ("failed", "error")
+_FAILED_GATES = ("failed",)
 _BAD_STEPS = ("failed", "interrupted")
 
-_env = jinja2.Environment(
-    loader=jinja2.PackageLoader("xcatha_verify.runbook_engine", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_env = page_templates("xcatha_verify.runbook_engine")
 
 
 # --- commands ---------------------------------------------------------------------------------------
