@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from xcatha_verify import inventory as inv_mod
+from xcatha_verify.inventory import reader as inv_mod
 from xcatha_verify.errors import InventoryError, UsageError
 from xcatha_verify.facts.conditions import CONDITIONS
 from xcatha_verify.inventory import (
