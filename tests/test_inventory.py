@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from xcatha_verify.inventory import reader as inv_mod
 from xcatha_verify.errors import InventoryError, UsageError
 from xcatha_verify.facts.conditions import CONDITIONS
 from xcatha_verify.inventory import (
@@ -19,6 +18,7 @@ from xcatha_verify.inventory import (
     load_inventory,
     parse_inventory,
 )
+from xcatha_verify.inventory import model as inv_mod
 from xcatha_verify.shellsafe import is_shell_safe, unsafe_characters
 
 HERE = Path(__file__).parent / "inventories"

@@ -8,7 +8,8 @@ import pytest
 import testinfra
 
 from xcatha_verify.facts.network import FactError
-from xcatha_verify.facts.node import GOCONSERVER_BINARY, XCAT_VERSION_FILE, NodeFacts, parse_psql_tables
+from xcatha_verify.facts.node import GOCONSERVER_BINARY, XCAT_VERSION_FILE, NodeFacts
+from xcatha_verify.facts.xcat import parse_psql_tables
 from xcatha_verify.inventory import load_inventory
 
 INVENTORY = Path(__file__).parent / "inventories" / "minimal.yml"

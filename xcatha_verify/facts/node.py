@@ -9,9 +9,6 @@ on the one connection) and the check's own `run` of the same command collects th
 from __future__ import annotations
 
 import base64
-import csv
-import io
-import json
 import os
 import re
 import shlex
@@ -32,7 +29,8 @@ from xcatha_verify.facts.network import (
     parse_ip_addr_json,
     parse_link_macs,
 )  # fmt: skip
-from xcatha_verify.facts.xcat import parse_tabdump
+from xcatha_verify.facts.system import Mount, parse_findmnt, parse_unit_show
+from xcatha_verify.facts.xcat import enabled_rows, parse_psql_tables, parse_tabdump
 from xcatha_verify.inventory import Inventory, Node, Service
 from xcatha_verify.nodepaths import CONSOLE_LOCK, node_python
 
@@ -54,7 +52,6 @@ XCAT_VERSION_FILE = "/opt/xcat/lib/perl/xCAT/Version.pm"
 _XCAT_VERSION = re.compile(r"'Version '\s*\.\s*'([^']+)'\s*\.\s*'([^']*)'")
 CONSOLE_SERVERS = ("conserver", "goconserver")
 GOCONSERVER_BINARY = "/usr/bin/goconserver"
-ENABLED_VALUES = ("", "0", "no")  # a row xCAT uses: Table.pm reads "disable is NULL or in ('0','no')"
 # iputils' arping, for a node without xcatha-verify: two probes a second apart, then a second more.
 ARPING_DAD = "arping -D -c 2 -w 4 -I %s %s"
 # xcatd's unit environment, then (xcatd running) the XCATCFG lines of the daemon's own environment:
@@ -88,45 +85,10 @@ os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
 @dataclass(frozen=True)
-class Mount:
-    target: str
-    source: str
-    fstype: str
-
-
-@dataclass(frozen=True)
 class CommandOutput:
     rc: int
     stdout: str
     stderr: str
-
-
-def parse_findmnt(text: str) -> dict[str, Mount]:
-    """`findmnt -J -l -o TARGET,SOURCE,FSTYPE` -> target: Mount (the last mount on a target shows)."""
-    try:
-        rows = json.loads(text)["filesystems"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise FactError(f"findmnt -J: unexpected output: {exc}") from exc
-    return {r["target"]: Mount(r["target"], r.get("source") or "", r.get("fstype") or "") for r in rows}
-
-
-def parse_unit_show(text: str, units: list[str]) -> dict[str, tuple[str, str]]:
-    """`systemctl show -p Id,LoadState,ActiveState,UnitFileState U...` -> unit: (active state, boot state).
-
-    Blocks come in argument order, separated by blank lines; a unit that is not installed gets
-    ("not-found", "not-found").
-    """
-    blocks = [dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
-              for block in text.strip().split("\n\n") if block.strip()]  # fmt: skip
-    if len(blocks) != len(units):
-        raise FactError(f"systemctl show: {len(blocks)} blocks for {len(units)} units")
-    states = {}
-    for unit, block in zip(units, blocks, strict=True):
-        if block.get("LoadState") == "not-found":
-            states[unit] = ("not-found", "not-found")
-        else:
-            states[unit] = (block.get("ActiveState") or "unknown", block.get("UnitFileState") or "unknown")
-    return states
 
 
 class NodeFacts:
@@ -376,7 +338,7 @@ class NodeFacts:
         xcat.xcatd proves xcatd reads them, `site_table_through_xcatd`); on MariaDB through xcatd."""
         if self.inventory.database.type != "postgresql":
             return self._table(query)
-        return _enabled(self.once("database-tables", self._read_database_tables)[table])
+        return enabled_rows(self.once("database-tables", self._read_database_tables)[table])
 
     def _psql_tables_command(self) -> tuple[str, ...]:
         db = self.inventory.database
@@ -426,7 +388,7 @@ class NodeFacts:
             rows = parse_tabdump(result.stdout)
         except FactError as exc:
             raise FactError(f"{query} on {self.node.name}: {exc}") from None
-        return _enabled(rows)
+        return enabled_rows(rows)
 
     @property
     def site_domain(self) -> str | None:
@@ -491,23 +453,6 @@ def xcat_command(command: str, timeout_s: float = XCAT_TIMEOUT_S) -> str:
     """`command` (an xCAT client's command line) bounded by `timeout_s`. xCAT's clients exit 255 on
     some errors, which SSH (and testinfra) take for a lost connection: that status becomes 254."""
     return f"timeout {timeout_s:g} {command}; rc=$?; [ $rc -ne 255 ] || rc=254; exit $rc"
-
-
-def _enabled(rows: list[dict[str, str]]) -> list[dict[str, str]]:
-    """The rows xCAT uses (Table.pm: "disable is NULL or in ('0','no')")."""
-    return [row for row in rows if row.get("disable", "").strip().lower() in ENABLED_VALUES]
-
-
-def parse_psql_tables(text: str, tables: tuple[str, ...]) -> dict[str, list[dict[str, str]]]:
-    """What `_psql_tables_command` printed: each table's CSV (header first) after its `@@table NAME` line."""
-    found: dict[str, list[dict[str, str]]] = {}
-    for block in re.split(r"^@@table ", text, flags=re.M)[1:]:
-        name, _, body = block.partition("\n")
-        found[name.strip()] = [{k: v or "" for k, v in row.items()} for row in csv.DictReader(io.StringIO(body))]
-    missing = [t for t in tables if t not in found]
-    if missing:
-        raise FactError(f"psql printed no {', '.join(missing)} table")
-    return found
 
 
 def _assigned(assignments: list[str]) -> str | None:

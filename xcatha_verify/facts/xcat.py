@@ -13,6 +13,7 @@ that might be (part of) the secret.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass, field
 
@@ -182,3 +183,23 @@ def policy_rows_for(rows: list[dict[str, str]], name: str) -> tuple[list[dict[st
     """The policy table's rows naming ``name``, and whether one of them trusts it (``rule=trusted``)."""
     mine = [r for r in rows if r.get("name", "") == name]
     return mine, any(r.get("rule", "").lower() == "trusted" for r in mine)
+
+
+ENABLED_VALUES = ("", "0", "no")  # a row xCAT uses: Table.pm reads "disable is NULL or in ('0','no')"
+
+
+def enabled_rows(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The rows xCAT uses (Table.pm: "disable is NULL or in ('0','no')")."""
+    return [row for row in rows if row.get("disable", "").strip().lower() in ENABLED_VALUES]
+
+
+def parse_psql_tables(text: str, tables: tuple[str, ...]) -> dict[str, list[dict[str, str]]]:
+    """What `_psql_tables_command` printed: each table's CSV (header first) after its `@@table NAME` line."""
+    found: dict[str, list[dict[str, str]]] = {}
+    for block in re.split(r"^@@table ", text, flags=re.M)[1:]:
+        name, _, body = block.partition("\n")
+        found[name.strip()] = [{k: v or "" for k, v in row.items()} for row in csv.DictReader(io.StringIO(body))]
+    missing = [t for t in tables if t not in found]
+    if missing:
+        raise FactError(f"psql printed no {', '.join(missing)} table")
+    return found

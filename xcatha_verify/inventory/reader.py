@@ -19,21 +19,7 @@ from typing import Any, Literal, NoReturn, cast
 import yaml
 
 from xcatha_verify.errors import InventoryError
-from xcatha_verify.inventory.model import (
-    DATABASE_TYPES,
-    DEFAULT_INVENTORY_PATH,
-    DEFAULT_SERVICES,
-    DEFAULT_SHARED_DATA,
-    SERVICE_ROLES,
-    Clock,
-    Database,
-    Inventory,
-    IPAddress,
-    Node,
-    Service,
-    SharedPath,
-    Vip,
-)  # fmt: skip
+from xcatha_verify.inventory import model
 from xcatha_verify.shellsafe import unsafe_characters
 
 _CLUSTER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
@@ -67,7 +53,7 @@ def _key_name(key: object) -> str:
     return key if isinstance(key, str) and re.fullmatch(r"[\w.-]+", key) else repr(key)
 
 
-def _ip(text: str) -> IPAddress | None:
+def _ip(text: str) -> model.IPAddress | None:
     try:
         return ipaddress.ip_address(text)
     except ValueError:
@@ -156,7 +142,7 @@ class _Reader:
             self.fail(f"expected {expected}")
         return self.text(None, expected)
 
-    def address(self, prefix: int | None = None) -> IPAddress:
+    def address(self, prefix: int | None = None) -> model.IPAddress:
         """A unicast address; with `prefix`, also not the network or broadcast address of its IPv4 subnet."""
         ip = _ip(self.value) if isinstance(self.value, str) else None
         if ip is None:
@@ -178,7 +164,7 @@ class _Reader:
 # --- the inventory --------------------------------------------------------------------------------------
 
 
-def _vip(r: _Reader) -> Vip:
+def _vip(r: _Reader) -> model.Vip:
     r.mapping("address", "prefix", "interface", "label", "hostname")
     address = r.get("address").address()
     prefix = r.get("prefix", 24).integer(1, address.max_prefixlen, f"an IPv{address.version} prefix length")
@@ -191,7 +177,7 @@ def _vip(r: _Reader) -> Vip:
         label_r.fail(f"expected '{interface}:<suffix>' on vip.interface, suffix of A-Za-z0-9_, "
                      "at most 15 characters (IFNAMSIZ)")
     hostname = r.get("hostname").hostname("a host name (RFC 1123), e.g. xcatmn.cluster.com")
-    return Vip(address, prefix, interface, label, hostname)
+    return model.Vip(address, prefix, interface, label, hostname)
 
 
 def _target(r: _Reader) -> str:
@@ -216,7 +202,7 @@ def _target(r: _Reader) -> str:
     return value
 
 
-def _node(r: _Reader, vip: Vip) -> Node:
+def _node(r: _Reader, vip: model.Vip) -> model.Node:
     r.mapping("name", "target", "static_ip", "prefix", "network_config")
     name = r.get("name").hostname("a node name (RFC 1123 host name)")
     target = _target(r.get("target"))
@@ -233,10 +219,10 @@ def _node(r: _Reader, vip: Vip) -> Node:
         ip_r.fail(f"expected a subnet containing vip.address {vip.address}, as both nodes must since either "
                   f"may hold the VIP; found {static_ip}/{prefix} in {subnet}", show=False)
     network_config = r.get("network_config", f"/etc/sysconfig/network-scripts/ifcfg-{vip.interface}").path()
-    return Node(name, target, static_ip, prefix, network_config)
+    return model.Node(name, target, static_ip, prefix, network_config)
 
 
-def _nodes(r: _Reader, vip: Vip) -> tuple[Node, ...]:
+def _nodes(r: _Reader, vip: model.Vip) -> tuple[model.Node, ...]:
     items = r.items()
     if len(items) != 2:
         r.fail("expected exactly two nodes (the pair)")
@@ -250,9 +236,9 @@ def _nodes(r: _Reader, vip: Vip) -> tuple[Node, ...]:
     return first, second
 
 
-def _database(r: _Reader) -> Database:
+def _database(r: _Reader) -> model.Database:
     r.mapping("type", "data_dir", "hba_file", "conf_file", "cfgloc", "port", "name")
-    db_type = r.get("type", "postgresql").choice(DATABASE_TYPES)
+    db_type = r.get("type", "postgresql").choice(model.DATABASE_TYPES)
     pg = db_type == "postgresql"
     data_dir = r.get("data_dir", "/var/lib/pgsql/data" if pg else "/var/lib/mysql").path()
     hba_r = r.opt("hba_file")
@@ -261,13 +247,13 @@ def _database(r: _Reader) -> Database:
     cfgloc = r.get("cfgloc", "/etc/xcat/cfgloc").path()
     port = r.get("port", 5432 if pg else 3306).integer(1, 65535, "a TCP port")
     name = r.get("name", "xcatdb").text(_DB_NAME, "a database name of A-Za-z0-9_")
-    return Database(cast("Literal['postgresql', 'mariadb']", db_type), data_dir, hba_file, conf_file,
+    return model.Database(cast("Literal['postgresql', 'mariadb']", db_type), data_dir, hba_file, conf_file,
                     cfgloc, port, name)
 
 
-def _shared_path(r: _Reader, shared_root: str | None) -> SharedPath:
+def _shared_path(r: _Reader, shared_root: str | None) -> model.SharedPath:
     if isinstance(r.value, str):
-        return SharedPath(r.path())
+        return model.SharedPath(r.path())
     if not isinstance(r.value, dict):
         r.fail("expected a path or a mapping {path, mode, source, fstype, root}")
     r.mapping("path", "mode", "source", "fstype", "root")
@@ -285,11 +271,11 @@ def _shared_path(r: _Reader, shared_root: str | None) -> SharedPath:
             r.child("root", None).fail("expected a root (or shared_root) for mode symlink", show=False)
         if _within(path, root) or _within(root, path):
             r.fail(f"expected a path outside its shared root {root} and the root outside the path", show=False)
-    return SharedPath(path, cast("Literal['mount', 'symlink']", mode), source, fstype, root)
+    return model.SharedPath(path, cast("Literal['mount', 'symlink']", mode), source, fstype, root)
 
 
-def _shared_data(r: _Reader, shared_root: str | None) -> tuple[SharedPath, ...]:
-    entries: list[SharedPath] = []
+def _shared_data(r: _Reader, shared_root: str | None) -> tuple[model.SharedPath, ...]:
+    entries: list[model.SharedPath] = []
     for item in r.items():
         entry = _shared_path(item, shared_root)
         if entry.path in (e.path for e in entries):
@@ -300,23 +286,23 @@ def _shared_data(r: _Reader, shared_root: str | None) -> tuple[SharedPath, ...]:
     return tuple(entries)
 
 
-def _services(r: _Reader, db_type: str) -> tuple[Service, ...]:
-    services: list[Service] = []
+def _services(r: _Reader, db_type: str) -> tuple[model.Service, ...]:
+    services: list[model.Service] = []
     for item in r.items():
         if isinstance(item.value, dict):
             role_r = item.mapping("role", "unit").get("role")
-            role = role_r.choice(SERVICE_ROLES, "a service role, one of")
+            role = role_r.choice(model.SERVICE_ROLES, "a service role, one of")
             unit = item.get("unit", role).text(_UNIT, "a systemd unit name of A-Za-z0-9@_.:-")
         else:
             role_r = item
-            role = unit = item.choice(SERVICE_ROLES, "a service role (or {role, unit}), one of")
+            role = unit = item.choice(model.SERVICE_ROLES, "a service role (or {role, unit}), one of")
         if role in (s.role for s in services):
             role_r.fail("expected each service role once")
         if unit in (s.unit for s in services):
             item.fail(f"expected each unit once, {unit} is listed twice", show=False)
-        if role in DATABASE_TYPES and role != db_type:
+        if role in model.DATABASE_TYPES and role != db_type:
             role_r.fail(f"expected a single database role matching database.type ({db_type})")
-        services.append(Service(role, unit))
+        services.append(model.Service(role, unit))
     roles = [s.role for s in services]
     if "ntpd" in roles and "chronyd" in roles:
         r.fail("expected ntpd or chronyd, not both", show=False)
@@ -325,7 +311,7 @@ def _services(r: _Reader, db_type: str) -> tuple[Service, ...]:
     return tuple(services)
 
 
-def parse_inventory(data: object, source: str) -> Inventory:
+def parse_inventory(data: object, source: str) -> model.Inventory:
     """The validated model of already-loaded YAML data; `source` names the file in errors."""
     top = _Reader(source, "", data)
     if data is None:
@@ -340,11 +326,11 @@ def parse_inventory(data: object, source: str) -> Inventory:
     database = _database(top.get("database", {}))
     root_r = top.opt("shared_root")
     shared_root = root_r.path() if root_r else None
-    shared = _shared_data(top.get("shared_data", list(DEFAULT_SHARED_DATA)), shared_root)
+    shared = _shared_data(top.get("shared_data", list(model.DEFAULT_SHARED_DATA)), shared_root)
     if not any(_within(database.data_dir, entry.path) for entry in shared):
         top.child("database.data_dir", database.data_dir).fail(
             "expected a directory inside shared_data, so the standby sees the same database")
-    default_services = [database.type if role == "postgresql" else role for role in DEFAULT_SERVICES]
+    default_services = [database.type if role == "postgresql" else role for role in model.DEFAULT_SERVICES]
     services = _services(top.get("services", default_services), database.type)
     clock_r = top.get("clock", {}).mapping("tolerance_seconds").get("tolerance_seconds", 1.0)
     tolerance = clock_r.value
@@ -368,7 +354,7 @@ def parse_inventory(data: object, source: str) -> Inventory:
         if not isinstance(item.value, bool):
             item.fail("expected true or false")
         switches[key] = item.value
-    return Inventory(source, cluster, vip, nodes, shared, services, database, Clock(float(tolerance)),
+    return model.Inventory(source, cluster, vip, nodes, shared, services, database, model.Clock(float(tolerance)),
                      tuple(networks), ssh_r.path() if ssh_r else None, tuple(fence), **switches)
 
 
@@ -391,9 +377,9 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def load_inventory(path: str | os.PathLike[str] | None = None) -> Inventory:
+def load_inventory(path: str | os.PathLike[str] | None = None) -> model.Inventory:
     """Read, parse and validate the inventory file (default DEFAULT_INVENTORY_PATH)."""
-    source = os.fsdecode(DEFAULT_INVENTORY_PATH if path is None else path)
+    source = os.fsdecode(model.DEFAULT_INVENTORY_PATH if path is None else path)
     try:
         raw = Path(source).read_bytes()
     except FileNotFoundError:
@@ -434,4 +420,4 @@ def load_inventory(path: str | os.PathLike[str] | None = None) -> Inventory:
     return inventory
 
 
-_PARSED: dict[tuple[str, bytes], Inventory] = {}
+_PARSED: dict[tuple[str, bytes], model.Inventory] = {}

@@ -1,0 +1,44 @@
+"""A node's system as util-linux and systemd print it: its mounts (``findmnt -J``) and its units'
+states (``systemctl show``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from xcatha_verify.facts.network import FactError
+
+
+@dataclass(frozen=True)
+class Mount:
+    target: str
+    source: str
+    fstype: str
+
+
+def parse_findmnt(text: str) -> dict[str, Mount]:
+    """`findmnt -J -l -o TARGET,SOURCE,FSTYPE` -> target: Mount (the last mount on a target shows)."""
+    try:
+        rows = json.loads(text)["filesystems"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise FactError(f"findmnt -J: unexpected output: {exc}") from exc
+    return {r["target"]: Mount(r["target"], r.get("source") or "", r.get("fstype") or "") for r in rows}
+
+
+def parse_unit_show(text: str, units: list[str]) -> dict[str, tuple[str, str]]:
+    """`systemctl show -p Id,LoadState,ActiveState,UnitFileState U...` -> unit: (active state, boot state).
+
+    Blocks come in argument order, separated by blank lines; a unit that is not installed gets
+    ("not-found", "not-found").
+    """
+    blocks = [dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+              for block in text.strip().split("\n\n") if block.strip()]  # fmt: skip
+    if len(blocks) != len(units):
+        raise FactError(f"systemctl show: {len(blocks)} blocks for {len(units)} units")
+    states = {}
+    for unit, block in zip(units, blocks, strict=True):
+        if block.get("LoadState") == "not-found":
+            states[unit] = ("not-found", "not-found")
+        else:
+            states[unit] = (block.get("ActiveState") or "unknown", block.get("UnitFileState") or "unknown")
+    return states
