@@ -18,11 +18,6 @@ NODE_XCATHA_DIR = "/etc/xcatha"  # where a site keeps xcatha-verify's inventory 
 NODE_CONTROL_DIR = "/run/xcatha-ssh"
 
 
-def python_for_nodes() -> str:
-    """The interpreter the nodes run the project with (this one: the project is bound into them)."""
-    return sys.executable
-
-
 def make_keys(layout: LabLayout) -> None:
     """The client key (root's, on the machine and in both nodes) and each node's host key."""
     jobs = [(layout.ssh_dir / "id_ed25519", f"xcatha-lab-{layout.name}")]
@@ -79,7 +74,7 @@ def inventory(layout: LabLayout, ssh_config_path: Path) -> str:
 def write_machine_files(layout: LabLayout) -> None:
     """known_hosts, ssh_config and inventory for the machine's shell."""
     (layout.ssh_dir / "known_hosts").write_text(known_hosts(layout))
-    proxy = f"nsenter --net=/run/netns/{layout.switch_ns} {python_for_nodes()} -m xcatha_verify.lab.relay %h %p"
+    proxy = f"nsenter --net=/run/netns/{layout.switch_ns} {sys.executable} -m xcatha_verify.lab.relay %h %p"
     layout.ssh_config.write_text(ssh_config(layout, layout.ssh_dir, layout.control_dir, proxy))
     layout.inventory.write_text(inventory(layout, layout.ssh_config))
 

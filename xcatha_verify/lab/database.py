@@ -26,8 +26,7 @@ from xcatha_verify.lab.layout import (
     LabLayout,
 )
 from xcatha_verify.lab.templating import render
-
-STORAGE_ID = ".xcatha-storage-id"  # see checks: pair.same_storage
+from xcatha_verify.nodepaths import STORAGE_ID_FILE
 
 
 def data_dir(layout: LabLayout) -> Path:
@@ -46,7 +45,7 @@ def create(layout: LabLayout, storage_id: str, initialised: bool = False) -> str
     if not initialised:
         _make_cluster(layout)
     etc_xcat = layout.shared_dir("/etc/xcat")
-    (etc_xcat / STORAGE_ID).write_text(f"{storage_id}\n")
+    (etc_xcat / STORAGE_ID_FILE).write_text(f"{storage_id}\n")
     cfgloc = etc_xcat / "cfgloc"
     cfgloc.write_text(f"Pg:dbname={DB_NAME};host={layout.vip}|{DB_USER}|{password}\n")
     cfgloc.chmod(0o600)

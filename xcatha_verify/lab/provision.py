@@ -21,10 +21,10 @@ from xcatha_verify.lab import access, units, xcatsource
 from xcatha_verify.lab.layer import Layer
 from xcatha_verify.lab.layout import DOMAIN, NODE_NAMES, SHARED_EXPORT, SHARED_PATHS, VIP_HOSTNAME, LabLayout
 from xcatha_verify.lab.templating import render
+from xcatha_verify.nodepaths import STORAGE_RECORD, node_python
 
 # What the daemons' packages create on a RHEL management node (owner).
 PACKAGE_DIRS = {"/var/named": "bind", "/var/lib/dhcp": "root", "/etc/dhcp": "root", "/etc/goconserver": "root"}
-STORAGE_RECORD = "/var/lib/xcatha/storage-id"  # see checks: pair.same_storage
 # Enabled at boot on every management node; the xCAT services never are (the seed's rule).
 ENABLED_AT_BOOT = ("sshd",)
 
@@ -53,7 +53,7 @@ def fstab(layout: LabLayout) -> str:
 
 def populate(layer: Layer, layout: LabLayout, node: str, storage_id: str) -> None:
     peer = next(n for n in NODE_NAMES if n != node)
-    python = access.python_for_nodes()
+    python = node_python()  # the project is bound into the nodes at its own path
     layer.write("/etc/hostname", f"{node}\n")
     layer.write("/etc/machine-id", f"{uuid.uuid4().hex}\n", mode=0o444)
     layer.write("/etc/hosts", hosts_file(layout))
