@@ -4,6 +4,10 @@ A `NodeFacts` wraps a testinfra host (one SSH connection, reused) and memoises e
 parsed output, so ten checks that need the addresses cost one `ip -j addr`. A check may also say
 which of its commands to `start` when the run begins: they run side by side (sessions multiplexed
 on the one connection) and the check's own `run` of the same command collects the result.
+
+The module is the `NodeFacts` class, whole: one property per fact, each beside the reads it shares
+(the batched prefetch, the started commands, the once-per-run cache); the output parsers live in
+the other modules of this package.
 """
 
 from __future__ import annotations
