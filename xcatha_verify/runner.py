@@ -1,7 +1,8 @@
 """Running a phase's checks on nodes: one pytest run per node, in parallel (forked) or in process (gates).
 
-Used by xcatha-verify, by the runbook gates and by drift reports. A node that cannot be reached
-gives status 3 and a message naming it, never a silent pass.
+Used by xcatha-verify, by the runbook gates and by drift reports. Every run ends in a RunResult
+holding the run's RunSummary; a node that cannot be reached gives a summary with no result and the
+reason (`unreachable`), never a silent pass. The forked child itself is forkrun.py's.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
-import json
 import os
 import select
 import subprocess
@@ -17,11 +17,9 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, NoReturn
 
 import pytest
 
@@ -29,6 +27,7 @@ from xcatha_verify import __version__
 from xcatha_verify.checkkit import CHECK_PREFIX, checks_dir, iter_checks
 from xcatha_verify.errors import NodeUnreachable, UsageError
 from xcatha_verify.facts.node import NodeFacts
+from xcatha_verify.forkrun import Child
 from xcatha_verify.inventory import Inventory, Node
 from xcatha_verify.pytest_checks import selected
 from xcatha_verify.report.recorder import SUMMARY
@@ -196,13 +195,13 @@ def run_checks_in_parallel(
     """
     import_for_checks()
     stamp = time.strftime("%Y%m%dT%H%M%S")
-    children: dict[int, _Child] = {}
+    children: dict[int, Child] = {}
     with tempfile.TemporaryDirectory(prefix="xcatha-run-") as handover:
         for index, run in enumerate(runs):
             base = report_base(report_dir, inventory, run, stamp)
             summary_json = Path(f"{base}.json") if "json" in formats else Path(handover) / f"{index}.json"
             argv = pytest_argv(inventory, run, base, formats, keyword, summary_json)[3:]
-            child = _Child.fork(inventory, run, argv, base, summary_json)
+            child = Child.fork(inventory, run, argv, base, summary_json)
             children[child.pid] = child
         results: dict[int, RunResult] = {}
         try:
@@ -217,7 +216,7 @@ def run_checks_in_parallel(
     return [results[pid] for pid in children]
 
 
-def _collected(inventory: Inventory, child: _Child, formats: tuple[str, ...], keyword: str | None) -> RunResult:
+def _collected(inventory: Inventory, child: Child, formats: tuple[str, ...], keyword: str | None) -> RunResult:
     outcome = child.collect()
     if outcome.unreachable:
         return _unreachable(inventory, child.run, outcome.unreachable, child.base, formats, True)
@@ -241,87 +240,6 @@ class _SummaryKeeper:
     @property
     def summary(self) -> RunSummary | None:
         return self.config.stash.get(SUMMARY, None) if self.config is not None else None
-
-
-@dataclass
-class _ChildOutcome:
-    proc: subprocess.CompletedProcess[str]
-    unreachable: str = ""  # why the node could not be reached; the run did not start
-
-
-@dataclass
-class _Child:
-    """One node's check run in a forked child: its output goes to files (no pipe to fill up), and how
-    it ended (pytest's exit status, or why the node was unreachable) to a file of its own."""
-
-    run: NodeRun
-    pid: int
-    pidfd: int
-    files: tuple[IO[bytes], IO[bytes], IO[bytes]]  # stdout, stderr, how it ended
-    base: Path
-    summary_json: Path
-
-    @classmethod
-    def fork(cls, inventory: Inventory, run: NodeRun, args: list[str], base: Path, summary_json: Path) -> _Child:
-        # Closed by close(), which run_checks_in_parallel reaches whatever happens.
-        files = (tempfile.TemporaryFile(), tempfile.TemporaryFile(), tempfile.TemporaryFile())  # noqa: SIM115
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            _child_main(inventory, run, args, files)
-        return cls(run, pid, os.pidfd_open(pid), files, base, summary_json)
-
-    def collect(self) -> _ChildOutcome:
-        _, wait_status = os.waitpid(self.pid, 0)
-        status = os.waitstatus_to_exitcode(wait_status)
-        out, err, ended = (_read(f) for f in self.files)
-        record = json.loads(ended) if ended else {}
-        if record.get("pytest_status") == pytest.ExitCode.INTERRUPTED:
-            raise KeyboardInterrupt
-        proc = subprocess.CompletedProcess(args=[], returncode=record.get("pytest_status", status), stdout=out,
-                                           stderr=err)  # fmt: skip
-        return _ChildOutcome(proc, record.get("unreachable", ""))
-
-    def close(self) -> None:
-        with contextlib.suppress(ChildProcessError, OSError):
-            if os.waitpid(self.pid, os.WNOHANG) == (0, 0):  # still running (Ctrl-C): it got the SIGINT too
-                os.waitpid(self.pid, 0)
-        with contextlib.suppress(OSError):
-            os.close(self.pidfd)
-        for f in self.files:
-            f.close()
-
-
-def _child_main(inventory: Inventory, run: NodeRun, args: list[str], files: tuple[IO[bytes], ...]) -> NoReturn:
-    """The forked child: reach the node, run pytest, record how it ended, leave without the parent's exit handlers."""
-    out, err, ended = files
-    record: dict[str, object] = {"pytest_status": 70}  # EX_SOFTWARE: pytest itself raised
-    try:
-        os.dup2(out.fileno(), 1)  # what anything writes to the descriptors goes to the files too
-        os.dup2(err.fileno(), 2)
-        sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", closefd=False), write_through=True)
-        sys.stderr = io.TextIOWrapper(os.fdopen(2, "wb", closefd=False), write_through=True)
-        try:
-            ensure_reachable(inventory, run.node)
-        except NodeUnreachable as exc:
-            record = {"unreachable": str(exc)}
-        else:
-            record = {"pytest_status": int(pytest.main(args))}
-    except BaseException:  # the child must reach os._exit whatever happened
-        traceback.print_exc()
-    finally:
-        with contextlib.suppress(BaseException):
-            sys.stdout.flush()
-            sys.stderr.flush()
-            ended.write(json.dumps(record).encode())
-            ended.flush()
-        os._exit(0)
-
-
-def _read(file: IO[bytes]) -> str:
-    file.seek(0)
-    return file.read().decode(errors="replace")
 
 
 def _header(inventory: Inventory, run: NodeRun) -> str:
