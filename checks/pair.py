@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from xcatha_verify.checkkit import check, fail, verdict
 from xcatha_verify.errors import NodeUnreachable
 from xcatha_verify.facts.hosts import diff_hosts
-from xcatha_verify.facts.node import NodeFacts
+from xcatha_verify.facts.node import XCAT_VERSION_FILE, NodeFacts
 from xcatha_verify.inventory import Inventory, Node
 from xcatha_verify.nodepaths import STORAGE_RECORD, storage_id_path
 
@@ -66,6 +68,34 @@ def check_hosts_in_sync(request: pytest.FixtureRequest, facts: NodeFacts, peer: 
         expected="the same /etc/hosts entries on both nodes",
         fix=f"copy /etc/hosts from the active node to the other (scp /etc/hosts {peer.name}:/etc/hosts)",
     )
+
+
+def _release(version: str) -> tuple[int, ...] | None:
+    """The numbers of an xCAT version as the node reports it (``2.19.0 (git commit ...)``), None when unknown."""
+    found = re.match(r"(\d+(?:\.\d+)*)", version)
+    return tuple(int(n) for n in found.group(1).split(".")) if found else None
+
+
+@check("pair.same_xcat_version", phases=("pre-deactivate", "pre-activate", "drift"), pair=True)
+def check_same_xcat_version(request: pytest.FixtureRequest, facts: NodeFacts, peer: Node) -> None:
+    """Both nodes have the same xCAT version: the standby takes over the same database, tables and certificates."""
+    other = _peer(request, peer)
+    versions = {facts.node.name: facts.xcat_version, peer.name: other.xcat_version}
+    releases = {name: _release(v) for name, v in versions.items()}
+    if len(set(versions.values())) == 1 and all(releases.values()):
+        return
+    known = {name: r for name, r in releases.items() if r}
+    if len(known) == 2 and len(set(known.values())) == 2:
+        older, newer = sorted(known, key=lambda name: known[name])
+        fix = (f"on {older}: update xCAT to {versions[newer]}, as {newer} has it (the same xCAT packages on both "
+               f"management nodes; xcatd and the databases' tables are shared)")  # fmt: skip
+    elif len(known) == 2:  # the same release, builds apart
+        fix = f"install the same xCAT build on both nodes ({'; '.join(f'{n}: {v}' for n, v in versions.items())})"
+    else:
+        missing = [name for name in versions if name not in known]
+        fix = f"on {', '.join(missing)}: install xCAT ({XCAT_VERSION_FILE} is where its version is read)"
+    fail(observed="; ".join(f"{name}: xCAT {version}" for name, version in versions.items()),
+         expected="the same xCAT version on both management nodes", fix=fix)  # fmt: skip
 
 
 def _offset(a: NodeFacts, b: NodeFacts, tolerance: float) -> tuple[float, float]:

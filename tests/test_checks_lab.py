@@ -109,6 +109,18 @@ def test_each_fault_fails_exactly_its_checks(
     assert {n: ids for n, ids in failing.items() if ids} == expected, out
 
 
+def test_a_different_xcat_version_names_the_node_to_update(lab: Lab, tmp_path: Path) -> None:
+    faults.inject(lab, "xcat-version-differs", "xcatmn2")
+    try:
+        status, failing, out = verify(lab, tmp_path, "drift")
+    finally:
+        faults.repair(lab, "xcat-version-differs", "xcatmn2")
+    assert (status, failing.get("xcatmn1")) == (1, {"pair.same_xcat_version"}), out
+    line = next(line for line in out.splitlines() if " pair.same_xcat_version " in line)
+    assert f"xcatmn2: xCAT {faults.OTHER_XCAT_VERSION}" in line and "xcatmn1: xCAT 2.19.0" in line, line
+    assert "fix: on xcatmn2: update xCAT to 2.19.0" in line, line
+
+
 @pytest.mark.parametrize("fault", ["sshd-down", "link-down"])
 def test_unreachable_node_is_exit_3_and_named(lab: Lab, tmp_path: Path, fault: str) -> None:
     faults.inject(lab, fault, "xcatmn2")

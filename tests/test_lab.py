@@ -198,6 +198,7 @@ FAULT_CASES = [
     ("pg-listen-missing", "xcatmn2", {"pg_listen"}),
     ("pg-hba-missing", "xcatmn1", {"pg_hba"}),
     ("hosts-differ", "xcatmn2", {"hosts"}),
+    ("xcat-version-differs", "xcatmn2", {"xcat_version"}),
     ("clock-skew", "xcatmn2", {"clock_skewed"}),
     ("xcatd-hung", "xcatmn1", {"xcatd_answers"}),
     ("pg-cannot-start", "xcatmn2", {"pg_socket_dir_ok"}),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from xcatha_verify.checkkit import checks_for
 from xcatha_verify.errors import UsageError
 from xcatha_verify.inventory import Service, load_inventory
 from xcatha_verify.runbook_engine import loading
@@ -57,6 +58,8 @@ def test_unplanned_activate_leaves_out_the_checks_that_need_the_peer() -> None:
     runbook = loading.load(loading.find_runbook("activate"), loading.context(inventory, node, unplanned=True))
     assert runbook.phases[0].gate_before is not None
     assert "pair.peer_deactivated" in runbook.phases[0].gate_before.exclude
+    # Every check that needs the (fenced) peer is left out, whatever checks the catalogue holds.
+    assert {c.id for c in checks_for("pre-activate") if c.pair} <= set(runbook.phases[0].gate_before.exclude)
     assert "vip.free_on_network" not in runbook.phases[0].gate_before.exclude  # the VIP must be silent
     assert "pair.same_storage" in runbook.phases[-1].gate_after.exclude
 

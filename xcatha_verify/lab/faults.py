@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xcatha_verify.errors import LabError, UsageError
+from xcatha_verify.facts.node import XCAT_VERSION_FILE
 from xcatha_verify.lab.lab import Lab
 from xcatha_verify.lab.layout import PG_DATA, SHARED_PATHS
 
@@ -25,6 +26,9 @@ CLOCK_SKEW_MARK = "# xcatha-lab fault clock-skew"
 CLOCK_SKEW_LINES = f"export LD_PRELOAD={FAKETIME_LIB} FAKETIME={CLOCK_SKEW}  {CLOCK_SKEW_MARK}\n"
 ROGUE_HOSTS_LINE = "192.0.2.99\trogue.cluster.test rogue\n"
 SERVICE_ENABLED = "dhcpd"
+# The version file of xCAT's Perl library (facts/node.py reads it) and the changed copy bound over it.
+XCAT_VERSION_COPY = "/run/xcatha-fault-Version.pm"
+OTHER_XCAT_VERSION = "2.18.0"
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,22 @@ def _hosts_differ_repair(lab: Lab, node: str) -> None:
     lab.path(node, "/etc/hosts").write_text(str(_take(lab, "hosts-differ", node)["original"]))
 
 
+def _xcat_version_differs(lab: Lab, node: str) -> None:
+    # The node's /opt/xcat is the shared assembled tree, bound read-only: a changed copy of the one
+    # file that carries the version is bound over it, in this node's mount namespace only.
+    text = lab.run(node, ["cat", XCAT_VERSION_FILE]).stdout
+    changed = re.sub(r"('(?:Version )?'\s*\.\s*')[0-9][0-9.]*", rf"\g<1>{OTHER_XCAT_VERSION}", text)
+    if changed == text:
+        raise LabError(f"{XCAT_VERSION_FILE} on {node} carries no version this fault can change")
+    lab.run(node, ["sh", "-c", 'cat > "$1" && mount --bind "$1" "$2"', "sh", XCAT_VERSION_COPY, XCAT_VERSION_FILE],
+            input_text=changed)  # fmt: skip
+
+
+def _xcat_version_differs_repair(lab: Lab, node: str) -> None:
+    lab.run(node, ["sh", "-c", 'umount "$1" 2>/dev/null || true; rm -f "$2"', "sh", XCAT_VERSION_FILE,
+                   XCAT_VERSION_COPY])  # fmt: skip
+
+
 def _clock_skew(lab: Lab, node: str) -> None:
     # libfaketime for what the clock check reads (`date` in root's SSH sessions), not for the whole
     # node: preloaded into PID 1, journald, timers and sshd it would skew the machine the check runs
@@ -245,6 +265,8 @@ FAULTS: dict[str, Fault] = {
             lambda lab, node: _restore_shared(lab, "pg-hba-missing", node),
         ),
         Fault("hosts-differ", "this node's /etc/hosts has an extra entry", _hosts_differ, _hosts_differ_repair),
+        Fault("xcat-version-differs", f"this node's xCAT says it is version {OTHER_XCAT_VERSION}",
+              _xcat_version_differs, _xcat_version_differs_repair),
         Fault(
             "clock-skew", f"this node's clock runs {CLOCK_SKEW} ahead (libfaketime)", _clock_skew, _clock_skew_repair
         ),
