@@ -88,7 +88,7 @@ def check_same_xcat_version(request: pytest.FixtureRequest, facts: NodeFacts, pe
     if len(known) == 2 and len(set(known.values())) == 2:
         older, newer = sorted(known, key=lambda name: known[name])
         fix = (f"on {older}: update xCAT to {versions[newer]}, as {newer} has it (the same xCAT packages on both "
-               f"management nodes; xcatd and the databases' tables are shared)")  # fmt: skip
+               f"management nodes; the database and its tables are shared)")  # fmt: skip
     elif len(known) == 2:  # the same release, builds apart
         fix = f"install the same xCAT build on both nodes ({'; '.join(f'{n}: {v}' for n, v in versions.items())})"
     else:

@@ -26,7 +26,7 @@ CLOCK_SKEW_MARK = "# xcatha-lab fault clock-skew"
 CLOCK_SKEW_LINES = f"export LD_PRELOAD={FAKETIME_LIB} FAKETIME={CLOCK_SKEW}  {CLOCK_SKEW_MARK}\n"
 ROGUE_HOSTS_LINE = "192.0.2.99\trogue.cluster.test rogue\n"
 SERVICE_ENABLED = "dhcpd"
-# The version file of xCAT's Perl library (facts/node.py reads it) and the changed copy bound over it.
+# xcat-version-differs: where it keeps its changed copy of xCAT's Version.pm, and the version the copy says.
 XCAT_VERSION_COPY = "/run/xcatha-fault-Version.pm"
 OTHER_XCAT_VERSION = "2.18.0"
 
