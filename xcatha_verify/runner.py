@@ -47,6 +47,7 @@ class NodeRun:
     with_pair: bool = False  # drift: this run also runs the pair checks
     only: tuple[str, ...] = ()  # these check ids instead of the phase's (a runbook gate)
     exclude: tuple[str, ...] = ()
+    unreachable: str = ""  # drift: why planning could not reach the node (it is not asked again)
 
 
 @dataclass
@@ -73,10 +74,12 @@ def plan_runs(inventory: Inventory, nodes: list[Node], phase: str) -> list[NodeR
     if phase != "drift":
         return [NodeRun(n, phase) for n in nodes]
     evidence: dict[str, tuple[bool, bool]] = {}
+    unreachable: dict[str, str] = {}
     for node in nodes:
         try:
             facts = NodeFacts(ensure_reachable(inventory, node), node, inventory)
-        except NodeUnreachable:
+        except NodeUnreachable as exc:
+            unreachable[node.name] = str(exc)
             continue
         first_shared = inventory.shared_data[0]
         connected = first_shared.path in facts.mounts if first_shared.mode == "mount" else False
@@ -85,9 +88,10 @@ def plan_runs(inventory: Inventory, nodes: list[Node], phase: str) -> list[NodeR
     active = ranked[0] if ranked and evidence[ranked[0]][0] else None
     pair_runner = active or (ranked[0] if ranked else nodes[0].name)
     return [
-        NodeRun(n, "drift", role="active" if n.name == active else "standby", with_pair=n.name == pair_runner)
+        NodeRun(n, "drift", role="active" if n.name == active else "standby", with_pair=n.name == pair_runner,
+                unreachable=unreachable.get(n.name, ""))
         for n in nodes
-    ]
+    ]  # fmt: skip
 
 
 def report_base(report_dir: str | os.PathLike[str], inventory: Inventory, run: NodeRun, stamp: str) -> Path:
@@ -190,19 +194,25 @@ def run_checks_in_parallel(
     Forking (not a new interpreter per node) spares every node an interpreter's start and pytest's
     imports, made once here first: about a quarter second of each node's run. The children are
     forked from this one thread before any other thread of this module exists, and each checks
-    its node's reachability itself, so a node that does not answer delays no other. A child hands
-    its results over as the JSON summary it writes (`RunSummary.load` reads it back).
+    its node's reachability itself, so a node that does not answer delays no other (one that
+    planning found unreachable, `NodeRun.unreachable`, is not asked again: no second connection
+    timeout). A child hands its results over as the JSON summary it writes (`RunSummary.load`).
     """
     import_for_checks()
     stamp = time.strftime("%Y%m%dT%H%M%S")
     children: dict[int, Child] = {}
+    order: list[int | RunResult] = []  # per run: its child's pid, or its result when no child was needed
     with tempfile.TemporaryDirectory(prefix="xcatha-run-") as handover:
         for index, run in enumerate(runs):
             base = report_base(report_dir, inventory, run, stamp)
+            if run.unreachable:
+                order.append(_unreachable(inventory, run, run.unreachable, base, formats, True))
+                continue
             summary_json = Path(f"{base}.json") if "json" in formats else Path(handover) / f"{index}.json"
             argv = pytest_argv(inventory, run, base, formats, keyword, summary_json)[3:]
             child = Child.fork(inventory, run, argv, base, summary_json)
             children[child.pid] = child
+            order.append(child.pid)
         results: dict[int, RunResult] = {}
         try:
             while len(results) < len(children):
@@ -213,7 +223,7 @@ def run_checks_in_parallel(
         finally:
             for child in children.values():
                 child.close()
-    return [results[pid] for pid in children]
+    return [results[item] if isinstance(item, int) else item for item in order]
 
 
 def _collected(inventory: Inventory, child: Child, formats: tuple[str, ...], keyword: str | None) -> RunResult:
