@@ -18,12 +18,10 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from xcatha_verify import __version__
 from xcatha_verify.checkkit import CHECK_PREFIX, checks_dir, iter_checks
 from xcatha_verify.errors import NodeUnreachable, UsageError
 from xcatha_verify.facts.node import NodeFacts
@@ -31,7 +29,7 @@ from xcatha_verify.forkrun import Child
 from xcatha_verify.inventory import Inventory, Node
 from xcatha_verify.pytest_checks import selected
 from xcatha_verify.report.recorder import SUMMARY
-from xcatha_verify.report.records import SUMMARY_CHECK, CheckResult, RunSummary, SummaryUnreadable
+from xcatha_verify.report.records import RunSummary, SummaryUnreadable
 from xcatha_verify.targets import ensure_reachable, hostspec
 
 FORMATS = ("html", "junit", "json")
@@ -258,18 +256,12 @@ def _header(inventory: Inventory, run: NodeRun) -> str:
     )
 
 
-def _empty_summary(inventory: Inventory, run: NodeRun) -> RunSummary:
-    now = datetime.now().astimezone().isoformat(timespec="seconds")
-    return RunSummary(__version__, inventory.cluster, run.node.name, run.phase, now, inventory.source,
-                      finished_at=now)  # fmt: skip
-
-
 def _unreachable(
     inventory: Inventory, run: NodeRun, why: str, base: Path, formats: tuple[str, ...], echo: bool
 ) -> RunResult:
     """The result of a node that could not be reached; its JSON summary says why (no other report)."""
-    summary = _empty_summary(inventory, run)
-    summary.unreachable = why
+    summary = RunSummary.standing_in(run.node.name, run.phase, cluster=inventory.cluster,
+                                     inventory=inventory.source, unreachable=why)  # fmt: skip
     reports = []
     if "json" in formats:
         summary.write_json(f"{base}.json")
@@ -280,11 +272,8 @@ def _unreachable(
 
 
 def _summary_lost(inventory: Inventory, run: NodeRun, why: str) -> RunSummary:
-    """A summary standing for one that was not written or cannot be read: one errored result, so a run
-    never passes silently."""
-    summary = _empty_summary(inventory, run)
-    summary.results.append(CheckResult(SUMMARY_CHECK, run.node.name, run.phase, "error", message=why))
-    return summary
+    return RunSummary.standing_in(run.node.name, run.phase, cluster=inventory.cluster, inventory=inventory.source,
+                                  lost=why)  # fmt: skip
 
 
 def _refuse_failed_run(run: NodeRun, keyword: str | None, proc: subprocess.CompletedProcess[str]) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from xcatha_verify import __version__
 from xcatha_verify.errors import EXIT_FAILED, EXIT_UNREACHABLE, UsageError
 from xcatha_verify.report import redact
-from xcatha_verify.report.records import SUMMARY_CHECK, CheckResult, RunSummary, SummaryUnreadable
+from xcatha_verify.report.records import RunSummary, SummaryUnreadable
 
 if TYPE_CHECKING:
     from xcatha_verify.runner import RunResult
@@ -58,13 +58,12 @@ class NodeOutcome:
         try:
             summary = RunSummary.load(summary_json)
         except SummaryUnreadable as exc:
-            summary = RunSummary("", "", node, "drift", "", "", results=[
-                CheckResult(SUMMARY_CHECK, node, "drift", "error", message=str(exc))])  # fmt: skip
+            summary = RunSummary.standing_in(node, "drift", lost=str(exc))
         return cls(node, role, summary, summary_json)
 
     @classmethod
     def unreachable(cls, node: str, role: str | None, why: str) -> NodeOutcome:
-        return cls(node, role, RunSummary("", "", node, "drift", "", "", unreachable=why or "unreachable"))
+        return cls(node, role, RunSummary.standing_in(node, "drift", unreachable=why or "unreachable"))
 
 
 @dataclass

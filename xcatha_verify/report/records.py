@@ -16,9 +16,11 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from xcatha_verify import __version__
 from xcatha_verify.errors import XcathaError
 from xcatha_verify.files import write_atomic
 
@@ -164,6 +166,17 @@ class RunSummary:
             "unreachable": self.unreachable,
         }
         return dict(redact_tree(data))
+
+    @classmethod
+    def standing_in(cls, node: str, phase: str, *, cluster: str = "", inventory: str = "", unreachable: str = "",
+                    lost: str = "") -> RunSummary:  # fmt: skip
+        """A summary written here, not by a check run: for a node that could not be reached (`unreachable`,
+        no result), or for one whose summary was not written or cannot be read (`lost`: one errored
+        result, SUMMARY_CHECK, so a run never passes silently)."""
+        now = datetime.now().astimezone().isoformat(timespec="seconds")
+        results = [CheckResult(SUMMARY_CHECK, node, phase, "error", message=lost)] if lost else []
+        return cls(__version__, cluster, node, phase, now, inventory, finished_at=now, results=results,
+                   unreachable=unreachable)  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "summary") -> RunSummary:
