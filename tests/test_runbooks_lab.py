@@ -18,7 +18,7 @@ from tests.observe import snapshot
 from xcatha_verify.lab import faults
 from xcatha_verify.lab.fixture import SESSION_LAB, own_lab
 from xcatha_verify.lab.lab import Lab
-from xcatha_verify.lab.layout import DB_NAME, DB_USER, VIP_HOSTNAME, LabLayout
+from xcatha_verify.lab.layout import DB_NAME, DB_USER, LabLayout
 
 pytestmark = pytest.mark.lab
 BIN = Path(sys.executable).parent
@@ -317,38 +317,3 @@ def test_failover_killed_with_sigkill_resumes_to_one_holder_and_loses_nothing(
     assert check.returncode == 0, check.stdout
 
 
-def test_xcatha_py_extras_hostname_and_resolv_conf_follow_the_vip(rlab: Lab, tmp_path: Path) -> None:
-    source = active_node(rlab)
-    target = next(n for n in NODES if n != source)
-    inventory = tmp_path / "inventory.yml"
-    inventory.write_text(rlab.layout.inventory.read_text() + "vip_hostname: true\nvip_nameserver: true\n")
-    vip_name = VIP_HOSTNAME
-    resolv = {n: rlab.path(n, "/etc/resolv.conf").read_text() for n in NODES}
-
-    def failover(old: str, new: str) -> None:
-        proc = subprocess.run(
-            [str(BIN / "xcatha-run"), "failover", "--from", old, "--to", new, "--yes", "--inventory", str(inventory),
-             "--report-dir", str(tmp_path)], capture_output=True, text=True, check=False, timeout=600,
-            stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-
-    def hostname(node: str) -> str:
-        return rlab.run(node, ["hostname"]).stdout.strip()
-
-    try:
-        failover(source, target)
-        assert hostname(target) == vip_name and hostname(source) == source
-        assert rlab.path(target, "/etc/resolv.conf").read_text() == f"nameserver {rlab.layout.vip}\n" + resolv[target]
-        assert (rlab.layout.shared_dir("/etc/xcat") / "ha_mn").read_text() == f"{target}\n"
-        failover(target, source)  # and back: the deactivated node gets its own name again
-        assert hostname(source) == vip_name and hostname(target) == target
-        assert (rlab.layout.shared_dir("/etc/xcat") / "ha_mn").read_text() == f"{source}\n"
-        # Written once: a second activation's step finds the line there and adds nothing.
-        assert rlab.path(target, "/etc/resolv.conf").read_text().count(f"nameserver {rlab.layout.vip}") == 1
-    finally:
-        for node in NODES:
-            rlab.run(node, ["hostname", node])
-            rlab.write(node, "/etc/resolv.conf", resolv[node])
-        (rlab.layout.shared_dir("/etc/xcat") / "ha_mn").unlink(missing_ok=True)
-    assert active_node(rlab) == source

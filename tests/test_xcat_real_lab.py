@@ -22,7 +22,7 @@ from xcatha_verify.inventory import load_inventory
 from xcatha_verify.lab import snapshot
 from xcatha_verify.lab.fixture import SESSION_LAB, own_lab
 from xcatha_verify.lab.lab import Lab
-from xcatha_verify.lab.layout import LabLayout
+from xcatha_verify.lab.layout import VIP_HOSTNAME, LabLayout
 from xcatha_verify.runbook_engine import loading
 
 pytestmark = pytest.mark.lab
@@ -60,6 +60,12 @@ def test_the_nodes_run_the_real_xcatd_on_the_shared_database(xlab: Lab) -> None:
 
 
 def test_planned_failover_there_and_back_three_times_with_real_xcat(xlab: Lab, tmp_path: Path) -> None:
+    # From the second time there, with xcatha.py's extras on (hostname and resolv.conf follow the VIP):
+    # they ride on these failovers rather than on two more of their own.
+    extras = tmp_path / "inventory-extras.yml"
+    extras.write_text(xlab.layout.inventory.read_text() + "vip_hostname: true\nvip_nameserver: true\n")
+    resolv = {n: xlab.path(n, "/etc/resolv.conf").read_text() for n in NODES}
+    ha_mn = xlab.layout.shared_dir("/etc/xcat") / "ha_mn"
     expected_view = {"dhcp": str(xlab.layout.compute_ip("cn1")),
                      "dns": {name: [str(xlab.layout.compute_ip(name))] for name in ("cn1", "cn2")},
                      "http": f"xcatha-lab {xlab.layout.name} /install\n",
@@ -82,7 +88,14 @@ def test_planned_failover_there_and_back_three_times_with_real_xcat(xlab: Lab, t
             assert _xcat(xlab, source, "chdef", "-t", "node", "-o", "cn1", f"usercomment={token}").returncode == 0
             psql_via_vip(xlab, f"INSERT INTO failover_rows VALUES ({n}, '{token}')", target)
             written.append(token)
-            _failover(xlab, source, target, tmp_path / f"run-{n}")
+            inventory = extras if n >= 3 else xlab.layout.inventory
+            _failover(xlab, source, target, tmp_path / f"run-{n}", inventory)
+            if n >= 3:  # the active node carries the VIP's name and asks the VIP's named first; the other its own
+                assert _hostname(xlab, target) == VIP_HOSTNAME and _hostname(xlab, source) == source
+                assert ha_mn.read_text() == f"{target}\n"
+                nameserver = f"nameserver {xlab.layout.vip}\n"
+                # Written once: activating a node a second time (round 5) finds the line there, adds nothing.
+                assert xlab.path(target, "/etc/resolv.conf").read_text() == nameserver + resolv[target]
             console = "conserver" if n == 1 else "goconserver"  # see below
             assert role_problems(xlab, active=target, console=console) == []  # every unit disabled at boot
             if n == 1:
@@ -112,13 +125,17 @@ def test_planned_failover_there_and_back_three_times_with_real_xcat(xlab: Lab, t
             # The cluster follows the VIP: DHCP, DNS, HTTP and TFTP now come from the new active node.
             assert cluster_view(xlab) == expected_view, f"after failover {n} to {target}"
             drift = subprocess.run(
-                [str(BIN / "xcatha-verify"), "--inventory", str(xlab.layout.inventory), "drift", "--report-dir",
+                [str(BIN / "xcatha-verify"), "--inventory", str(inventory), "drift", "--report-dir",
                  str(tmp_path / "drift"), "--format", "json"], capture_output=True, text=True, check=False,
                 timeout=300,
             )  # fmt: skip
             assert drift.returncode == 0, drift.stdout
-    finally:  # back to the lab's console server: conserver, as console.lock says
+    finally:  # back to the lab's console server (conserver, as console.lock says), names and resolvers
         lock.write_text("conserver\n")
+        for node in NODES:
+            xlab.run(node, ["hostname", node])
+            xlab.write(node, "/etc/resolv.conf", resolv[node])
+        ha_mn.unlink(missing_ok=True)
         active = _active_node(xlab)
         xlab.systemctl(active, "stop", "goconserver")
         xlab.systemctl(active, "start", "conserver")
@@ -194,10 +211,16 @@ def _run_id(report_dir: Path) -> str:
     return str(json.loads(next(report_dir.glob("*/journal.json")).read_text())["run_id"])
 
 
-def _failover(lab: Lab, source: str, target: str, report_dir: Path) -> subprocess.CompletedProcess[str]:
+def _hostname(lab: Lab, node: str) -> str:
+    return lab.run(node, ["hostname"]).stdout.strip()
+
+
+def _failover(
+    lab: Lab, source: str, target: str, report_dir: Path, inventory: Path
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
         [str(BIN / "xcatha-run"), "failover", "--from", source, "--to", target, "--yes", "--inventory",
-         str(lab.layout.inventory), "--report-dir", str(report_dir)],
+         str(inventory), "--report-dir", str(report_dir)],
         capture_output=True, text=True, check=False, timeout=600, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr

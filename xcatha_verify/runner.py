@@ -30,7 +30,7 @@ from xcatha_verify.inventory import Inventory, Node
 from xcatha_verify.pytest_checks import selected
 from xcatha_verify.report.recorder import SUMMARY
 from xcatha_verify.report.records import RunSummary, SummaryUnreadable
-from xcatha_verify.targets import ensure_reachable, hostspec
+from xcatha_verify.targets import ensure_reachable, give_up_on, hostspec
 
 FORMATS = ("html", "junit", "json")
 _print_lock = threading.Lock()
@@ -78,6 +78,7 @@ def plan_runs(inventory: Inventory, nodes: list[Node], phase: str) -> list[NodeR
             facts = NodeFacts(ensure_reachable(inventory, node), node, inventory)
         except NodeUnreachable as exc:
             unreachable[node.name] = str(exc)
+            give_up_on(inventory, node, str(exc))  # the peer's pair checks do not wait for it again
             continue
         first_shared = inventory.shared_data[0]
         connected = first_shared.path in facts.mounts if first_shared.mode == "mount" else False
