@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from xcatha_verify import vip as vipmod
 from xcatha_verify.errors import LabUnsupported, UsageError
 from xcatha_verify.inventory import load_inventory
 from xcatha_verify.lab import faults
+from xcatha_verify.lab import snapshot as kept_setup
 from xcatha_verify.lab.lab import Lab, preflight
 from xcatha_verify.lab.layout import DB_NAME, DB_USER, SERVICES, SHARED_PATHS, STATE_ROOT, LabLayout
 from xcatha_verify.lab.node import cgroup2_root
@@ -397,14 +399,46 @@ def test_power_commands_and_a_crashed_node(lab: Lab) -> None:
     assert role_problems(lab, active="xcatmn1") == []
 
 
-def test_down_after_a_crashed_node_and_without_a_state_file_leaves_nothing(lab: Lab) -> None:
+def test_second_lab_starts_from_the_kept_set_up_and_down_after_a_crash_without_state_leaves_nothing(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """xCAT's one-time set-up is kept per layout (snapshot.py): a second lab unpacks it, with secrets of its own.
+
+    The same lab then has a node crashed, the other hung and its state file lost, and `down` still
+    leaves nothing (one lab for both: each up costs a dozen seconds).
+    """
+    kept = kept_setup.path_for(lab.layout)  # the session lab's layout: its set-up is kept by now
+    assert kept.is_file() and kept.stat().st_mode & 0o777 == 0o600  # it holds xCAT's CA key
+    saved_at = kept.stat().st_mtime_ns
+    with tarfile.open(kept) as archive:
+        names = archive.getnames()
+    assert "shared/etc-xcat/cfgloc" not in names and "shared/etc-xcat/.xcatha-storage-id" not in names
+    assert "node/home/conserver/.xcat/client-cert.pem" in names and "node/etc/hosts" in names
     name = f"{lab.layout.name}d"
-    layout = LabLayout(name)  # the session lab's subnet: labs are apart by name, and xCAT's set-up is kept for it
+    layout = LabLayout(name)  # the session lab's subnet: labs are apart by name
     _xcatha_lab("--name", name, "up")
     try:
-        other = Lab.load(name)
-        faults.inject(other, "node-crashed", "xcatmn1")
-        faults.inject(other, "node-hung", "xcatmn2")
+        second = Lab.load(name)
+        assert kept.stat().st_mtime_ns == saved_at  # unpacked, not made again
+        assert second.db_password != lab.db_password
+        assert second.state["storage_id"] != lab.state["storage_id"]
+        cfgloc = second.layout.shared_dir("/etc/xcat") / "cfgloc"
+        assert cfgloc.read_text().endswith(f"|{second.db_password}\n") and cfgloc.stat().st_mode & 0o777 == 0o600
+        # The rows xCAT's set-up wrote, read by the real xcatd through the new password.
+        site = second.run("xcatmn1", ["lsdef", "-t", "site", "-i", "master"], input_text="").stdout
+        assert f"master={second.layout.vip}" in site
+        cn2 = second.run("xcatmn1", ["lsdef", "cn2"], input_text="").stdout
+        assert "ip=" + str(second.layout.compute_ip("cn2")) in cn2
+        for node in ("xcatmn1", "xcatmn2"):  # both nodes have what xCAT's set-up leaves on a node
+            owner = second.run(node, ["stat", "-c", "%U", "/home/conserver/.xcat/client-cert.pem"], check=False)
+            assert owner.stdout.strip() == "conserver", owner.stderr
+            assert "cn1" in second.path(node, "/etc/hosts").read_text()
+        argv = [str(BIN / "xcatha-verify"), "--inventory", str(second.layout.inventory), "--report-dir",
+                str(tmp_path), "--node", "xcatmn1", "active"]  # fmt: skip
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        faults.inject(second, "node-crashed", "xcatmn1")
+        faults.inject(second, "node-hung", "xcatmn2")
         layout.state_file.unlink()
         assert _traces(layout) != []
     finally:

@@ -315,5 +315,3 @@ def test_failover_killed_with_sigkill_resumes_to_one_holder_and_loses_nothing(
     assert psql(rlab, "SELECT token FROM killed_rows ORDER BY token").split() == before
     check = drift(rlab, tmp_path)
     assert check.returncode == 0, check.stdout
-
-

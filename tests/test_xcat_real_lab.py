@@ -1,8 +1,8 @@
 """xCAT 2.19 itself in both nodes, on the shared PostgreSQL: failovers there and back, xCAT's view after each.
 
 Its own lab (the session lab's layout under another name: labs never share anything but the kept
-xCAT set-up): these tests move the pair three times there and back, stop xcatd and the database,
-and build a second lab of the same layout from the kept set-up.
+xCAT set-up): these tests move the pair three times there and back and stop xcatd and the database.
+(A second lab unpacking the kept set-up is test_lab's.)
 """
 
 from __future__ import annotations
@@ -10,16 +10,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tarfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.observe import cluster_view, psql_via_vip, role_problems
 from xcatha_verify.inventory import load_inventory
-from xcatha_verify.lab import snapshot
 from xcatha_verify.lab.fixture import SESSION_LAB, own_lab
 from xcatha_verify.lab.lab import Lab
 from xcatha_verify.lab.layout import VIP_HOSTNAME, LabLayout
@@ -282,37 +280,3 @@ def test_prepare_puts_back_site_master_and_the_policy_row_with_a_backup(xlab: La
     second = prepare()
     assert "the policy table already trusts xcatmn1" in second.stdout
     assert "the site table's master (and nameservers) already name the VIP" in second.stdout
-
-
-def test_a_second_lab_of_the_layout_starts_from_the_kept_set_up(
-    xlab: Lab, lab_factory: Callable[..., Lab], tmp_path: Path
-) -> None:
-    """xCAT's one-time set-up is kept per layout (snapshot.py); a second lab unpacks it, with secrets of its own.
-
-    A lab of its own (it must be built while the kept set-up exists), on the module lab's layout.
-    """
-    kept = snapshot.path_for(xlab.layout)
-    assert kept.is_file() and kept.stat().st_mode & 0o777 == 0o600  # it holds xCAT's CA key
-    saved_at = kept.stat().st_mtime_ns
-    with tarfile.open(kept) as archive:
-        names = archive.getnames()
-    assert "shared/etc-xcat/cfgloc" not in names and "shared/etc-xcat/.xcatha-storage-id" not in names
-    assert "node/home/conserver/.xcat/client-cert.pem" in names and "node/etc/hosts" in names
-    second = lab_factory(f"{SESSION_LAB}y", str(xlab.layout.subnet))
-    assert kept.stat().st_mtime_ns == saved_at  # unpacked, not made again
-    assert second.db_password != xlab.db_password
-    assert second.state["storage_id"] != xlab.state["storage_id"]
-    cfgloc = second.layout.shared_dir("/etc/xcat") / "cfgloc"
-    assert cfgloc.read_text().endswith(f"|{second.db_password}\n") and cfgloc.stat().st_mode & 0o777 == 0o600
-    # The rows xCAT's set-up wrote, read by the real xcatd through the new password.
-    site = _xcat(second, "xcatmn1", "lsdef", "-t", "site", "-i", "master").stdout
-    assert f"master={second.layout.vip}" in site
-    assert "ip=" + str(second.layout.compute_ip("cn2")) in _xcat(second, "xcatmn1", "lsdef", "cn2").stdout
-    for node in NODES:  # both nodes have what xCAT's set-up leaves on a node
-        owner = second.run(node, ["stat", "-c", "%U", "/home/conserver/.xcat/client-cert.pem"], check=False)
-        assert owner.stdout.strip() == "conserver", owner.stderr
-        assert "cn1" in second.path(node, "/etc/hosts").read_text()
-    argv = [str(BIN / "xcatha-verify"), "--inventory", str(second.layout.inventory), "--report-dir", str(tmp_path),
-            "--node", "xcatmn1", "active"]  # fmt: skip
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
