@@ -6,22 +6,23 @@ import re
 
 import pytest
 
-from xcatha_verify.checkkit import check, fail, verdict
+from xcatha_verify.checkkit import ON_SHARED_DATA, blocked, check, fail, verdict
 from xcatha_verify.errors import NodeUnreachable
 from xcatha_verify.facts.hosts import diff_hosts
 from xcatha_verify.facts.node import XCAT_VERSION_FILE, NodeFacts
 from xcatha_verify.inventory import Inventory, Node
 from xcatha_verify.nodepaths import STORAGE_RECORD, storage_id_path
+from xcatha_verify.report.records import UNREACHABLE_CAUSE
 
 CLOCK_SAMPLES = 3
 
 
 def _peer(request: pytest.FixtureRequest, peer: Node) -> NodeFacts:
+    """The peer's facts; an unreachable peer blocks the pair check (it is no verdict on either node)."""
     try:
         return request.getfixturevalue("peer_facts")
     except NodeUnreachable as exc:
-        fail(observed=str(exc), expected=f"{peer.name} reachable for the pair checks",
-                fix=f"check ssh to {peer.name} ({peer.target}); for an unplanned failover see the runbook")  # fmt: skip
+        blocked(by=peer.name + UNREACHABLE_CAUSE, why=str(exc))
 
 
 @check("pair.single_vip_holder", phases=("pre-deactivate", "post-activate", "pre-activate", "post-deactivate",
@@ -153,13 +154,15 @@ def _sync_state(facts: NodeFacts, role: str) -> str | None:
     return None if out.rc == 0 else f"not synchronised (ntpstat exit {out.rc})"
 
 
-@check("pair.same_storage", phases=("post-activate", "drift"), pair=True)
+@check("pair.same_storage", phases=("post-activate", "drift"), pair=True, needs=ON_SHARED_DATA)
 def check_same_storage(request: pytest.FixtureRequest, facts: NodeFacts, peer: Node, inventory: Inventory) -> None:
     """The shared data the active node uses carries the id each node recorded when it was connected."""
     other = _peer(request, peer)
     first = inventory.shared_data[0].path
     token_path = storage_id_path(first)
-    connected = next((f for f in (facts, other) if f.holds_vip), facts)
+    connected = next((f for f in (facts, other) if f.holds_vip), None)
+    if connected is None:  # both standby: no active node's storage to compare with
+        blocked(by="pair.single_vip_holder", why="no node holds the VIP, so no node uses the shared data")
     token = (connected.file(token_path) or "").strip()
     records = {f.node.name: (f.file(STORAGE_RECORD) or "").strip() for f in (facts, other)}
     mismatched = [name for name, record in records.items() if record != token]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
-from xcatha_verify.checkkit import ACTIVE, check, fail, verdict
+from xcatha_verify.checkkit import ACTIVE, ON_SHARED_DATA, check, fail, verdict
 from xcatha_verify.facts.hosts import addresses_for, parse_hosts
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import NodeFacts
@@ -48,7 +48,7 @@ def _read(facts: NodeFacts) -> Callable[[str], str | None]:
     return facts.file
 
 
-@check("pg.listen_addresses", phases=ACTIVE)
+@check("pg.listen_addresses", phases=ACTIVE, needs=ON_SHARED_DATA)
 def check_pg_listen_addresses(facts: NodeFacts, inventory: Inventory) -> None:
     """The effective listen_addresses (last assignment wins) holds localhost, the VIP and every static IP."""
     conf_path = inventory.database.conf_file
@@ -76,7 +76,7 @@ def check_pg_listen_addresses(facts: NodeFacts, inventory: Inventory) -> None:
     )
 
 
-@check("pg.hba", phases=ACTIVE)
+@check("pg.hba", phases=ACTIVE, needs=ON_SHARED_DATA)
 def check_pg_hba(facts: NodeFacts, inventory: Inventory) -> None:
     """A host entry in pg_hba.conf admits each static IP and the VIP (CIDR containment, first match wins)."""
     hba_path = inventory.database.hba_file or ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from xcatha_verify.checkkit import ACTIVE, PHASES, STANDBY, check, fail, verdict
+from xcatha_verify.checkkit import ACTIVE, ON_SHARED_DATA, PHASES, STANDBY, check, fail, verdict
 from xcatha_verify.facts.conditions import condition_holds, is_console_condition
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import NodeFacts
@@ -85,7 +85,7 @@ def check_services_running(facts: NodeFacts, inventory: Inventory) -> None:
     )
 
 
-@check("services.console_server", phases=ACTIVE, reads=_start_site_table)
+@check("services.console_server", phases=ACTIVE, reads=_start_site_table, needs=ON_SHARED_DATA)
 def check_console_server(facts: NodeFacts, inventory: Inventory) -> None:
     """The pair's console server is named without contradiction, and installed.
 

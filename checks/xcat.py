@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from xcatha_verify.checkkit import ACTIVE, check, fail, verdict
+from xcatha_verify.checkkit import ACTIVE, FROM_THE_DATABASE, ON_SHARED_DATA, check, fail, verdict
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import (
     SERVER_CERT,
@@ -19,7 +19,7 @@ from xcatha_verify.xcatd_reads import xcat_table_or_cause
 ENGINES = {"postgresql": "Pg", "mariadb": "mysql"}
 
 
-@check("xcat.cfgloc", phases=ACTIVE)
+@check("xcat.cfgloc", phases=ACTIVE, needs=ON_SHARED_DATA)
 def check_cfgloc(facts: NodeFacts, inventory: Inventory) -> None:
     """/etc/xcat/cfgloc (or XCATCFG, which xCAT reads first) is in the database's form and points at the VIP.
 
@@ -50,7 +50,8 @@ def check_cfgloc(facts: NodeFacts, inventory: Inventory) -> None:
     )
 
 
-@check("xcat.xcatd", phases=("post-activate", "active"), reads=lambda facts: facts.start_xcat(SITE_TABLE_QUERY))
+@check("xcat.xcatd", phases=("post-activate", "active"), reads=lambda facts: facts.start_xcat(SITE_TABLE_QUERY),
+       needs=(*ON_SHARED_DATA, *FROM_THE_DATABASE))
 def check_xcatd_answers(facts: NodeFacts, inventory: Inventory) -> None:
     """xcatd answers a read of the site table from its database.
 
@@ -68,7 +69,8 @@ def check_xcatd_answers(facts: NodeFacts, inventory: Inventory) -> None:
     )
 
 
-@check("xcat.site_master", phases=("post-activate", "active"), reads=lambda facts: facts.start_database_tables())
+@check("xcat.site_master", phases=("post-activate", "active"), reads=lambda facts: facts.start_database_tables(),
+       needs=FROM_THE_DATABASE)
 def check_site_master(facts: NodeFacts, inventory: Inventory) -> None:
     """The site table's master, and its nameservers where set, are the VIP: nodes follow the VIP, not a node."""
     site = xcat_table_or_cause(facts, inventory, lambda: facts.site_table,
@@ -88,7 +90,8 @@ def _start_policy_reads(facts: NodeFacts) -> None:
     facts.start(SERVER_CERT_SUBJECT, SERVER_CERT)
 
 
-@check("xcat.policy", phases=("post-activate", "active"), reads=_start_policy_reads)
+@check("xcat.policy", phases=("post-activate", "active"), reads=_start_policy_reads,
+       needs=(*ON_SHARED_DATA, *FROM_THE_DATABASE))
 def check_policy_trusts_the_server_certificate(facts: NodeFacts, inventory: Inventory) -> None:
     """The policy table trusts the CN of the shared server certificate, whichever node now serves with it.
 
@@ -127,7 +130,7 @@ def _networks_to_check(inventory: Inventory, networks: dict[str, dict[str, str]]
 
 
 @check("xcat.mgtifname", phases=("post-activate", "active"),
-       reads=lambda facts: facts.start_database_tables())
+       reads=lambda facts: facts.start_database_tables(), needs=FROM_THE_DATABASE)
 def check_mgtifname(facts: NodeFacts, inventory: Inventory) -> None:
     """The provision network's mgtifname is the VIP's label (e.g. eth0:0)."""
     networks = xcat_table_or_cause(facts, inventory, lambda: facts.networks_table,

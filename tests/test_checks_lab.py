@@ -18,8 +18,13 @@ pytestmark = pytest.mark.lab
 VERIFY = str(Path(sys.executable).parent / "xcatha-verify")
 
 
-def verify(lab: Lab, tmp_path: Path, phase: str, *target: str) -> tuple[int, dict[str, set[str]], str]:
-    """Run xcatha-verify; return its exit status, the failing check ids per node, and its console output."""
+def verify(
+    lab: Lab, tmp_path: Path, phase: str, *target: str, blocked: dict[str, dict[str, str]] | None = None
+) -> tuple[int, dict[str, set[str]], str]:
+    """Run xcatha-verify; return its exit status, the failing check ids per node, and its console output.
+
+    `blocked`, when given, is filled with each node's blocked checks: {node: {check_id: blocked_by}}.
+    """
     report_dir = tmp_path / f"reports-{phase}-{len(list(tmp_path.iterdir()))}"
     proc = subprocess.run(
         [VERIFY, "--inventory", str(lab.layout.inventory), *target, phase, "--report-dir", str(report_dir)],
@@ -34,6 +39,10 @@ def verify(lab: Lab, tmp_path: Path, phase: str, *target: str) -> tuple[int, dic
         failing.setdefault(summary["node"], set()).update(
             r["check_id"] for r in summary["results"] if r["outcome"] in ("failed", "error")
         )
+        if blocked is not None:
+            blocked.setdefault(summary["node"], {}).update(
+                {r["check_id"]: r["blocked_by"] for r in summary["results"] if r["outcome"] == "blocked"}
+            )
     return proc.returncode, failing, proc.stdout + proc.stderr
 
 
@@ -84,17 +93,14 @@ DRIFT_FAULTS = [
     ("clock-skew", "xcatmn2", {"xcatmn1": {"pair.clock_offset"}}),
     # Only xcatd's own answer fails: the tables' contents are read from the database, which is healthy.
     ("xcatd-hung", "xcatmn1", {"xcatmn1": {"xcat.xcatd"}}),
-    (
-        "storage-disconnected", "xcatmn1",
-        # Storage gone under a running pair: everything that reads the shared data fails with it. The units
-        # still run (systemd sees PostgreSQL's processes, which hold the lazily unmounted files open), so
-        # the tables read from the database are still right: the site's master and the networks'
-        # mgtifname pass; the policy check fails on the missing server certificate. No console.lock to
-        # be seen and no cfgloc: which console server the pair uses cannot be told, and the check says why.
-        {"xcatmn1": {"shared.connected", "pg.listen_addresses", "pg.hba", "xcat.cfgloc", "xcat.xcatd",
-                     "xcat.policy", "pair.same_storage", "services.console_server"}},
-    ),
+    # Storage gone under a running pair: one red, shared.connected; everything that reads the shared data
+    # is blocked by it (see STORAGE_BLOCKED). The units still run (systemd sees PostgreSQL's processes,
+    # which hold the lazily unmounted files open), so the tables read from the database are still
+    # right: the site's master and the networks' mgtifname pass.
+    ("storage-disconnected", "xcatmn1", {"xcatmn1": {"shared.connected"}}),
 ]  # fmt: skip
+STORAGE_BLOCKED = {"pg.listen_addresses", "pg.hba", "xcat.cfgloc", "xcat.xcatd", "xcat.policy", "pair.same_storage",
+                   "services.console_server"}  # fmt: skip
 
 
 @pytest.mark.parametrize(("fault", "node", "expected"), DRIFT_FAULTS, ids=[f"{f}@{n}" for f, n, _ in DRIFT_FAULTS])
@@ -102,12 +108,16 @@ def test_each_fault_fails_exactly_its_checks(
     lab: Lab, tmp_path: Path, fault: str, node: str, expected: dict[str, set[str]]
 ) -> None:
     faults.inject(lab, fault, node)
+    blocked: dict[str, dict[str, str]] = {}
     try:
-        status, failing, out = verify(lab, tmp_path, "drift")
+        status, failing, out = verify(lab, tmp_path, "drift", blocked=blocked)
     finally:
         faults.repair(lab, fault, node)
     assert status == 1, out
     assert {n: ids for n, ids in failing.items() if ids} == expected, out
+    # One cause, one red: what could not judge because of it is blocked by it, not failed.
+    by_cause = {check_id: "shared.connected" for check_id in STORAGE_BLOCKED} if fault == "storage-disconnected" else {}
+    assert {n: b for n, b in blocked.items() if b} == ({node: by_cause} if by_cause else {}), out
 
 
 def test_a_different_xcat_version_names_the_node_to_update(lab: Lab, tmp_path: Path) -> None:
@@ -126,16 +136,22 @@ def test_a_different_xcat_version_names_the_node_to_update(lab: Lab, tmp_path: P
 def test_unreachable_node_is_exit_3_and_named(lab: Lab, tmp_path: Path, fault: str) -> None:
     faults.inject(lab, fault, "xcatmn2")
     try:
-        status, _, out = verify(lab, tmp_path, "drift")
+        drift_blocked: dict[str, dict[str, str]] = {}
+        status, _, out = verify(lab, tmp_path, "drift", blocked=drift_blocked)
         assert status == 3, out
         assert "UNREACHABLE" in out and "xcatmn2" in out
         # Its JSON summary says why, with no result: what a monitor reading the JSON sees.
         summary = json.loads(next(tmp_path.rglob("*-xcatmn2-drift-standby.json")).read_text())
         assert (summary["results"], summary["ready"]) == ([], False), summary
         assert "xcatmn2" in summary["unreachable"], summary
-        # Activating xcatmn1's peer check from xcatmn1's side: the peer cannot be proven deactivated.
-        status, failing, out = verify(lab, tmp_path, "pre-activate", "--node", "xcatmn1")
-        assert "pair.peer_deactivated" in failing.get("xcatmn1", set()), out
+        # The healthy node's pair checks cannot judge: blocked by the unreachable peer, never passed, and
+        # the drift run still exits 3 (above). From xcatmn1's side before an activation, the same.
+        pair_checks = {c.id: "xcatmn2 unreachable" for c in checks_for("drift") if c.pair}
+        assert drift_blocked == {"xcatmn1": pair_checks, "xcatmn2": {}}, out
+        blocked: dict[str, dict[str, str]] = {}
+        status, _, out = verify(lab, tmp_path, "pre-activate", "--node", "xcatmn1", blocked=blocked)
+        assert blocked["xcatmn1"]["pair.peer_deactivated"] == "xcatmn2 unreachable", out
+        assert status == 3, out  # nothing failed on xcatmn1 but its peer is unreachable: not ready, not green
     finally:
         faults.repair(lab, fault, "xcatmn2")
 

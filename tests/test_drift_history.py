@@ -183,9 +183,9 @@ def test_first_run_is_green(three_runs):
     first = three_runs.runs[0]
     assert exit_status(first) == 0
     assert first.verdict == "green"
-    assert first.counts == {"passed": 6, "failed": 0, "error": 0, "skipped": 0, "unreachable_nodes": 0}
+    assert first.counts == {"passed": 6, "failed": 0, "error": 0, "blocked": 0, "skipped": 0, "unreachable_nodes": 0}
     assert first.changes == {"previous_run_id": None, "newly_failing": [], "resolved": [], "still_failing": [],
-                             "not_checked": []}
+                             "not_checked": [], "blocked": []}
     assert three_runs.after_first.latest["verdict"] == "green"
     assert "GREEN" in three_runs.after_first.page.text
 
@@ -207,10 +207,11 @@ def test_second_run_shows_the_check_newly_failing_on_the_standby(three_runs):
     assert latest["run_id"] == "20261125T080000-lab"
     assert latest["verdict"] == "drift"
     assert latest["exit_status"] == 1
-    assert latest["counts"] == {"passed": 5, "failed": 1, "error": 0, "skipped": 0, "unreachable_nodes": 0}
+    assert latest["counts"] == {"passed": 5, "failed": 1, "error": 0, "blocked": 0, "skipped": 0,
+                                "unreachable_nodes": 0}  # fmt: skip
     assert latest["checks"]["xcatmn2/services.disabled_at_boot"] == {
         "node": "xcatmn2", "check_id": "services.disabled_at_boot", "outcome": "failed",
-        "observed": "xcatd: enabled", "fix": "systemctl disable xcatd", "message": "",
+        "observed": "xcatd: enabled", "fix": "systemctl disable xcatd", "message": "", "blocked_by": "",
     }
 
     text = three_runs.after_second.page.text
@@ -266,7 +267,7 @@ def test_run_records_and_latest(three_runs):
     for run in three_runs.runs:
         on_disk = json.loads((root / run.run_id / RUN_NAME).read_text())
         assert on_disk == run.to_dict()
-        assert on_disk["schema_version"] == "1"
+        assert on_disk["schema_version"] == "2"
     assert json.loads((root / LATEST_NAME).read_text()) == three_runs.runs[-1].to_dict()
     assert_prometheus_matches_latest(root)
     # Nothing half-written is left behind.
@@ -544,6 +545,6 @@ def test_documented_prometheus_example_parses_with_the_documented_metrics():
     text = SCHEMA_DOC.read_text().split("## Prometheus textfile", 1)[1]
     example = re.search(r"```\n(# HELP.*?)```", text, re.DOTALL).group(1)
     names = {family.name for family in text_string_to_metric_families(example)}
-    assert names == {"xcatha_check_ok", "xcatha_node_reachable", "xcatha_last_run_timestamp_seconds",
-                     "xcatha_checks_failed"}
+    assert names == {"xcatha_check_ok", "xcatha_check_state", "xcatha_node_reachable",
+                     "xcatha_last_run_timestamp_seconds", "xcatha_checks_failed", "xcatha_checks_blocked"}
     assert names == documented_fields("## Prometheus textfile (`xcatha.prom`)")

@@ -138,10 +138,10 @@ def test_json_has_the_documented_fields(run):
 
 def test_json_summary_values(run):
     data = json.loads(run.json.read_text())
-    assert data["schema_version"] == "1"
+    assert data["schema_version"] == "2"
     assert (data["cluster"], data["node"], data["phase"]) == ("test", "xcatmn1", "active")
     assert data["inventory"] == str(INVENTORY)
-    assert data["counts"] == {"passed": 1, "failed": 1, "error": 2, "skipped": 0}
+    assert data["counts"] == {"passed": 1, "failed": 1, "error": 2, "blocked": 0, "skipped": 0}
     assert data["ready"] is False
     assert datetime.fromisoformat(data["started_at"]) <= datetime.fromisoformat(data["finished_at"])
     assert data["environment"]["hosts"] == "local://"

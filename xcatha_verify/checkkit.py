@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import pytest
 
+# pytest.skip.Exception is this class; imported by name so that a type checker knows it as a base.
+from _pytest.outcomes import Skipped
+
 from xcatha_verify.errors import UsageError
 
 if TYPE_CHECKING:
@@ -30,6 +33,10 @@ ACTIVE = ("pre-deactivate", "post-activate", "active")
 # A node without the role: after deactivation, before activation, and at rest.
 STANDBY = ("post-deactivate", "pre-activate", "standby")
 
+# What a check `needs` (see check()): checks that read files on the shared data, or read the database.
+ON_SHARED_DATA = ("shared.connected",)
+FROM_THE_DATABASE = ("pg.accepting",)
+
 F = TypeVar("F", bound=Callable[..., object])
 
 
@@ -41,24 +48,28 @@ class CheckInfo:
     summary: str
     module: str
     function: str
+    needs: tuple[str, ...] = ()
 
 
 def check(
     check_id: str, *, phases: tuple[str, ...] | list[str], pair: bool = False,
-    reads: Callable[[NodeFacts], None] | None = None,
+    reads: Callable[[NodeFacts], None] | None = None, needs: tuple[str, ...] = (),
 ) -> Callable[[F], F]:  # fmt: skip
     """Declare a check: ``@check("vip.present", phases=("active", "post-activate"))``.
 
     A pair check (``pair=True``) looks at both nodes; in the drift phase it runs once per pair.
     `reads` starts the check's slower commands when the run begins (``facts.start(...)``), so that
     they run beside everything else; the check reads them as usual and gets the started result.
+    `needs` names checks whose failure leaves this one unable to judge: when one of them runs in the
+    same run and does not pass, this check is not run but reported blocked by it (they run first).
     """
     unknown = sorted(set(phases) - set(PHASES))
     if unknown:
         raise ValueError(f"check {check_id}: unknown phases {unknown}; known: {PHASES}")
 
     def mark(func: F) -> F:
-        marker = pytest.mark.xcatha_check(id=check_id, phases=tuple(phases), pair=pair, reads=reads)
+        marker = pytest.mark.xcatha_check(id=check_id, phases=tuple(phases), pair=pair, reads=reads,
+                                          needs=tuple(needs))  # fmt: skip
         return marker(func)
 
     return mark
@@ -82,7 +93,7 @@ def iter_checks() -> Iterator[CheckInfo]:
                     doc = (func.__doc__ or "").strip().splitlines()
                     yield CheckInfo(
                         mark.kwargs["id"], mark.kwargs["phases"], mark.kwargs.get("pair", False),
-                        doc[0] if doc else "", module.__name__, func.__name__,
+                        doc[0] if doc else "", module.__name__, func.__name__, mark.kwargs.get("needs", ()),
                     )  # fmt: skip
 
 
@@ -103,6 +114,24 @@ class CheckFailed(AssertionError):
         self.expected = expected
         self.fix = fix
         super().__init__(f"observed: {observed}\nexpected: {expected}\nfix: {fix}")
+
+
+class CheckBlocked(Skipped):
+    """No verdict: something the check depends on is broken (`by`: that check's id, or "<node> unreachable").
+
+    A kind of pytest skip, so pytest and its reports treat it as a check that did not run; the
+    recorder reports it with the outcome ``blocked``.
+    """
+
+    def __init__(self, by: str, why: str) -> None:
+        self.by = by
+        self.why = why
+        super().__init__(f"blocked by {by}: {why}")
+
+
+def blocked(*, by: str, why: str) -> NoReturn:
+    """Stop the running check without a verdict: it cannot judge because `by` is broken (`why`)."""
+    raise CheckBlocked(by, why)
 
 
 def fail(*, observed: str, expected: str, fix: str) -> NoReturn:

@@ -14,7 +14,7 @@ from concurrent.futures import Future
 import pytest
 from testinfra.host import Host
 
-from xcatha_verify.checkkit import MARK, check_phase
+from xcatha_verify.checkkit import MARK, blocked, check_phase
 from xcatha_verify.facts.node import XCAT_VERSION_FILE, NodeFacts
 from xcatha_verify.inventory import Inventory, Node, load_inventory
 from xcatha_verify.nodepaths import CONSOLE_LOCK, STORAGE_RECORD, storage_id_path
@@ -79,7 +79,58 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         (keep if ok else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
-    items[:] = keep
+    items[:] = _needed_first(keep)
+
+
+def _check_id(item: pytest.Item) -> str:
+    mark = item.get_closest_marker(MARK)
+    return str(mark.kwargs["id"]) if mark else item.nodeid
+
+
+def _needs(item: pytest.Item) -> tuple[str, ...]:
+    mark = item.get_closest_marker(MARK)
+    return tuple(mark.kwargs.get("needs", ())) if mark else ()
+
+
+def _needed_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    """`items` in their order, except that a check runs after the selected checks it needs."""
+    by_id = {_check_id(i): i for i in items}
+    ordered: list[pytest.Item] = []
+    placed: set[str] = set()
+
+    def place(item: pytest.Item, path: tuple[str, ...]) -> None:
+        check_id = _check_id(item)
+        if check_id in placed:
+            return
+        if check_id in path:
+            raise pytest.UsageError(f"checks need each other in a circle: {' -> '.join((*path, check_id))}")
+        for needed in _needs(item):
+            if needed in by_id:
+                place(by_id[needed], (*path, check_id))
+        placed.add(check_id)
+        ordered.append(item)
+
+    for item in items:
+        place(item, ())
+    return ordered
+
+
+@pytest.hookimpl(tryfirst=True)  # before its fixtures: a blocked check reads nothing
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Block the check when a check it needs ran in this run and did not pass (the cause is named)."""
+    needs = _needs(item)
+    recorder = item.config.pluginmanager.get_plugin("xcatha-report")
+    if not needs or recorder is None:
+        return
+    results = {r.check_id: r for r in recorder.summary.results}
+    for needed in needs:
+        result = results.get(needed)
+        if result is None or result.outcome in ("passed", "skipped"):
+            continue
+        if result.outcome == "blocked":  # its cause is this one's too
+            blocked(by=result.blocked_by, why=result.message)
+        what = result.observed or result.message or result.outcome
+        blocked(by=needed, why=f"{needed} {result.outcome}: {what.splitlines()[0] if what else ''}")
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from pathlib import Path
 from xcatha_verify.checkkit import PHASES, check_phase, checks_for, iter_checks
 from xcatha_verify.cli.common import run_main, setup_logging
 from xcatha_verify.drift import NodeOutcome, exit_status, record_run
-from xcatha_verify.errors import EXIT_FAILED, EXIT_UNREACHABLE, UsageError
+from xcatha_verify.errors import EXIT_UNREACHABLE, UsageError
 from xcatha_verify.files import new_run_dir
 from xcatha_verify.inventory import DEFAULT_INVENTORY_PATH, Inventory, Node, load_inventory
 from xcatha_verify.runner import FORMATS, NodeRun, plan_runs, run_checks_in_parallel
@@ -100,9 +100,8 @@ def _run(args: argparse.Namespace) -> int:
                          [NodeOutcome.from_run_result(r) for r in results], keep_days=args.keep_days)  # fmt: skip
         print(f"drift: {run.verdict}; history: {Path(args.report_dir) / 'index.html'}")
         return exit_status(run)
-    if any(r.unreachable for r in results):
-        return EXIT_UNREACHABLE
-    return EXIT_FAILED if any(r.summary.failing for r in results) else 0
+    statuses = {r.summary.exit_status for r in results}
+    return EXIT_UNREACHABLE if EXIT_UNREACHABLE in statuses else max(statuses, default=0)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from xcatha_verify.drift.records import DriftRun, NodeOutcome, first_line, now_iso, parse_time
 from xcatha_verify.errors import UsageError
+from xcatha_verify.report.records import OUTCOMES
 
 log = logging.getLogger(__name__)
 _REPORT_KINDS = (("html", ".html"), ("junit", ".xml"), ("json", ".json"))
@@ -30,7 +31,7 @@ def _report_paths(summary_json: Path, run_dir: Path) -> dict[str, str]:
 
 
 def _outcome_rank(outcome: str) -> int:
-    return {"error": 3, "failed": 2, "passed": 1}.get(outcome, 0)
+    return {"error": 4, "failed": 3, "blocked": 2, "passed": 1}.get(outcome, 0)
 
 
 def build_run(run_dir: Path, cluster: str, started_at: str, node_results: list[NodeOutcome]) -> DriftRun:
@@ -61,13 +62,13 @@ def build_run(run_dir: Path, cluster: str, started_at: str, node_results: list[N
             item = {
                 "node": outcome.node, "check_id": result.check_id, "outcome": result.outcome,
                 "observed": first_line(result.observed), "fix": first_line(result.fix),
-                "message": first_line(result.message),
+                "message": first_line(result.message), "blocked_by": first_line(result.blocked_by),
             }  # fmt: skip
             # The same id twice on a node (a parametrized check): the worst outcome stands for it.
             if key not in checks or _outcome_rank(item["outcome"]) > _outcome_rank(checks[key]["outcome"]):
                 checks[key] = item
-    counts = {outcome: sum(c["outcome"] == outcome for c in checks.values())
-              for outcome in ("passed", "failed", "error", "skipped")}  # fmt: skip
+    counts: dict[str, int] = {outcome: sum(c["outcome"] == outcome for c in checks.values())
+              for outcome in OUTCOMES}  # fmt: skip
     counts["unreachable_nodes"] = sum(not n["reachable"] for n in nodes.values())
     return DriftRun(
         run_id=run_dir.name, started_at=started_at, cluster=cluster, nodes=nodes, checks=checks, counts=counts,

@@ -1,6 +1,6 @@
 """What changed between two drift runs: newly failing, still failing (with the time its streak began,
-carried from record to record so it survives retention), resolved, and not checked (its node
-unreachable now; the streak is kept).
+carried from record to record so it survives retention), resolved, not checked (its node
+unreachable now; the streak is kept) and blocked (it could not judge: never resolved by that).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 from xcatha_verify.drift.records import FAILING, DriftRun
 
-_CHANGE_LISTS = ("newly_failing", "resolved", "still_failing", "not_checked")
+_CHANGE_LISTS = ("newly_failing", "resolved", "still_failing", "not_checked", "blocked")
 
 
 def _open_failures(run: DriftRun) -> dict[str, dict[str, Any]]:
@@ -17,8 +17,9 @@ def _open_failures(run: DriftRun) -> dict[str, dict[str, Any]]:
     changes = run.changes or {}
     if not any(name in changes for name in _CHANGE_LISTS):  # a record without changes: its failures start here
         return {key: {"key": key, **run.checks[key], "since": run.started_at} for key in run.failing}
-    return {item["key"]: item for name in ("newly_failing", "still_failing", "not_checked")
-            for item in changes.get(name, [])}  # fmt: skip
+    handed_on = [item for name in ("newly_failing", "still_failing", "not_checked") for item in changes.get(name, [])]
+    handed_on += [item for item in changes.get("blocked", []) if item.get("since")]  # a failure's streak, kept
+    return {item["key"]: item for item in handed_on}
 
 
 def diff_runs(previous: DriftRun | None, current: DriftRun) -> dict[str, Any]:
@@ -34,6 +35,8 @@ def diff_runs(previous: DriftRun | None, current: DriftRun) -> dict[str, Any]:
     - resolved: failing in `previous`, not failing now on a node that was checked; outcome = what it is
       now (``passed``, ``skipped``, or ``absent`` when the check did not run), observed/fix = the failure's.
     - not_checked: failing in `previous`, its node unreachable now; the streak is kept.
+    - blocked: blocked now (with its blocked_by); since = the streak's start when it was failing in
+      `previous` (the streak is kept: a blocked check is never resolved), else empty.
     """
     before = _open_failures(previous) if previous is not None else {}
     unreachable = set(current.unreachable)
@@ -43,8 +46,10 @@ def diff_runs(previous: DriftRun | None, current: DriftRun) -> dict[str, Any]:
         check = current.checks[key]
         since = before[key]["since"] if key in before else current.started_at
         lists["still_failing" if key in before else "newly_failing"].append({"key": key, **check, "since": since})
+    for key in current.blocked:
+        lists["blocked"].append({"key": key, **current.checks[key], "since": before.get(key, {}).get("since", "")})
     for key, item in before.items():
-        if key in current.checks and current.checks[key]["outcome"] in FAILING:
+        if key in current.checks and current.checks[key]["outcome"] in (*FAILING, "blocked"):
             continue
         if item["node"] in unreachable or (item["node"] not in current.nodes and key not in current.checks):
             lists["not_checked"].append({**item, "outcome": "not checked"})

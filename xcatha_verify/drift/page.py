@@ -48,7 +48,7 @@ def _run_context(run: DriftRun) -> dict[str, Any]:
         "run_id": run.run_id, "cluster": run.cluster, "started_at": _time(run.started_at),
         "verdict": run.verdict, "headline": _HEADLINES[run.verdict], "counts": run.counts, "nodes": nodes,
         "failing": failing, "newly_failing": items("newly_failing"), "resolved": items("resolved"),
-        "still_failing": items("still_failing"), "not_checked": items("not_checked"),
+        "still_failing": items("still_failing"), "not_checked": items("not_checked"), "blocked": items("blocked"),
         "previous_run_id": changes.get("previous_run_id"),
     }  # fmt: skip
 

@@ -1,9 +1,21 @@
 """The newest drift run as a Prometheus textfile for node_exporter's textfile collector (``xcatha.prom``).
+
+``xcatha_check_state`` keeps one series per check and state, so an unreachable node's checks (those
+of its role, from the catalogue) stay in the file with ``state="unreachable"`` instead of vanishing.
 """
 
 from __future__ import annotations
 
+from xcatha_verify.checkkit import iter_checks
 from xcatha_verify.drift.records import FAILING, DriftRun
+from xcatha_verify.report.records import OUTCOMES
+
+STATES = (*OUTCOMES, "unreachable")
+
+
+def _role_checks(role: str) -> list[str]:
+    """The ids of the checks a node of `role` runs in drift (its steady state's; pair checks run on the peer)."""
+    return [c.id for c in iter_checks() if not c.pair and role in c.phases]
 
 
 def _label(value: str) -> str:
@@ -27,6 +39,18 @@ def render_prometheus(run: DriftRun) -> str:
             labels = _labels(cluster=run.cluster, node=check["node"], check=check["check_id"])
             lines.append(f"xcatha_check_ok{labels} {1 if check['outcome'] == 'passed' else 0}")
     lines += [
+        "# HELP xcatha_check_state 1 for the state each check is in after the newest drift run, 0 for the others.",
+        "# TYPE xcatha_check_state gauge",
+    ]
+    states = {(c["node"], c["check_id"]): c["outcome"] for c in run.checks.values()}
+    for name in run.unreachable:
+        role = run.nodes[name].get("role") or "standby"
+        states.update({(name, check_id): "unreachable" for check_id in _role_checks(role)})
+    for (node, check_id), now in sorted(states.items()):
+        for state in STATES:
+            labels = _labels(cluster=run.cluster, node=node, check=check_id, state=state)
+            lines.append(f"xcatha_check_state{labels} {1 if state == now else 0}")
+    lines += [
         "# HELP xcatha_node_reachable 1 when the node could be checked in the newest drift run, 0 when unreachable.",
         "# TYPE xcatha_node_reachable gauge",
     ]
@@ -41,5 +65,8 @@ def render_prometheus(run: DriftRun) -> str:
         "# HELP xcatha_checks_failed Checks that failed or errored in the newest drift run.",
         "# TYPE xcatha_checks_failed gauge",
         f"xcatha_checks_failed{cluster} {len(run.failing)}",
+        "# HELP xcatha_checks_blocked Checks that could not judge in the newest drift run (a cause they need broke).",
+        "# TYPE xcatha_checks_blocked gauge",
+        f"xcatha_checks_blocked{cluster} {len(run.blocked)}",
     ]
     return "\n".join(lines) + "\n"

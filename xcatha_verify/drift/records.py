@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 from xcatha_verify import __version__
 from xcatha_verify.errors import EXIT_FAILED, EXIT_UNREACHABLE, UsageError
 from xcatha_verify.report import redact
-from xcatha_verify.report.records import RunSummary, SummaryUnreadable
+from xcatha_verify.report.records import UNREACHABLE_CAUSE, RunSummary, SummaryUnreadable
 
 if TYPE_CHECKING:
     from xcatha_verify.runner import RunResult
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: checks carry blocked_by; counts and changes carry blocked
 # The history's files under its report root (store.py writes them).
 RUN_NAME = "run.json"
 INDEX_NAME = "index.html"
@@ -41,10 +41,8 @@ class NodeOutcome:
 
     @property
     def status(self) -> int:
-        """What the node alone would exit with: unreachable, a check failed or errored, or 0."""
-        if self.summary.unreachable:
-            return EXIT_UNREACHABLE
-        return EXIT_FAILED if self.summary.failing else 0
+        """What the node alone would exit with: unreachable, a check did not pass, or 0."""
+        return self.summary.exit_status
 
     @classmethod
     def from_run_result(cls, result: RunResult) -> NodeOutcome:
@@ -72,8 +70,8 @@ class DriftRun:
 
     `nodes`: ``{node: {"role", "reachable", "status", "message", "reports": {"html"|"junit"|"json": path}}}``
     with report paths relative to the run directory. `checks`: ``{"<node>/<check_id>": {"node", "check_id",
-    "outcome", "observed", "fix", "message"}}`` (first lines only). `counts`: ``passed``, ``failed``,
-    ``error``, ``skipped``, ``unreachable_nodes``. `changes`: see :func:`diff_runs`.
+    "outcome", "observed", "fix", "message", "blocked_by"}}`` (first lines only). `counts`: ``passed``,
+    ``failed``, ``error``, ``blocked``, ``skipped``, ``unreachable_nodes``. `changes`: see :func:`diff_runs`.
     """
 
     run_id: str
@@ -97,11 +95,16 @@ class DriftRun:
         return [key for key, c in self.checks.items() if c.get("outcome") in FAILING]
 
     @property
+    def blocked(self) -> list[str]:
+        """Keys of the checks that could not judge because something they depend on is broken."""
+        return [key for key, c in self.checks.items() if c.get("outcome") == "blocked"]
+
+    @property
     def verdict(self) -> str:
-        """``unreachable`` (a node could not be checked), ``drift`` (a check failed) or ``green``."""
+        """``unreachable`` (a node could not be checked), ``drift`` (a check failed or was blocked) or ``green``."""
         if self.unreachable:
             return "unreachable"
-        return "drift" if self.failing else "green"
+        return "drift" if self.failing or self.blocked else "green"
 
     @property
     def started(self) -> datetime:
@@ -135,10 +138,11 @@ class DriftRun:
 
 
 def exit_status(run: DriftRun) -> int:
-    """For monitors: 3 a node could not be reached, else 1 a check failed or errored, else 0."""
-    if run.unreachable:
+    """For monitors: 3 a node could not be reached (a check blocked by an unreachable peer too), else 1 a
+    check failed, errored or was blocked by one that did, else 0."""
+    if run.unreachable or any(run.checks[k].get("blocked_by", "").endswith(UNREACHABLE_CAUSE) for k in run.blocked):
         return EXIT_UNREACHABLE
-    return EXIT_FAILED if run.failing else 0
+    return EXIT_FAILED if run.failing or run.blocked else 0
 
 
 def parse_time(stamp: str) -> datetime:

@@ -26,14 +26,18 @@ Options:
 
 Outcomes: ``passed``; ``failed`` when the check's verdict was negative (an ``AssertionError``, normally
 ``CheckFailed``); ``error`` when no verdict could be reached (a fixture failed in setup, or the check
-raised anything else, e.g. testinfra's ``RuntimeError`` when ssh fails); ``skipped``. JUnit XML keeps
-pytest's own failure/error split and carries ``check_id``, ``observed``, ``expected``, ``fix`` and
-``message`` as ``<property>`` elements of each ``<testcase>``.
+raised anything else, e.g. testinfra's ``RuntimeError`` when ssh fails); ``blocked`` when the check
+could not judge because something it depends on is broken (``CheckBlocked``: a check it ``needs``
+did not pass, or the peer is unreachable), with ``blocked_by``; ``skipped``. JUnit XML keeps pytest's
+own failure/error split, writes a blocked check as ``<skipped type="blocked" message="blocked by
+...">`` and carries ``check_id``, ``observed``, ``expected``, ``fix``, ``message`` and ``blocked_by``
+as ``<property>`` elements of each ``<testcase>``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import platform
 import re
 from collections.abc import Generator
@@ -46,14 +50,15 @@ from typing import Any
 import pytest
 
 from xcatha_verify import __version__
-from xcatha_verify.checkkit import MARK, CheckFailed
+from xcatha_verify.checkkit import MARK, CheckBlocked, CheckFailed
 from xcatha_verify.errors import XcathaError
 from xcatha_verify.inventory import Inventory, load_inventory
+from xcatha_verify.report import junit
 from xcatha_verify.report.records import CheckResult, Outcome, RunSummary, redact, register_secret
 
 CONSOLE_WIDTH = 320
 OBSERVED_WIDTH = 200
-LABELS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP"}
+LABELS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "blocked": "BLOCK", "skipped": "SKIP"}
 PLUGIN_NAME = "xcatha-report"
 # The run's summary, for a caller that runs pytest in its own process (the config stays readable after).
 SUMMARY = pytest.StashKey[RunSummary]()
@@ -76,6 +81,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     plugin = config.pluginmanager.get_plugin(PLUGIN_NAME)
     if plugin is not None:
+        xml_path = getattr(config.option, "xmlpath", None)
+        if xml_path and os.path.exists(xml_path):  # junitxml wrote it at session finish, before this
+            junit.mark_blocked(xml_path, plugin.summary.results)
         config.pluginmanager.unregister(plugin)
 
 
@@ -110,6 +118,8 @@ def console_line(result: CheckResult, width: int = 25) -> str:
     OBSERVED_WIDTH characters, and the fix takes what room is left.
     """
     line = f"{LABELS[result.outcome]:5} {result.check_id:{width}} {result.node}"
+    if result.outcome == "blocked":
+        return _clip(f"{line}  blocked by {result.blocked_by}: {_first_line(result.message)}", CONSOLE_WIDTH)
     if result.outcome != "passed":
         observed, fix = _first_line(result.observed), _first_line(result.fix)
         if observed:
@@ -191,8 +201,8 @@ def _environment_table(summary: RunSummary, inventory: Inventory | None) -> dict
 def _detail_html(result: CheckResult | None) -> str:
     if result is None:
         return ""
-    fields = (("observed", result.observed), ("expected", result.expected), ("fix", result.fix),
-              ("message", result.message))
+    fields = (("blocked by", result.blocked_by), ("observed", result.observed), ("expected", result.expected),
+              ("fix", result.fix), ("message", result.message))
     return "".join(f'<div><b>{name}</b><pre style="margin:0 0 .3em;white-space:pre-wrap">{escape(value)}</pre>'
                    "</div>" for name, value in fields if value)
 
@@ -248,9 +258,11 @@ class XcathaReport:
         check_id = mark.kwargs.get("id", item.name) if mark else getattr(item, "originalname", item.name)
         exc = call.excinfo.value if call.excinfo is not None else None
         outcome: Outcome
-        observed = expected = fix = message = ""
+        observed = expected = fix = message = blocked_by = ""
         if report.passed:
             outcome = "passed"
+        elif isinstance(exc, CheckBlocked):
+            outcome, blocked_by, message = "blocked", exc.by, exc.why
         elif report.skipped:
             outcome = "skipped"
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
@@ -267,7 +279,7 @@ class XcathaReport:
         return CheckResult(
             check_id=redact(str(check_id)), node=self.summary.node, phase=self.summary.phase, outcome=outcome,
             observed=redact(observed), expected=redact(expected), fix=redact(fix), message=redact(message),
-            duration_s=round(report.duration, 6),
+            blocked_by=redact(blocked_by), duration_s=round(report.duration, 6),
             started_at=datetime.fromtimestamp(report.start).astimezone().isoformat(timespec="milliseconds"),
         )
 
@@ -281,7 +293,7 @@ class XcathaReport:
             result = self._result(item, report, call)
             self.by_nodeid[item.nodeid] = result
             props = [("check_id", result.check_id)] + [
-                (name, getattr(result, name)) for name in ("observed", "expected", "fix", "message")
+                (name, getattr(result, name)) for name in ("observed", "expected", "fix", "message", "blocked_by")
                 if getattr(result, name)
             ]
             item.user_properties.extend(props)  # the teardown report, which junitxml reads, copies these
@@ -342,8 +354,10 @@ class XcathaReport:
     def summary_line(self) -> str:
         counts = self.summary.counts
         skipped = f", {counts['skipped']} skipped" if counts["skipped"] else ""
+        blocked = f", {counts['blocked']} blocked" if counts["blocked"] else ""
         head = " ".join(filter(None, (self.summary.node, self.summary.phase))) or "checks"
-        return f"{head}: {counts['passed']} passed, {counts['failed']} failed, {counts['error']} errors{skipped}"
+        return (f"{head}: {counts['passed']} passed, {counts['failed']} failed, {counts['error']} errors"
+                f"{blocked}{skipped}")  # fmt: skip
 
     def _xcat_versions(self) -> dict[str, str]:
         """Each checked node's xCAT version, read by the checks' facts (once, then kept)."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from xcatha_verify import __version__
-from xcatha_verify.errors import XcathaError
+from xcatha_verify.errors import EXIT_FAILED, EXIT_UNREACHABLE, XcathaError
 from xcatha_verify.files import write_atomic
 
 __all__ = [
@@ -29,12 +29,15 @@ __all__ = [
     "redact_tree", "register_secret",
 ]
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: the outcome "blocked" and its blocked_by
+READABLE_SCHEMA_VERSIONS = ("1", "2")  # a version-1 summary reads as one with no blocked check
 MASK = "********"
 # The result standing for a node's summary that was not written or cannot be read (outcome "error").
 SUMMARY_CHECK = "xcatha.summary"
-Outcome = Literal["passed", "failed", "error", "skipped"]
-OUTCOMES: tuple[Outcome, ...] = ("passed", "failed", "error", "skipped")
+# blocked_by of a check blocked by a node that could not be reached: "<node> unreachable"
+UNREACHABLE_CAUSE = " unreachable"
+Outcome = Literal["passed", "failed", "error", "blocked", "skipped"]
+OUTCOMES: tuple[Outcome, ...] = ("passed", "failed", "error", "blocked", "skipped")
 
 # cfgloc is "<Pg|mysql>:dbname=...;host=...|user|password": keep the first two fields, hide the rest
 # of the word (the password ends at whitespace here; anything after it up to that point goes too).
@@ -81,9 +84,11 @@ class CheckResult:
     observed: str = ""
     expected: str = ""
     fix: str = ""
-    message: str = ""  # one line: why it errored or was skipped
+    message: str = ""  # one line: why it errored, was blocked or was skipped
     duration_s: float = 0.0
     started_at: str = ""  # ISO 8601 with offset
+    # outcome "blocked": what broke that the check depends on (a check id, or "<node> unreachable")
+    blocked_by: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dict(redact_tree(asdict(self)))
@@ -96,7 +101,7 @@ class CheckResult:
         if outcome not in OUTCOMES:
             raise SummaryUnreadable(f"{where}: {data['check_id']}: outcome {outcome!r}, expected one of {OUTCOMES}")
         text = {name: str(data.get(name) or "") for name in ("node", "phase", "observed", "expected", "fix",
-                                                             "message", "started_at")}  # fmt: skip
+                                                             "message", "started_at", "blocked_by")}  # fmt: skip
         return cls(check_id=data["check_id"], outcome=outcome, duration_s=float(data.get("duration_s") or 0), **text)
 
 
@@ -126,14 +131,34 @@ class RunSummary:
 
     @property
     def ready(self) -> bool:
-        """At least one check ran and none failed or errored (skipped checks do not count against)."""
+        """At least one check ran and none failed, errored or was blocked (skipped checks do not count)."""
         counts = self.counts
-        return not self.unreachable and counts["passed"] > 0 and counts["failed"] == counts["error"] == 0
+        return not self.unreachable and counts["passed"] > 0 and counts["failed"] == counts["error"] == 0 and (
+            counts["blocked"] == 0
+        )
 
     @property
     def failing(self) -> list[CheckResult]:
         """The results that failed or errored, in order."""
         return [r for r in self.results if r.outcome in ("failed", "error")]
+
+    @property
+    def blocked(self) -> list[CheckResult]:
+        """The results that could not judge because something they depend on is broken, in order."""
+        return [r for r in self.results if r.outcome == "blocked"]
+
+    @property
+    def not_ready(self) -> list[CheckResult]:
+        """What keeps the node from ready: the failing results, then the blocked ones."""
+        return self.failing + self.blocked
+
+    @property
+    def exit_status(self) -> int:
+        """3 when the node, or a peer a check needed, could not be reached; else 1 when a check did not
+        pass (failed, errored, or blocked by one that failed); else 0."""
+        if self.unreachable or any(r.blocked_by.endswith(UNREACHABLE_CAUSE) for r in self.blocked):
+            return EXIT_UNREACHABLE
+        return EXIT_FAILED if self.not_ready else 0
 
     @property
     def verdict(self) -> str:
@@ -143,11 +168,14 @@ class RunSummary:
             return f"NOT READY: {self.node} unreachable: {self.unreachable}"
         if self.ready:
             return f"READY: all {ran} checks passed"
+        ran += counts["blocked"]
         if ran == 0:
             return "NOT READY: no check ran"
         bad = counts["failed"] + counts["error"]
         errors = f" ({counts['error']} could not run)" if counts["error"] else ""
-        return f"NOT READY: {bad} of {ran} checks failed{errors}"
+        causes = sorted({r.blocked_by for r in self.blocked})
+        blocked = f"; {counts['blocked']} blocked by {', '.join(causes)}" if counts["blocked"] else ""
+        return f"NOT READY: {bad} of {ran} checks failed{errors}{blocked}"
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -183,9 +211,9 @@ class RunSummary:
         """The summary `to_dict` wrote (unknown fields ignored); SummaryUnreadable naming `where` and the key."""
         if not isinstance(data, dict):
             raise SummaryUnreadable(f"{where}: expected a JSON object")
-        if str(data.get("schema_version")) != SCHEMA_VERSION:
+        if str(data.get("schema_version")) not in READABLE_SCHEMA_VERSIONS:
             version = data.get("schema_version")
-            raise SummaryUnreadable(f"{where}: schema_version {version!r}, expected {SCHEMA_VERSION!r}")
+            raise SummaryUnreadable(f"{where}: schema_version {version!r}, expected one of {READABLE_SCHEMA_VERSIONS}")
         if not isinstance(data.get("results"), list):
             raise SummaryUnreadable(f"{where}: results: expected a list")
         text = {name: str(data.get(name) or "") for name in ("tool_version", "cluster", "node", "phase", "started_at",

@@ -199,7 +199,7 @@ class Executor:
         gate_dir = self.run_dir / "gates"
         while True:
             result = run_checks(self.inventory, run, gate_dir, ("html", "json"), echo=False)
-            failing = result.summary.failing
+            failing = result.summary.not_ready
             if not (failing or result.unreachable) or self.opts.dry_run or time.monotonic() >= deadline:
                 break
             time.sleep(GATE_POLL_S)  # things that settle: a database starting, a daemon binding its port
@@ -218,7 +218,10 @@ class Executor:
         if result.unreachable:
             self.opts.echo(f"     {node.name} unreachable: {result.unreachable}\n       fix: check ssh to {node.name}")
         for f in failing:
-            self.opts.echo(f"     {f.check_id}: {f.observed or f.message}\n       fix: {f.fix}")
+            if f.outcome == "blocked":
+                self.opts.echo(f"     {f.check_id}: blocked by {f.blocked_by}: {f.message}")
+            else:
+                self.opts.echo(f"     {f.check_id}: {f.observed or f.message}\n       fix: {f.fix}")
         if red and not gate.advisory and not self.opts.dry_run:
             raise RunStopped(f"gate {when} phase {phase.name!r} is red: " + ", ".join(names))
 

@@ -24,7 +24,7 @@ SCHEMA_VERSION = "1"
 JOURNAL_NAME = "journal.json"
 TAIL_LINES = 20
 # What the journal keeps of a gate's failing check (docs/journal-schema.md).
-FAILING_KEYS = ("check_id", "outcome", "observed", "expected", "fix", "message")
+FAILING_KEYS = ("check_id", "outcome", "observed", "expected", "fix", "message", "blocked_by")
 
 StepStatus = Literal["pending", "running", "ok", "failed", "skipped", "dry-run", "interrupted"]
 GateStatus = Literal["passed", "failed", "advisory-failed"]
@@ -119,7 +119,7 @@ class GateRecord:
     node: str
     checks: list[str] = field(default_factory=list)  # the check phase's name, or the check ids
     status: GateStatus = "passed"
-    failing: list[CheckResult] = field(default_factory=list)  # the checks that failed or errored
+    failing: list[CheckResult] = field(default_factory=list)  # the checks that failed, errored or were blocked
     report_paths: list[str] = field(default_factory=list)  # HTML reports; relative to the run dir when inside it
     started_at: str | None = None
     duration_s: float | None = None

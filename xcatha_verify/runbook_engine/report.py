@@ -173,7 +173,8 @@ def _failing(gate: GateRecord) -> list[dict[str, str]]:
         return [{"check_id": "(unreachable)", "node": gate.node, "observed": gate.unreachable,
                  "expected": f"{gate.node} reachable", "fix": f"check ssh to {gate.node}", "message": ""}]  # fmt: skip
     return [{"check_id": f.check_id, "node": f.node or gate.node, "observed": f.observed, "expected": f.expected,
-             "fix": f.fix, "message": f.message} for f in gate.failing]  # fmt: skip
+             "fix": f.fix, "message": f"blocked by {f.blocked_by}: {f.message}" if f.blocked_by else f.message}
+            for f in gate.failing]  # fmt: skip
 
 
 def _phase_status(journal: Journal, name: str, done: list[str]) -> str:
