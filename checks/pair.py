@@ -10,6 +10,7 @@ from xcatha_verify.checkkit import ON_SHARED_DATA, blocked, check, fail, verdict
 from xcatha_verify.errors import NodeUnreachable
 from xcatha_verify.facts.hosts import diff_hosts
 from xcatha_verify.facts.node import XCAT_VERSION_FILE, NodeFacts
+from xcatha_verify.facts.processes import daemons_outside_units
 from xcatha_verify.inventory import Inventory, Node
 from xcatha_verify.nodepaths import STORAGE_RECORD, storage_id_path
 from xcatha_verify.report.records import UNREACHABLE_CAUSE
@@ -47,15 +48,18 @@ def check_peer_deactivated(request: pytest.FixtureRequest, peer: Node, inventory
     """The peer holds no VIP and runs none of the services (an unreachable peer fails, never passes)."""
     other = _peer(request, peer)
     running = [s.unit for s in other.running_services]
+    stray = daemons_outside_units(other)  # started by hand: a deactivation's systemctl stop leaves them
     problems = ([f"holds the VIP ({', '.join(map(str, other.vip_addresses))})"] if other.holds_vip else []) + (
         [f"runs {', '.join(running)}"] if running else []
-    )
+    ) + [f"runs {p.name} (pid {p.pid}) outside systemd" for _, p in stray]
+    fixes = [f"deactivate {peer.name} first: xcatha-run deactivate --node {peer.name}"] if running or (
+        other.holds_vip) else []
     verdict(
         not problems,
         observed=f"{peer.name} " + " and ".join(problems),
         expected=f"{peer.name} deactivated: no VIP, no service running",
-        fix=f"deactivate {peer.name} first: xcatha-run deactivate --node {peer.name}",
-    )
+        fix="; ".join(fixes + [f"on {peer.name}: kill {p.pid}" for _, p in stray]),
+    )  # fmt: skip
 
 
 @check("pair.hosts_in_sync", phases=("pre-deactivate", "pre-activate", "post-activate", "drift"), pair=True)

@@ -8,6 +8,7 @@ from xcatha_verify.checkkit import ACTIVE, ON_SHARED_DATA, PHASES, STANDBY, chec
 from xcatha_verify.facts.conditions import condition_holds, is_console_condition
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import NodeFacts
+from xcatha_verify.facts.processes import PROCESS_LIST, daemons_outside_units
 from xcatha_verify.inventory import Inventory, Service
 from xcatha_verify.xcatd_reads import unreadable
 
@@ -28,16 +29,21 @@ def check_services_disabled_at_boot(facts: NodeFacts, inventory: Inventory) -> N
     )
 
 
-@check("services.stopped", phases=STANDBY)
+@check("services.stopped", phases=STANDBY, reads=lambda facts: facts.start(PROCESS_LIST))
 def check_services_stopped(facts: NodeFacts, inventory: Inventory) -> None:
-    """No listed service runs on this node."""
+    """No listed service runs on this node: no unit active, and none of their daemons started another way."""
     running = [s.unit for s in facts.running_services]
+    stray = daemons_outside_units(facts)
+    seen = ([f"running: {', '.join(running)}"] if running else []) + [
+        f"{p.name} (pid {p.pid}) runs although {s.unit} is inactive" for s, p in stray
+    ]
     verdict(
-        not running,
-        observed="running: " + ", ".join(running),
-        expected="stopped: " + ", ".join(s.unit for s in inventory.services),
-        fix="; ".join(f"systemctl stop {shlex.quote(u)}" for u in reversed(running)),
-    )
+        not seen,
+        observed="; ".join(seen),
+        expected="stopped, and no daemon of theirs running: " + ", ".join(s.unit for s in inventory.services),
+        fix="; ".join([f"systemctl stop {shlex.quote(u)}" for u in reversed(running)]
+                      + [f"kill {p.pid}" for _, p in stray]),
+    )  # fmt: skip
 
 
 def expected_running(facts: NodeFacts, inventory: Inventory) -> tuple[list[Service], list[str]]:

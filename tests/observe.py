@@ -21,7 +21,7 @@ from xcatha_verify.lab.layout import DB_NAME, DB_USER, DOMAIN, PG_DATA, PROBE_FI
 NODES = ("xcatmn1", "xcatmn2")
 # What only a running node can tell; None in the snapshot of a node that is off or frozen.
 INSIDE_KEYS = ("vip", "storage", "active", "enabled", "hosts", "clock_skewed", "pg_listen", "pg_hba",
-               "xcatd_answers", "pg_socket_dir_ok", "xcat_version")  # fmt: skip
+               "xcatd_answers", "pg_socket_dir_ok", "xcat_version", "named_pids")  # fmt: skip
 
 
 def _probe_ssh(lab: Lab, node: str) -> bool:
@@ -81,6 +81,8 @@ def snapshot(lab: Lab, node: str) -> dict[str, object]:
         # What xCAT's own library says its version is (Perl, not the checks' reading of the file).
         "xcat_version": run(node, ["perl", "-I/opt/xcat/lib/perl", "-MxCAT::Version", "-e",
                                    "print xCAT::Version->Version()"], check=False).stdout,
+        # named's processes, whoever started them (systemd on the active node; nobody on the standby).
+        "named_pids": run(node, ["pgrep", "-x", "named"], check=False).stdout.split(),
         "pg_socket_dir_ok": run(
             node, ["runuser", "-u", "postgres", "--", "sh", "-c", "touch /run/postgresql/.p && rm /run/postgresql/.p"],
             check=False,

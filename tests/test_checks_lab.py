@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,13 @@ def test_pre_activate_on_both_nodes_at_once_tells_the_peers_probe_from_a_strange
         assert (status, failing) == (1, {"xcatmn1": {"vip.free_on_network"}, "xcatmn2": {"vip.free_on_network"}}), out
         stranger = link_mac(lab.layout.compute_ns, lab.layout.interface)
         assert out.count(f"Probe from {lab.layout.vip} [{stranger}]") == 2, out
+        # With no active node, which storage is the pair's cannot be judged: one red (nobody holds the
+        # VIP), and pair.same_storage blocked by it rather than failed beside it.
+        blocked: dict[str, dict[str, str]] = {}
+        status, failing, out = verify(lab, tmp_path, "post-activate", "--node", "xcatmn1", "-k",
+                                      "same_storage or single_vip_holder", blocked=blocked)  # fmt: skip
+        assert (status, failing) == (1, {"xcatmn1": {"pair.single_vip_holder"}}), out
+        assert blocked == {"xcatmn1": {"pair.same_storage": "pair.single_vip_holder"}}, out
     finally:
         lab.activate("xcatmn1")
 
@@ -93,6 +101,8 @@ DRIFT_FAULTS = [
     ("clock-skew", "xcatmn2", {"xcatmn1": {"pair.clock_offset"}}),
     # Only xcatd's own answer fails: the tables' contents are read from the database, which is healthy.
     ("xcatd-hung", "xcatmn1", {"xcatmn1": {"xcat.xcatd"}}),
+    # named started by hand on the standby: its unit is inactive, but what runs is what counts.
+    ("daemon-by-hand", "xcatmn2", {"xcatmn2": {"services.stopped"}}),
     # Storage gone under a running pair: one red, shared.connected; everything that reads the shared data
     # is blocked by it (see STORAGE_BLOCKED). The units still run (systemd sees PostgreSQL's processes,
     # which hold the lazily unmounted files open), so the tables read from the database are still
@@ -188,3 +198,28 @@ def test_verify_runs_locally_on_a_node(lab: Lab) -> None:
     assert "xcatmn1 (local://): active" in proc.stdout
     assert "PASS  pair.single_vip_holder" in proc.stdout
     assert lab.path("xcatmn1", "/tmp/xcatha-reports").is_dir()
+
+
+def test_a_daemon_started_by_hand_is_found_and_the_printed_fix_ends_it(lab: Lab, tmp_path: Path) -> None:
+    # The fix is applied verbatim on the node the check ran on; the check is green again.
+    faults.inject(lab, "daemon-by-hand", "xcatmn2")
+    try:
+        status, failing, out = verify(lab, tmp_path, "standby", "--node", "xcatmn2")
+        assert (status, failing) == (1, {"xcatmn2": {"services.stopped"}}), out
+        result = next(r for r in _results(tmp_path, "xcatmn2") if r["check_id"] == "services.stopped")
+        pid = lab.run("xcatmn2", ["pgrep", "-o", "-x", faults.DAEMON_BY_HAND]).stdout.strip()
+        assert f"named (pid {pid}) runs although named is inactive" in result["observed"], result
+        assert result["fix"] == f"kill {pid}", result
+        lab.run("xcatmn2", ["sh", "-c", result["fix"]])
+        deadline = time.monotonic() + 10
+        while (status := verify(lab, tmp_path, "standby", "--node", "xcatmn2")[0]) and time.monotonic() < deadline:
+            time.sleep(0.5)  # named takes a moment to end
+        assert status == 0
+    finally:
+        faults.repair(lab, "daemon-by-hand", "xcatmn2")
+
+
+def _results(tmp_path: Path, node: str) -> list[dict[str, str]]:
+    """The results of the newest JSON summary of `node` under `tmp_path`."""
+    newest = max(tmp_path.rglob(f"*-{node}-*.json"), key=lambda p: p.stat().st_mtime_ns)
+    return list(json.loads(newest.read_text())["results"])

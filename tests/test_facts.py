@@ -36,6 +36,7 @@ from xcatha_verify.facts.ifcfg import parse_ifcfg
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.pg_conf import effective_listen_addresses, listen_covers, parse_postgresql_conf
 from xcatha_verify.facts.pg_hba import HbaEntry, hba_allows, hba_covers, parse_pg_hba
+from xcatha_verify.facts.processes import parse_processes, role_processes
 from xcatha_verify.facts.xcat import parse_cfgloc, parse_lsdef, parse_tabdump
 
 CASES = Path(__file__).parent / "facts"
@@ -161,6 +162,10 @@ def run_ifcfg(inp: dict[str, Any]) -> Any:
     }
 
 
+def run_processes(inp: dict[str, Any]) -> Any:
+    return [[p.pid, p.name] for p in role_processes(parse_processes(text(inp["text"])), inp["role"])]
+
+
 RUNNERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "parse_ifcfg": run_ifcfg,
     "parse_postgresql_conf": run_postgresql_conf,
@@ -174,6 +179,7 @@ RUNNERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "parse_cfgloc": run_cfgloc,
     "parse_lsdef": run_lsdef,
     "parse_tabdump": run_tabdump,
+    "parse_processes+role_processes": run_processes,
 }
 
 

@@ -204,6 +204,7 @@ FAULT_CASES = [
     ("clock-skew", "xcatmn2", {"clock_skewed"}),
     ("xcatd-hung", "xcatmn1", {"xcatd_answers"}),
     ("pg-cannot-start", "xcatmn2", {"pg_socket_dir_ok"}),
+    ("daemon-by-hand", "xcatmn2", {"named_pids"}),
     # An unreachable sshd also leaves the node's clock (as root's session reads it) unknown.
     ("sshd-down", "xcatmn2", {"sshd_answers", "clock_skewed"}),
     ("link-down", "xcatmn2", {"link_up", "sshd_answers", "clock_skewed"}),

@@ -26,6 +26,8 @@ CLOCK_SKEW_MARK = "# xcatha-lab fault clock-skew"
 CLOCK_SKEW_LINES = f"export LD_PRELOAD={FAKETIME_LIB} FAKETIME={CLOCK_SKEW}  {CLOCK_SKEW_MARK}\n"
 ROGUE_HOSTS_LINE = "192.0.2.99\trogue.cluster.test rogue\n"
 SERVICE_ENABLED = "dhcpd"
+# daemon-by-hand: the daemon started outside systemd, as an admin might start it by hand.
+DAEMON_BY_HAND = "named"
 # xcat-version-differs: where it keeps its changed copy of xCAT's Version.pm, and the version the copy says.
 XCAT_VERSION_COPY = "/run/xcatha-fault-Version.pm"
 OTHER_XCAT_VERSION = "2.18.0"
@@ -101,6 +103,24 @@ def _xcatd_hung(lab: Lab, node: str) -> None:
 def _xcatd_hung_repair(lab: Lab, node: str) -> None:
     pid = _take(lab, "xcatd-hung", node)["pid"]
     lab.run(node, ["kill", "-CONT", str(pid)])
+
+
+def _daemon_by_hand(lab: Lab, node: str) -> None:
+    # Debian's named, started the way its unit would (user bind, the run directory it needs), but by
+    # hand: it forks into the background, its unit stays inactive and systemctl knows nothing of it.
+    script = ("install -d -o bind -g bind /run/named && named -u bind && "
+              "for i in 1 2 3 4 5 6 7 8 9 10; do pid=$(pgrep -o -x named) && break; sleep 0.2; done; echo $pid")
+    pid = lab.run(node, ["sh", "-c", script]).stdout.split()
+    if not pid or not pid[-1].isdigit():
+        raise LabError(f"named did not start by hand on {node}")
+    _save(lab, "daemon-by-hand", node, {"pid": int(pid[-1])})
+
+
+def _daemon_by_hand_repair(lab: Lab, node: str) -> None:
+    pid = _take(lab, "daemon-by-hand", node)["pid"]
+    # Gone already when the check's printed fix (kill PID) was applied; else ended, and waited for (5 s at most).
+    lab.run(node, ["sh", "-c", f"kill {pid} 2>/dev/null; for i in $(seq 50); do kill -0 {pid} 2>/dev/null || exit 0; "
+                   f"sleep 0.1; done; kill -9 {pid}"])  # fmt: skip
 
 
 def _main_pid(lab: Lab, node: str, unit: str) -> int:
@@ -274,6 +294,8 @@ FAULTS: dict[str, Fault] = {
             "xcatd-hung", "xcatd on this node is stopped (SIGSTOP) and answers nobody", _xcatd_hung, _xcatd_hung_repair
         ),
         Fault("pg-cannot-start", "PostgreSQL cannot start on this node", _pg_cannot_start, _pg_cannot_start_repair),
+        Fault("daemon-by-hand", f"{DAEMON_BY_HAND} runs on this node, started by hand outside systemd",
+              _daemon_by_hand, _daemon_by_hand_repair),
         Fault("sshd-down", "sshd is not running on this node", _sshd_down, _sshd_down_repair),
         Fault("link-down", "this node's interface is down", _link_down, _link_down_repair),
         Fault("unreachable", "sshd down and link down: the node cannot be reached", _unreachable, _unreachable_repair),
