@@ -98,6 +98,8 @@ DRIFT_FAULTS = [
     ("pg-listen-missing", "xcatmn2", {"xcatmn1": {"pg.listen_addresses"}}),
     ("pg-hba-missing", "xcatmn1", {"xcatmn1": {"pg.hba"}}),
     ("hosts-differ", "xcatmn2", {"xcatmn1": {"pair.hosts_in_sync"}}),
+    # Wrong on xcatmn2, and so different from xcatmn1's: two facts, two reds.
+    ("hosts-stale-address", "xcatmn2", {"xcatmn2": {"hosts.inventory_names"}, "xcatmn1": {"pair.hosts_in_sync"}}),
     ("clock-skew", "xcatmn2", {"xcatmn1": {"pair.clock_offset"}}),
     # Only xcatd's own answer fails: the tables' contents are read from the database, which is healthy.
     ("xcatd-hung", "xcatmn1", {"xcatmn1": {"xcat.xcatd"}}),
@@ -200,23 +202,35 @@ def test_verify_runs_locally_on_a_node(lab: Lab) -> None:
     assert lab.path("xcatmn1", "/tmp/xcatha-reports").is_dir()
 
 
-def test_a_daemon_started_by_hand_is_found_and_the_printed_fix_ends_it(lab: Lab, tmp_path: Path) -> None:
-    # The fix is applied verbatim on the node the check ran on; the check is green again.
-    faults.inject(lab, "daemon-by-hand", "xcatmn2")
+# A fault a command on the node repairs: the check that finds it, and what its fix must say.
+FIXABLE = [
+    ("daemon-by-hand", "xcatmn2", "standby", "services.stopped"),
+    ("hosts-stale-address", "xcatmn2", "standby", "hosts.inventory_names"),
+]
+
+
+@pytest.mark.parametrize(("fault", "node", "phase", "check_id"), FIXABLE, ids=[f[0] for f in FIXABLE])
+def test_the_printed_fix_applied_verbatim_on_the_node_repairs_the_fault(
+    lab: Lab, tmp_path: Path, fault: str, node: str, phase: str, check_id: str
+) -> None:
+    faults.inject(lab, fault, node)
     try:
-        status, failing, out = verify(lab, tmp_path, "standby", "--node", "xcatmn2")
-        assert (status, failing) == (1, {"xcatmn2": {"services.stopped"}}), out
-        result = next(r for r in _results(tmp_path, "xcatmn2") if r["check_id"] == "services.stopped")
-        pid = lab.run("xcatmn2", ["pgrep", "-o", "-x", faults.DAEMON_BY_HAND]).stdout.strip()
-        assert f"named (pid {pid}) runs although named is inactive" in result["observed"], result
-        assert result["fix"] == f"kill {pid}", result
-        lab.run("xcatmn2", ["sh", "-c", result["fix"]])
+        status, failing, out = verify(lab, tmp_path, phase, "--node", node)
+        assert (status, failing) == (1, {node: {check_id}}), out
+        result = next(r for r in _results(tmp_path, node) if r["check_id"] == check_id)
+        if fault == "daemon-by-hand":  # the fix names the process it saw
+            pid = lab.run(node, ["pgrep", "-o", "-x", faults.DAEMON_BY_HAND]).stdout.strip()
+            assert f"named (pid {pid}) runs although named is inactive" in result["observed"], result
+            assert result["fix"] == f"kill {pid}", result
+        else:
+            assert f"maps to {faults.STALE_ADDRESS}, not" in result["observed"], result
+        lab.run(node, ["sh", "-c", result["fix"]])  # as printed, on the node it ran on
         deadline = time.monotonic() + 10
-        while (status := verify(lab, tmp_path, "standby", "--node", "xcatmn2")[0]) and time.monotonic() < deadline:
-            time.sleep(0.5)  # named takes a moment to end
+        while (status := verify(lab, tmp_path, phase, "--node", node)[0]) and time.monotonic() < deadline:
+            time.sleep(0.5)  # a killed daemon takes a moment to end
         assert status == 0
     finally:
-        faults.repair(lab, "daemon-by-hand", "xcatmn2")
+        faults.repair(lab, fault, node)
 
 
 def _results(tmp_path: Path, node: str) -> list[dict[str, str]]:

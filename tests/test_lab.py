@@ -200,6 +200,7 @@ FAULT_CASES = [
     ("pg-listen-missing", "xcatmn2", {"pg_listen"}),
     ("pg-hba-missing", "xcatmn1", {"pg_hba"}),
     ("hosts-differ", "xcatmn2", {"hosts"}),
+    ("hosts-stale-address", "xcatmn2", {"hosts"}),
     ("xcat-version-differs", "xcatmn2", {"xcat_version"}),
     ("clock-skew", "xcatmn2", {"clock_skewed"}),
     ("xcatd-hung", "xcatmn1", {"xcatd_answers"}),

@@ -16,7 +16,7 @@ from pathlib import Path
 from xcatha_verify.errors import LabError, UsageError
 from xcatha_verify.facts.node import XCAT_VERSION_FILE
 from xcatha_verify.lab.lab import Lab
-from xcatha_verify.lab.layout import PG_DATA, SHARED_PATHS
+from xcatha_verify.lab.layout import NODE_NAMES, PG_DATA, SHARED_PATHS
 
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 CLOCK_SKEW = "+30s"
@@ -25,6 +25,8 @@ CLOCK_SKEW = "+30s"
 CLOCK_SKEW_MARK = "# xcatha-lab fault clock-skew"
 CLOCK_SKEW_LINES = f"export LD_PRELOAD={FAKETIME_LIB} FAKETIME={CLOCK_SKEW}  {CLOCK_SKEW_MARK}\n"
 ROGUE_HOSTS_LINE = "192.0.2.99\trogue.cluster.test rogue\n"
+# hosts-stale-address: the address the peer's line says instead of the peer's static IP (an old one).
+STALE_ADDRESS = "192.0.2.98"
 SERVICE_ENABLED = "dhcpd"
 # daemon-by-hand: the daemon started outside systemd, as an admin might start it by hand.
 DAEMON_BY_HAND = "named"
@@ -186,6 +188,23 @@ def _hosts_differ_repair(lab: Lab, node: str) -> None:
     lab.path(node, "/etc/hosts").write_text(str(_take(lab, "hosts-differ", node)["original"]))
 
 
+def _hosts_stale_address(lab: Lab, node: str) -> None:
+    # The peer's line keeps an address it no longer has (renumbered, and this copy missed).
+    path = lab.path(node, "/etc/hosts")
+    original = path.read_text()
+    peer = next(n for n in NODE_NAMES if n != node)
+    own = str(lab.layout.static_ip(peer))
+    changed = re.sub(rf"^{re.escape(own)}(?=\s)", STALE_ADDRESS, original, count=1, flags=re.MULTILINE)
+    if changed == original:
+        raise LabError(f"/etc/hosts on {node} has no line for {peer} at {own}")
+    _save(lab, "hosts-stale-address", node, {"original": original})
+    path.write_text(changed)
+
+
+def _hosts_stale_address_repair(lab: Lab, node: str) -> None:
+    lab.path(node, "/etc/hosts").write_text(str(_take(lab, "hosts-stale-address", node)["original"]))
+
+
 def _xcat_version_differs(lab: Lab, node: str) -> None:
     # The node's /opt/xcat is the shared assembled tree, bound read-only: a changed copy of the one
     # file that carries the version is bound over it, in this node's mount namespace only.
@@ -285,6 +304,8 @@ FAULTS: dict[str, Fault] = {
             lambda lab, node: _restore_shared(lab, "pg-hba-missing", node),
         ),
         Fault("hosts-differ", "this node's /etc/hosts has an extra entry", _hosts_differ, _hosts_differ_repair),
+        Fault("hosts-stale-address", f"this node's /etc/hosts maps the peer's name to {STALE_ADDRESS}",
+              _hosts_stale_address, _hosts_stale_address_repair),
         Fault("xcat-version-differs", f"this node's xCAT says it is version {OTHER_XCAT_VERSION}",
               _xcat_version_differs, _xcat_version_differs_repair),
         Fault(
