@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import posixpath
+import shlex
 from collections.abc import Callable
 
 from xcatha_verify.checkkit import ACTIVE, ON_SHARED_DATA, check, fail, verdict
@@ -10,13 +12,15 @@ from xcatha_verify.facts.hosts import addresses_for, parse_hosts
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.facts.pg_conf import effective_listen_addresses, listen_covers, parse_postgresql_conf
-from xcatha_verify.facts.pg_hba import hba_covers, parse_pg_hba
+from xcatha_verify.facts.pg_hba import HbaEntry, hba_covers, parse_pg_hba
 from xcatha_verify.facts.postgres import PG_ISREADY, pg_isready_command
 from xcatha_verify.facts.xcat import parse_cfgloc
 from xcatha_verify.inventory import Inventory
 
 LOOPBACK = {"localhost": ["127.0.0.1", "::1"]}
 DEFAULT_DB_USER = "xcatadm"
+PASSWORD_METHODS = ("scram-sha-256", "md5", "password")
+AUTO_CONF = "postgresql.auto.conf"
 
 
 def _resolver(facts: NodeFacts) -> Callable[[str], list[str]]:
@@ -57,6 +61,11 @@ def check_pg_listen_addresses(facts: NodeFacts, inventory: Inventory) -> None:
         fail(observed=f"{conf_path} does not exist", expected=f"{conf_path} readable",
              fix="connect the shared data (the configuration lives in the data directory)")  # fmt: skip
     settings = parse_postgresql_conf(text, path=conf_path, read=_read(facts), list_dir=facts.listdir)
+    # ALTER SYSTEM writes postgresql.auto.conf in the data directory; the server reads it last.
+    auto_path = posixpath.join(inventory.database.data_dir, AUTO_CONF)
+    auto_text = facts.file(auto_path)
+    if auto_text is not None:
+        settings |= parse_postgresql_conf(auto_text, path=auto_path, read=_read(facts), list_dir=facts.listdir)
     listen = effective_listen_addresses(settings)
     resolve = _resolver(facts)
 
@@ -65,14 +74,22 @@ def check_pg_listen_addresses(facts: NodeFacts, inventory: Inventory) -> None:
     where = settings.get("listen_addresses")
     origin = f" ({where.file}:{where.line})" if where else " (unset: PostgreSQL's default)"
     complete = ",".join(dict.fromkeys([*listen, *missing]))
+    assignment = f"listen_addresses = '{complete}'"
+    unit = shlex.quote(inventory.database_service.unit)
+    if where is None:
+        edit = f"echo {shlex.quote(assignment)} >> {shlex.quote(conf_path)}"
+    elif where.file == auto_path:  # ALTER SYSTEM's value wins: change it the way it was set
+        sql = shlex.quote(f"ALTER SYSTEM SET {assignment}")
+        edit = f"runuser -u postgres -- psql -X -p {inventory.database.port} -c {sql}"
+    else:  # the line that wins, in the file that holds it (an include, maybe)
+        edit = f"sed -i {shlex.quote(f'{where.line}s/.*/{assignment}/')} {shlex.quote(where.file)}"
     verdict(
         not missing,
         observed=f"listen_addresses = '{','.join(listen)}'{origin}; missing " + ", ".join(
             f"{a} ({wanted[a]})" for a in missing
         ),
         expected="listen_addresses covering " + ", ".join(wanted),
-        fix=f"set listen_addresses = '{complete}' in {conf_path}, then systemctl restart "
-        f"{inventory.database_service.unit}",
+        fix=f"{edit}; systemctl restart {unit}",
     )
 
 
@@ -88,24 +105,37 @@ def check_pg_hba(facts: NodeFacts, inventory: Inventory) -> None:
     server = [ipaddress.ip_interface(f"{a.address}/{a.prefix}") for a in facts.addresses]
     resolve = _resolver(facts)
     db = inventory.database
+    user = _db_user(facts, inventory)
+    method = _auth_method(entries)
     problems = []
+    inserts: list[tuple[int, str, str]] = []  # (line, file, entry) to add before a rejecting line
+    appends: list[str] = []
     for address, why in _required(inventory).items():
-        entry = hba_covers(
-            entries, address, database=db.name, user=_db_user(facts, inventory), server_addresses=server,
-            resolve=resolve,
-        )  # fmt: skip
+        entry = hba_covers(entries, address, database=db.name, user=user, server_addresses=server, resolve=resolve)
+        wanted = f"host {db.name} {user} {address}/32 {method}"
         if entry is None:
             problems.append(f"{address} ({why}): no host entry")
+            appends.append(wanted)
         elif entry.method == "reject":
-            problems.append(f"{address} ({why}): rejected by line {entry.line}")
-    missing = [p.split(" ", 1)[0] for p in problems]
+            problems.append(f"{address} ({why}): rejected by {entry.file}:{entry.line} ({entry})")
+            # First match wins: an entry after the reject is never reached, so it goes before it.
+            inserts.append((entry.line, entry.file if entry.file.startswith("/") else hba_path, wanted))
+    # Highest line first, so that an insertion does not move the lines still to insert before.
+    fixes = [f"sed -i {shlex.quote(f'{line}i {wanted}')} {shlex.quote(file)}"
+             for line, file, wanted in sorted(inserts, reverse=True)]
+    fixes += [f"echo {shlex.quote(wanted)} >> {shlex.quote(hba_path)}" for wanted in appends]
     verdict(
         not problems,
         observed="; ".join(problems),
         expected="a host entry admitting " + ", ".join(_required(inventory)),
-        fix=" ; ".join(f"add 'host all all {a}/32 md5' to {hba_path}" for a in missing)
-        + f"; then systemctl reload {inventory.database_service.unit}",
+        fix="; ".join([*fixes, f"systemctl reload {shlex.quote(inventory.database_service.unit)}"]),
     )
+
+
+def _auth_method(entries: list[HbaEntry]) -> str:
+    """The password method the server's host entries already use (scram-sha-256, PostgreSQL 15's default, else)."""
+    used = [e.method for e in entries if e.type.startswith("host") and e.method in PASSWORD_METHODS]
+    return used[0] if used else "scram-sha-256"
 
 
 def _pg_isready(facts: NodeFacts) -> dict[str, tuple[str, ...]]:

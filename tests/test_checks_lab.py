@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -97,6 +98,7 @@ DRIFT_FAULTS = [
     ("service-enabled", "xcatmn1", {"xcatmn1": {"services.disabled_at_boot"}}),
     ("pg-listen-missing", "xcatmn2", {"xcatmn1": {"pg.listen_addresses"}}),
     ("pg-hba-missing", "xcatmn1", {"xcatmn1": {"pg.hba"}}),
+    ("pg-hba-rejects", "xcatmn1", {"xcatmn1": {"pg.hba"}}),
     ("hosts-differ", "xcatmn2", {"xcatmn1": {"pair.hosts_in_sync"}}),
     # Wrong on xcatmn2, and so different from xcatmn1's: two facts, two reds.
     ("hosts-stale-address", "xcatmn2", {"xcatmn2": {"hosts.inventory_names"}, "xcatmn1": {"pair.hosts_in_sync"}}),
@@ -202,31 +204,50 @@ def test_verify_runs_locally_on_a_node(lab: Lab) -> None:
     assert lab.path("xcatmn1", "/tmp/xcatha-reports").is_dir()
 
 
-# A fault a command on the node repairs: the check that finds it, and what its fix must say.
+# A fault a command on a node repairs: (fault, the node it breaks, the node whose check finds it, phase,
+# check). The database's files are on the shared data: the active node's check finds them, and runs the fix.
 FIXABLE = [
-    ("daemon-by-hand", "xcatmn2", "standby", "services.stopped"),
-    ("hosts-stale-address", "xcatmn2", "standby", "hosts.inventory_names"),
+    ("daemon-by-hand", "xcatmn2", "xcatmn2", "standby", "services.stopped"),
+    ("hosts-stale-address", "xcatmn2", "xcatmn2", "standby", "hosts.inventory_names"),
+    ("pg-hba-missing", "xcatmn2", "xcatmn1", "active", "pg.hba"),
+    ("pg-hba-rejects", "xcatmn2", "xcatmn1", "active", "pg.hba"),
+    # Its fix restarts PostgreSQL under the running xcatd, which stays green (xcat.xcatd is in `active`).
+    ("pg-listen-missing", "xcatmn2", "xcatmn1", "active", "pg.listen_addresses"),
 ]
 
 
-@pytest.mark.parametrize(("fault", "node", "phase", "check_id"), FIXABLE, ids=[f[0] for f in FIXABLE])
+def _what_the_check_must_say(lab: Lab, fault: str, node: str) -> tuple[str, str]:
+    """(a part of its observed text, a part of its fix) for `fault` injected on `node`."""
+    ip = lab.layout.static_ip(node)
+    if fault == "daemon-by-hand":  # the fix names the process it saw
+        pid = lab.run(node, ["pgrep", "-o", "-x", faults.DAEMON_BY_HAND]).stdout.strip()
+        return f"named (pid {pid}) runs although named is inactive", f"kill {pid}"
+    if fault == "hosts-stale-address":
+        peer = next(n for n in ("xcatmn1", "xcatmn2") if n != node)
+        stale = re.escape(faults.STALE_ADDRESS)
+        return f"{peer} maps to {faults.STALE_ADDRESS}, not", f"s/^[[:space:]]*{stale}/{lab.layout.static_ip(peer)}/"
+    if fault == "pg-listen-missing":  # the line that wins, edited in place
+        return f"missing {ip} ({node}'s static IP)", "s/.*/listen_addresses = "
+    if fault == "pg-hba-missing":
+        return f"{ip} ({node}'s static IP): no host entry", f"echo 'host xcatdb xcatadm {ip}/32 "
+    # The reject stands first: the admitting entry goes before it, not after (never reached there).
+    return f"{ip} ({node}'s static IP): rejected by", f"sed -i '1i host xcatdb xcatadm {ip}/32 "
+
+
+@pytest.mark.parametrize(("fault", "node", "checked", "phase", "check_id"), FIXABLE, ids=[f[0] for f in FIXABLE])
 def test_the_printed_fix_applied_verbatim_on_the_node_repairs_the_fault(
-    lab: Lab, tmp_path: Path, fault: str, node: str, phase: str, check_id: str
+    lab: Lab, tmp_path: Path, fault: str, node: str, checked: str, phase: str, check_id: str
 ) -> None:
     faults.inject(lab, fault, node)
     try:
-        status, failing, out = verify(lab, tmp_path, phase, "--node", node)
-        assert (status, failing) == (1, {node: {check_id}}), out
-        result = next(r for r in _results(tmp_path, node) if r["check_id"] == check_id)
-        if fault == "daemon-by-hand":  # the fix names the process it saw
-            pid = lab.run(node, ["pgrep", "-o", "-x", faults.DAEMON_BY_HAND]).stdout.strip()
-            assert f"named (pid {pid}) runs although named is inactive" in result["observed"], result
-            assert result["fix"] == f"kill {pid}", result
-        else:
-            assert f"maps to {faults.STALE_ADDRESS}, not" in result["observed"], result
-        lab.run(node, ["sh", "-c", result["fix"]])  # as printed, on the node it ran on
+        status, failing, out = verify(lab, tmp_path, phase, "--node", checked)
+        assert (status, failing) == (1, {checked: {check_id}}), out
+        result = next(r for r in _results(tmp_path, checked) if r["check_id"] == check_id)
+        observed, fix = _what_the_check_must_say(lab, fault, node)
+        assert observed in result["observed"] and fix in result["fix"], result
+        lab.run(checked, ["sh", "-c", result["fix"]])  # as printed, on the node whose check printed it
         deadline = time.monotonic() + 10
-        while (status := verify(lab, tmp_path, phase, "--node", node)[0]) and time.monotonic() < deadline:
+        while (status := verify(lab, tmp_path, phase, "--node", checked)[0]) and time.monotonic() < deadline:
             time.sleep(0.5)  # a killed daemon takes a moment to end
         assert status == 0
     finally:

@@ -199,6 +199,7 @@ FAULT_CASES = [
     ("service-enabled", "xcatmn2", {"enabled"}),
     ("pg-listen-missing", "xcatmn2", {"pg_listen"}),
     ("pg-hba-missing", "xcatmn1", {"pg_hba"}),
+    ("pg-hba-rejects", "xcatmn1", {"pg_hba_rejects"}),
     ("hosts-differ", "xcatmn2", {"hosts"}),
     ("hosts-stale-address", "xcatmn2", {"hosts"}),
     ("xcat-version-differs", "xcatmn2", {"xcat_version"}),

@@ -176,6 +176,11 @@ def _drop_from_hba(text: str, ip: str) -> str:
     return "".join(line for line in text.splitlines(keepends=True) if f" {ip}/" not in line)
 
 
+def _reject_in_hba(text: str, ip: str) -> str:
+    """A reject for the address above everything: its own admitting line below is never reached."""
+    return f"host all all {ip}/32 reject  # xcatha-lab fault pg-hba-rejects\n" + text
+
+
 # ---------------------------------------------------------------------- /etc/hosts, clock, reachability
 def _hosts_differ(lab: Lab, node: str) -> None:
     path = lab.path(node, "/etc/hosts")
@@ -302,6 +307,12 @@ FAULTS: dict[str, Fault] = {
             "pg_hba.conf has no entry for this node's static IP",
             lambda lab, node: _edit_shared(lab, "pg-hba-missing", node, "pg_hba.conf", _drop_from_hba),
             lambda lab, node: _restore_shared(lab, "pg-hba-missing", node),
+        ),
+        Fault(
+            "pg-hba-rejects",
+            "pg_hba.conf rejects this node's static IP above the line that admits it",
+            lambda lab, node: _edit_shared(lab, "pg-hba-rejects", node, "pg_hba.conf", _reject_in_hba),
+            lambda lab, node: _restore_shared(lab, "pg-hba-rejects", node),
         ),
         Fault("hosts-differ", "this node's /etc/hosts has an extra entry", _hosts_differ, _hosts_differ_repair),
         Fault("hosts-stale-address", f"this node's /etc/hosts maps the peer's name to {STALE_ADDRESS}",

@@ -132,10 +132,7 @@ class RunSummary:
     @property
     def ready(self) -> bool:
         """At least one check ran and none failed, errored or was blocked (skipped checks do not count)."""
-        counts = self.counts
-        return not self.unreachable and counts["passed"] > 0 and counts["failed"] == counts["error"] == 0 and (
-            counts["blocked"] == 0
-        )
+        return not self.unreachable and self.counts["passed"] > 0 and not self.not_ready
 
     @property
     def failing(self) -> list[CheckResult]:
