@@ -112,22 +112,24 @@ def _clip(text: str, width: int) -> str:
 
 
 def console_line(result: CheckResult, width: int = 25) -> str:
-    """``FAIL  pg.hba  xcatmn2  observed: ...; fix: ...`` on one line of at most CONSOLE_WIDTH characters.
+    """``FAIL  pg.hba  xcatmn2  observed: ...; fix: ...`` on one line.
 
-    Only the first line of observed and fix is shown; what was observed is kept whole up to
-    OBSERVED_WIDTH characters, and the fix takes what room is left.
+    Only the first line of what was observed is shown, up to OBSERVED_WIDTH characters. The fix is
+    never cut short, whatever the width: it is what the admin copies (its lines joined with "; ").
+    Without a fix the line is at most CONSOLE_WIDTH characters.
     """
     line = f"{LABELS[result.outcome]:5} {result.check_id:{width}} {result.node}"
     if result.outcome == "blocked":
         return _clip(f"{line}  blocked by {result.blocked_by}: {_first_line(result.message)}", CONSOLE_WIDTH)
     if result.outcome != "passed":
-        observed, fix = _first_line(result.observed), _first_line(result.fix)
+        observed = _first_line(result.observed)
+        fix = "; ".join(part.strip() for part in result.fix.splitlines() if part.strip())
         if observed:
             line += f"  observed: {_clip(observed, OBSERVED_WIDTH)}"
         elif result.message and not fix:
             line += f"  {_clip(_first_line(result.message), OBSERVED_WIDTH)}"
         if fix:
-            line += f"; fix: {_clip(fix, max(CONSOLE_WIDTH - len(line) - 7, 40))}"
+            return _clip(line.replace("\t", " "), CONSOLE_WIDTH) + f"; fix: {fix}"
     return _clip(line.replace("\t", " "), CONSOLE_WIDTH)
 
 
