@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 import pytest
@@ -10,6 +11,7 @@ from xcatha_verify.checkkit import ON_SHARED_DATA, blocked, check, fail, verdict
 from xcatha_verify.errors import NodeUnreachable
 from xcatha_verify.facts.hosts import diff_hosts
 from xcatha_verify.facts.node import XCAT_VERSION_FILE, NodeFacts
+from xcatha_verify.facts.postgres import INSTALLED_SERVERS, data_major, installed_majors
 from xcatha_verify.facts.processes import daemons_outside_units
 from xcatha_verify.inventory import Inventory, Node
 from xcatha_verify.nodepaths import STORAGE_RECORD, storage_id_path
@@ -177,4 +179,27 @@ def check_same_storage(request: pytest.FixtureRequest, facts: NodeFacts, peer: N
         expected=f"{token_path} equal to {STORAGE_RECORD} on both nodes",
         fix=f"if this is the right storage, record it: cat {token_path} > {STORAGE_RECORD} on each node while "
         "it is connected (xcatha-run prepare); otherwise connect the right storage",
+    )  # fmt: skip
+
+
+@check("pair.pg_major_version", phases=("pre-deactivate", "drift"), pair=True, needs=ON_SHARED_DATA,
+       reads=lambda facts: facts.start(INSTALLED_SERVERS))
+def check_pg_major_version(request: pytest.FixtureRequest, facts: NodeFacts, peer: Node, inventory: Inventory) -> None:
+    """The standby has the PostgreSQL major the shared data directory was made by: it can start on it."""
+    other = _peer(request, peer)
+    pg_version = posixpath.join(inventory.database.data_dir, "PG_VERSION")
+    holder = next((f for f in (facts, other) if f.file(pg_version) is not None), None)
+    if holder is None:
+        blocked(by="shared.connected", why=f"{pg_version} is on neither node: no data directory to compare with")
+    needed = data_major(holder.file(pg_version))
+    installed = {f.node.name: installed_majors(f.run(INSTALLED_SERVERS).stdout) for f in (facts, other)}
+    lacking = [name for name, majors in installed.items() if needed not in majors]
+    verdict(
+        needed is not None and not lacking,
+        observed=f"{pg_version} on {holder.node.name}: {(holder.file(pg_version) or '').strip() or 'empty'}; "
+        + "; ".join(f"{name} has PostgreSQL {', '.join(map(str, m)) or 'none'}" for name, m in installed.items()),
+        expected="the data directory's PostgreSQL major installed on both nodes",
+        fix="; ".join(f"on {name}: install the PostgreSQL {needed} server (the shared data directory is "
+                      f"{needed}'s; another major cannot start on it without pg_upgrade)" for name in lacking)
+        or f"{pg_version} on {holder.node.name} is unreadable: check the shared data directory",
     )  # fmt: skip

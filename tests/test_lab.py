@@ -195,11 +195,12 @@ FAULT_CASES = [
     ("vip-also", "xcatmn2", {"vip"}),
     # Losing storage under running services: systemd still sees PostgreSQL run (its open files keep the
     # lazily unmounted storage alive), while xcatd no longer finds cfgloc.
-    ("storage-disconnected", "xcatmn1", {"storage", "xcatd_answers"}),
+    ("storage-disconnected", "xcatmn1", {"storage", "xcatd_answers", "pg_data_version"}),
     ("service-enabled", "xcatmn2", {"enabled"}),
     ("pg-listen-missing", "xcatmn2", {"pg_listen"}),
     ("pg-hba-missing", "xcatmn1", {"pg_hba"}),
     ("pg-hba-rejects", "xcatmn1", {"pg_hba_rejects"}),
+    ("pg-data-version-differs", "xcatmn1", {"pg_data_version"}),
     ("hosts-differ", "xcatmn2", {"hosts"}),
     ("hosts-stale-address", "xcatmn2", {"hosts"}),
     ("xcat-version-differs", "xcatmn2", {"xcat_version"}),

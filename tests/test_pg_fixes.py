@@ -1,4 +1,4 @@
-"""pg.listen_addresses and pg.hba fixes are computed from the files seen: the winning line, the reject.
+"""pg.listen_addresses and pg.hba fixes are computed from the files seen; the PostgreSQL majors a node has.
 
 Each check runs on texts standing for the node's files; where the fix edits a file, it is run
 verbatim (GNU sed, echo) on copies of them and the check is green afterwards.
@@ -15,6 +15,7 @@ import pytest
 from checks.pg import check_pg_hba, check_pg_listen_addresses
 from xcatha_verify.checkkit import CheckFailed
 from xcatha_verify.facts.network import InterfaceAddress
+from xcatha_verify.facts.postgres import data_major, installed_majors
 from xcatha_verify.inventory import Inventory, load_inventory
 
 INVENTORY = Path(__file__).parent / "inventories" / "minimal.yml"  # VIP 192.0.2.7; 192.0.2.70, 192.0.2.5
@@ -113,3 +114,13 @@ def test_hba_fix_goes_where_the_server_will_read_it(
     assert failed.fix.startswith(fix_start) and failed.fix.endswith("; systemctl reload postgresql"), failed.fix
     facts.run_fix(failed.fix)
     assert _failure(check_pg_hba, facts, inventory) is None, facts.file(f"{DATA}/pg_hba.conf")
+
+
+def test_installed_majors_and_the_data_directorys() -> None:
+    # What INSTALLED_SERVERS prints on this project's machine (Debian 12), and on a PGDG RHEL node with two.
+    debian = "postgres (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)\n"
+    pgdg = "postgres (PostgreSQL) 13.14\npostgres (PostgreSQL) 16.2\npostgres (PostgreSQL) 13.14\n"
+    assert installed_majors(debian) == [15]
+    assert installed_majors(pgdg) == [13, 16]
+    assert installed_majors("") == []
+    assert (data_major("15\n"), data_major("9.6\n"), data_major(""), data_major(None)) == (15, 9, None, None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import posixpath
+import re
 from collections.abc import Callable, Sequence
 
 from xcatha_verify.facts.network import FactError
@@ -112,3 +113,22 @@ def pg_isready_command(inventory: Inventory, address: str) -> tuple[str, ...]:
     """
     db = inventory.database
     return "pg_isready -q -t 5 -h %s -p %s -d %s", address, str(db.port), db.name
+
+
+# Where PostgreSQL's server binary lies: Debian's per-major tree, PGDG's RPMs, the distribution's RPM.
+INSTALLED_SERVERS = (
+    "for b in /usr/lib/postgresql/*/bin/postgres /usr/pgsql-*/bin/postgres /usr/bin/postgres; do "
+    '[ -x "$b" ] && "$b" -V; done; true'
+)
+
+
+def installed_majors(text: str) -> list[int]:
+    """The majors in ``postgres -V`` lines (``postgres (PostgreSQL) 15.5 (Debian 15.5-0+deb12u1)``), sorted."""
+    majors = {int(m.group(1)) for m in re.finditer(r"^postgres \(PostgreSQL\) (\d+)", text, re.MULTILINE)}
+    return sorted(majors)
+
+
+def data_major(pg_version: str | None) -> int | None:
+    """The major a data directory was made by, from its PG_VERSION file (``15``; ``9.6`` read as 9)."""
+    found = re.match(r"\s*(\d+)", pg_version or "")
+    return int(found.group(1)) if found else None

@@ -28,6 +28,8 @@ ROGUE_HOSTS_LINE = "192.0.2.99\trogue.cluster.test rogue\n"
 # hosts-stale-address: the address the peer's line says instead of the peer's static IP (an old one).
 STALE_ADDRESS = "192.0.2.98"
 SERVICE_ENABLED = "dhcpd"
+# pg-data-version-differs: the major the shared data directory's PG_VERSION says (the lab runs 15).
+OTHER_PG_MAJOR = "14"
 # daemon-by-hand: the daemon started outside systemd, as an admin might start it by hand.
 DAEMON_BY_HAND = "named"
 # xcat-version-differs: where it keeps its changed copy of xCAT's Version.pm, and the version the copy says.
@@ -157,6 +159,16 @@ def _edit_shared(lab: Lab, fault: str, node: str, name: str, edit: Callable[[str
         raise LabError(f"{fault}: {name} does not mention {node}'s static IP; nothing to break")
     _save(lab, fault, node, {"file": name, "original": original})
     path.write_text(changed)
+
+
+def _pg_data_version_differs(lab: Lab, node: str) -> None:
+    # As if the data directory had been made by another major. The running server read PG_VERSION
+    # when it started and never again, so it goes on; what changes is what the next start would find.
+    if not lab.is_mounted(node, "/var/lib/pgsql"):
+        raise LabError(f"pg-data-version-differs: {node} does not have the shared data connected")
+    path = _pg_file(lab, "PG_VERSION")
+    _save(lab, "pg-data-version-differs", node, {"file": "PG_VERSION", "original": path.read_text()})
+    path.write_text(OTHER_PG_MAJOR + "\n")
 
 
 def _restore_shared(lab: Lab, fault: str, node: str) -> None:
@@ -314,6 +326,9 @@ FAULTS: dict[str, Fault] = {
             lambda lab, node: _edit_shared(lab, "pg-hba-rejects", node, "pg_hba.conf", _reject_in_hba),
             lambda lab, node: _restore_shared(lab, "pg-hba-rejects", node),
         ),
+        Fault("pg-data-version-differs",
+              f"the shared data directory (connected on this node) says PostgreSQL {OTHER_PG_MAJOR} made it",
+              _pg_data_version_differs, lambda lab, node: _restore_shared(lab, "pg-data-version-differs", node)),
         Fault("hosts-differ", "this node's /etc/hosts has an extra entry", _hosts_differ, _hosts_differ_repair),
         Fault("hosts-stale-address", f"this node's /etc/hosts maps the peer's name to {STALE_ADDRESS}",
               _hosts_stale_address, _hosts_stale_address_repair),
