@@ -189,8 +189,10 @@ def check_pg_major_version(request: pytest.FixtureRequest, facts: NodeFacts, pee
     other = _peer(request, peer)
     pg_version = posixpath.join(inventory.database.data_dir, "PG_VERSION")
     holder = next((f for f in (facts, other) if f.file(pg_version) is not None), None)
-    if holder is None:
-        blocked(by="shared.connected", why=f"{pg_version} is on neither node: no data directory to compare with")
+    if holder is None:  # the shared data is connected (needs), yet no data directory there
+        fail(observed=f"{pg_version} on neither {facts.node.name} nor {peer.name}",
+             expected=f"the data directory {inventory.database.data_dir} on the shared data of the active node",
+             fix=f"check database.data_dir in {inventory.source} (where PostgreSQL's data directory is)")  # fmt: skip
     needed = data_major(holder.file(pg_version))
     installed = {f.node.name: installed_majors(f.run(INSTALLED_SERVERS).stdout) for f in (facts, other)}
     lacking = [name for name, majors in installed.items() if needed not in majors]
