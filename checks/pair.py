@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from xcatha_verify.checkkit import ON_SHARED_DATA, blocked, check, fail, verdict
+from xcatha_verify.checkkit import ON_SHARED_DATA, blocked, check, fail, postgresql_only, verdict
 from xcatha_verify.errors import NodeUnreachable
 from xcatha_verify.facts.hosts import diff_hosts
 from xcatha_verify.facts.node import XCAT_VERSION_FILE, NodeFacts
@@ -186,6 +186,7 @@ def check_same_storage(request: pytest.FixtureRequest, facts: NodeFacts, peer: N
        reads=lambda facts: facts.start(INSTALLED_SERVERS))
 def check_pg_major_version(request: pytest.FixtureRequest, facts: NodeFacts, peer: Node, inventory: Inventory) -> None:
     """The standby has the PostgreSQL major the shared data directory was made by: it can start on it."""
+    postgresql_only(inventory)
     other = _peer(request, peer)
     pg_version = posixpath.join(inventory.database.data_dir, "PG_VERSION")
     holder = next((f for f in (facts, other) if f.file(pg_version) is not None), None)

@@ -7,7 +7,7 @@ import posixpath
 import shlex
 from collections.abc import Callable
 
-from xcatha_verify.checkkit import ACTIVE, ON_SHARED_DATA, check, fail, verdict
+from xcatha_verify.checkkit import ACTIVE, ON_SHARED_DATA, check, fail, postgresql_only, verdict
 from xcatha_verify.facts.hosts import addresses_for, parse_hosts
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import NodeFacts
@@ -55,6 +55,7 @@ def _read(facts: NodeFacts) -> Callable[[str], str | None]:
 @check("pg.listen_addresses", phases=ACTIVE, needs=ON_SHARED_DATA)
 def check_pg_listen_addresses(facts: NodeFacts, inventory: Inventory) -> None:
     """The effective listen_addresses (last assignment wins) holds localhost, the VIP and every static IP."""
+    postgresql_only(inventory)
     conf_path = inventory.database.conf_file
     text = facts.file(conf_path)
     if text is None:
@@ -96,6 +97,7 @@ def check_pg_listen_addresses(facts: NodeFacts, inventory: Inventory) -> None:
 @check("pg.hba", phases=ACTIVE, needs=ON_SHARED_DATA)
 def check_pg_hba(facts: NodeFacts, inventory: Inventory) -> None:
     """A host entry in pg_hba.conf admits each static IP and the VIP (CIDR containment, first match wins)."""
+    postgresql_only(inventory)
     hba_path = inventory.database.hba_file or ""
     text = facts.file(hba_path)
     if text is None:
@@ -145,6 +147,8 @@ def _pg_isready(facts: NodeFacts) -> dict[str, tuple[str, ...]]:
 
 
 def _start_pg_isready(facts: NodeFacts) -> None:
+    if facts.inventory.database.type != "postgresql":
+        return
     for command in _pg_isready(facts).values():
         facts.start(*command)
 
@@ -152,6 +156,7 @@ def _start_pg_isready(facts: NodeFacts) -> None:
 @check("pg.accepting", phases=("post-activate", "active"), reads=_start_pg_isready)
 def check_pg_accepting(facts: NodeFacts, inventory: Inventory) -> None:
     """PostgreSQL accepts connections on the VIP and on this node's static IP."""
+    postgresql_only(inventory)
     db = inventory.database
     refused = []
     for address, command in _pg_isready(facts).items():

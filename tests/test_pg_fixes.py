@@ -11,12 +11,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
-from checks.pg import check_pg_hba, check_pg_listen_addresses
+from checks.pair import check_pg_major_version
+from checks.pg import check_pg_accepting, check_pg_hba, check_pg_listen_addresses
 from xcatha_verify.checkkit import CheckFailed
 from xcatha_verify.facts.network import InterfaceAddress
 from xcatha_verify.facts.postgres import data_major, installed_majors
-from xcatha_verify.inventory import Inventory, load_inventory
+from xcatha_verify.inventory import Inventory, load_inventory, parse_inventory
 
 INVENTORY = Path(__file__).parent / "inventories" / "minimal.yml"  # VIP 192.0.2.7; 192.0.2.70, 192.0.2.5
 DATA = "/var/lib/pgsql/data"
@@ -124,3 +126,16 @@ def test_installed_majors_and_the_data_directorys() -> None:
     assert installed_majors(pgdg) == [13, 16]
     assert installed_majors("") == []
     assert (data_major("15\n"), data_major("9.6\n"), data_major(""), data_major(None)) == (15, 9, None, None)
+
+
+def test_on_mariadb_the_postgresql_checks_say_they_cannot_judge(tmp_path: Path) -> None:
+    source = yaml.safe_load(INVENTORY.read_text())
+    source["database"] = {"type": "mariadb"}
+    source["shared_data"] = ["/etc/xcat", "/install", "/var/lib/mysql"]
+    mariadb = parse_inventory(source, "mariadb.yml")
+    facts = Files(tmp_path, {"/etc/hosts": HOSTS})
+    for check in (check_pg_listen_addresses, check_pg_hba, check_pg_accepting):
+        with pytest.raises(pytest.skip.Exception, match=r"cannot judge: a PostgreSQL check.*mariadb"):
+            check(facts, mariadb)  # type: ignore[arg-type]
+    with pytest.raises(pytest.skip.Exception, match="cannot judge"):
+        check_pg_major_version(None, facts, mariadb.nodes[1], mariadb)  # type: ignore[arg-type]

@@ -23,6 +23,7 @@ from xcatha_verify.errors import UsageError
 
 if TYPE_CHECKING:
     from xcatha_verify.facts.node import NodeFacts
+    from xcatha_verify.inventory import Inventory
 
 PHASES = ("pre-deactivate", "post-deactivate", "pre-activate", "post-activate", "active", "standby", "drift")
 MARK = "xcatha_check"
@@ -132,6 +133,13 @@ class CheckBlocked(Skipped):
 def blocked(*, by: str, why: str) -> NoReturn:
     """Stop the running check without a verdict: it cannot judge because `by` is broken (`why`)."""
     raise CheckBlocked(by, why)
+
+
+def postgresql_only(inventory: Inventory) -> None:
+    """For a check that knows PostgreSQL alone: on another database it says it cannot judge (skipped, never passed)."""
+    if inventory.database.type != "postgresql":
+        pytest.skip(f"cannot judge: a PostgreSQL check, and this pair's database is {inventory.database.type} "
+                    "(xcatha-verify does not read its configuration)")  # fmt: skip
 
 
 def fail(*, observed: str, expected: str, fix: str) -> NoReturn:
