@@ -78,8 +78,8 @@ def snapshot(lab: Lab, node: str) -> dict[str, object]:
         "clock_skewed": None if date is None or date.returncode else abs(float(date.stdout) - time.time()) > 5,
         "pg_listen": bool(listen) and ip in listen[-1],
         "pg_hba": f" {ip}/" in _pg_file(lab, "pg_hba.conf"),
-        # The data directory's PG_VERSION as this node sees it (None where the shared data is not connected).
-        "pg_data_version": run(node, ["cat", f"{PG_DATA}/PG_VERSION"], check=False).stdout or None,
+        # The data directory's PG_VERSION as this node sees it ("" where the shared data is not connected).
+        "pg_data_version": run(node, ["cat", f"{PG_DATA}/PG_VERSION"], check=False).stdout,
         "pg_hba_rejects": any(f" {ip}/" in line and line.split("#")[0].split()[-1:] == ["reject"]
                               for line in _pg_file(lab, "pg_hba.conf").splitlines()),
         "xcatd_answers": run(node, ["timeout", "5", "lsxcatd", "-a"], check=False).returncode == 0,
