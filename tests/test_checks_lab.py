@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.observe import claiming, link_mac
-from xcatha_verify.checkkit import checks_for, iter_checks
+from xcatha_verify.checkkit import checks_for, iter_checks, selected
 from xcatha_verify.lab import faults
 from xcatha_verify.lab.lab import Lab
 
@@ -118,7 +118,7 @@ DRIFT_FAULTS = [
 # Every check of the active node's drift run that declares it needs the shared data (from the catalogue:
 # a new one cannot be forgotten here), and no other.
 STORAGE_BLOCKED = {c.id for c in iter_checks() if "shared.connected" in c.needs
-                   and ("drift" in c.phases if c.pair else "active" in c.phases)}  # fmt: skip
+                   and selected(c.phases, c.pair, "drift", "active", with_pair=True)}  # fmt: skip
 assert {"pg.hba", "xcat.cfgloc", "pair.same_storage"} <= STORAGE_BLOCKED
 
 

@@ -98,6 +98,15 @@ def iter_checks() -> Iterator[CheckInfo]:
                     )  # fmt: skip
 
 
+def selected(phases: tuple[str, ...], pair: bool, phase: str, role: str | None, with_pair: bool) -> bool:
+    """Whether a check with these marks runs: by phase, or in drift by the node's role plus the pair checks."""
+    if phase != "drift":
+        return phase in phases
+    if pair:
+        return with_pair and "drift" in phases
+    return role in phases
+
+
 def checks_for(phase: str) -> list[CheckInfo]:
     return [c for c in iter_checks() if check_phase(phase) in c.phases]
 

@@ -14,7 +14,7 @@ from concurrent.futures import Future
 import pytest
 from testinfra.host import Host
 
-from xcatha_verify.checkkit import MARK, blocked, check_phase
+from xcatha_verify.checkkit import MARK, blocked, check_phase, selected
 from xcatha_verify.facts.node import XCAT_VERSION_FILE, NodeFacts
 from xcatha_verify.inventory import Inventory, Node, load_inventory
 from xcatha_verify.nodepaths import CONSOLE_LOCK, STORAGE_RECORD, storage_id_path
@@ -45,15 +45,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARK}(id, phases): an xcatha-verify check")
-
-
-def selected(phases: tuple[str, ...], pair: bool, phase: str, role: str | None, with_pair: bool) -> bool:
-    """Whether a check with these marks runs: by phase, or in drift by the node's role plus the pair checks."""
-    if phase != "drift":
-        return phase in phases
-    if pair:
-        return with_pair and "drift" in phases
-    return role in phases
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

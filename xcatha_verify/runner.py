@@ -22,12 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from xcatha_verify.checkkit import CHECK_PREFIX, checks_dir, iter_checks
+from xcatha_verify.checkkit import CHECK_PREFIX, checks_dir, iter_checks, selected
 from xcatha_verify.errors import NodeUnreachable, UsageError
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.forkrun import Child
 from xcatha_verify.inventory import Inventory, Node
-from xcatha_verify.pytest_checks import selected
 from xcatha_verify.report.recorder import SUMMARY
 from xcatha_verify.report.records import RunSummary, SummaryUnreadable
 from xcatha_verify.targets import ensure_reachable, give_up_on, hostspec

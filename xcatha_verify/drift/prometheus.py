@@ -6,7 +6,7 @@ of its role, from the catalogue) stay in the file with ``state="unreachable"`` i
 
 from __future__ import annotations
 
-from xcatha_verify.checkkit import iter_checks
+from xcatha_verify.checkkit import iter_checks, selected
 from xcatha_verify.drift.records import FAILING, DriftRun
 from xcatha_verify.report.records import OUTCOMES
 
@@ -15,7 +15,7 @@ STATES = (*OUTCOMES, "unreachable")
 
 def _role_checks(role: str) -> list[str]:
     """The ids of the checks a node of `role` runs in drift (its steady state's; pair checks run on the peer)."""
-    return [c.id for c in iter_checks() if not c.pair and role in c.phases]
+    return [c.id for c in iter_checks() if selected(c.phases, c.pair, "drift", role, with_pair=False)]
 
 
 def _label(value: str) -> str:

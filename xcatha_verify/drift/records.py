@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from xcatha_verify import __version__
 from xcatha_verify.errors import EXIT_FAILED, EXIT_UNREACHABLE, UsageError
 from xcatha_verify.report import redact
-from xcatha_verify.report.records import UNREACHABLE_CAUSE, RunSummary, SummaryUnreadable
+from xcatha_verify.report.records import RunSummary, SummaryUnreadable, blocked_by_unreachable
 
 if TYPE_CHECKING:
     from xcatha_verify.runner import RunResult
@@ -140,7 +140,7 @@ class DriftRun:
 def exit_status(run: DriftRun) -> int:
     """For monitors: 3 a node could not be reached (a check blocked by an unreachable peer too), else 1 a
     check failed, errored or was blocked by one that did, else 0."""
-    if run.unreachable or any(run.checks[k].get("blocked_by", "").endswith(UNREACHABLE_CAUSE) for k in run.blocked):
+    if run.unreachable or any(blocked_by_unreachable(run.checks[k].get("blocked_by", "")) for k in run.blocked):
         return EXIT_UNREACHABLE
     return EXIT_FAILED if run.failing or run.blocked else 0
 

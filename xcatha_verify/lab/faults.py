@@ -194,32 +194,27 @@ def _reject_in_hba(text: str, ip: str) -> str:
 
 
 # ---------------------------------------------------------------------- /etc/hosts, clock, reachability
-def _hosts_differ(lab: Lab, node: str) -> None:
+def _edit_hosts(lab: Lab, fault: str, node: str, edit: Callable[[str], str]) -> None:
+    """The node's /etc/hosts changed by `edit`; the original kept for _restore_hosts."""
     path = lab.path(node, "/etc/hosts")
     original = path.read_text()
-    _save(lab, "hosts-differ", node, {"original": original})
-    path.write_text(original + ROGUE_HOSTS_LINE)
+    changed = edit(original)
+    if changed == original:
+        raise LabError(f"{fault}: nothing to change in /etc/hosts on {node}")
+    _save(lab, fault, node, {"original": original})
+    path.write_text(changed)
 
 
-def _hosts_differ_repair(lab: Lab, node: str) -> None:
-    lab.path(node, "/etc/hosts").write_text(str(_take(lab, "hosts-differ", node)["original"]))
+def _restore_hosts(lab: Lab, fault: str, node: str) -> None:
+    lab.path(node, "/etc/hosts").write_text(str(_take(lab, fault, node)["original"]))
 
 
 def _hosts_stale_address(lab: Lab, node: str) -> None:
     # The peer's line keeps an address it no longer has (renumbered, and this copy missed).
-    path = lab.path(node, "/etc/hosts")
-    original = path.read_text()
     peer = next(n for n in NODE_NAMES if n != node)
-    own = str(lab.layout.static_ip(peer))
-    changed = re.sub(rf"^{re.escape(own)}(?=\s)", STALE_ADDRESS, original, count=1, flags=re.MULTILINE)
-    if changed == original:
-        raise LabError(f"/etc/hosts on {node} has no line for {peer} at {own}")
-    _save(lab, "hosts-stale-address", node, {"original": original})
-    path.write_text(changed)
-
-
-def _hosts_stale_address_repair(lab: Lab, node: str) -> None:
-    lab.path(node, "/etc/hosts").write_text(str(_take(lab, "hosts-stale-address", node)["original"]))
+    own = re.escape(str(lab.layout.static_ip(peer)))
+    _edit_hosts(lab, "hosts-stale-address", node,
+                lambda text: re.sub(rf"^{own}(?=\s)", STALE_ADDRESS, text, count=1, flags=re.MULTILINE))
 
 
 def _xcat_version_differs(lab: Lab, node: str) -> None:
@@ -329,9 +324,11 @@ FAULTS: dict[str, Fault] = {
         Fault("pg-data-version-differs",
               f"the shared data directory (connected on this node) says PostgreSQL {OTHER_PG_MAJOR} made it",
               _pg_data_version_differs, lambda lab, node: _restore_shared(lab, "pg-data-version-differs", node)),
-        Fault("hosts-differ", "this node's /etc/hosts has an extra entry", _hosts_differ, _hosts_differ_repair),
+        Fault("hosts-differ", "this node's /etc/hosts has an extra entry",
+              lambda lab, node: _edit_hosts(lab, "hosts-differ", node, lambda text: text + ROGUE_HOSTS_LINE),
+              lambda lab, node: _restore_hosts(lab, "hosts-differ", node)),
         Fault("hosts-stale-address", f"this node's /etc/hosts maps the peer's name to {STALE_ADDRESS}",
-              _hosts_stale_address, _hosts_stale_address_repair),
+              _hosts_stale_address, lambda lab, node: _restore_hosts(lab, "hosts-stale-address", node)),
         Fault("xcat-version-differs", f"this node's xCAT says it is version {OTHER_XCAT_VERSION}",
               _xcat_version_differs, _xcat_version_differs_repair),
         Fault(

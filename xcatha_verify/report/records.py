@@ -36,6 +36,11 @@ MASK = "********"
 SUMMARY_CHECK = "xcatha.summary"
 # blocked_by of a check blocked by a node that could not be reached: "<node> unreachable"
 UNREACHABLE_CAUSE = " unreachable"
+
+
+def blocked_by_unreachable(blocked_by: str) -> bool:
+    """Whether a blocked check's cause is a node that could not be reached (not a check that failed)."""
+    return blocked_by.endswith(UNREACHABLE_CAUSE)
 Outcome = Literal["passed", "failed", "error", "blocked", "skipped"]
 OUTCOMES: tuple[Outcome, ...] = ("passed", "failed", "error", "blocked", "skipped")
 
@@ -153,7 +158,7 @@ class RunSummary:
     def exit_status(self) -> int:
         """3 when the node, or a peer a check needed, could not be reached; else 1 when a check did not
         pass (failed, errored, or blocked by one that failed); else 0."""
-        if self.unreachable or any(r.blocked_by.endswith(UNREACHABLE_CAUSE) for r in self.blocked):
+        if self.unreachable or any(blocked_by_unreachable(r.blocked_by) for r in self.blocked):
             return EXIT_UNREACHABLE
         return EXIT_FAILED if self.not_ready else 0
 
