@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import posixpath
 import re
+import shlex
 
 import pytest
 
-from xcatha_verify.checkkit import ON_SHARED_DATA, blocked, check, fail, postgresql_only, verdict
+from xcatha_verify.checkkit import ON_SHARED_DATA, blocked, check, fail, note, postgresql_only, verdict
 from xcatha_verify.errors import NodeUnreachable
 from xcatha_verify.facts.hosts import diff_hosts
 from xcatha_verify.facts.node import XCAT_VERSION_FILE, NodeFacts
-from xcatha_verify.facts.postgres import INSTALLED_SERVERS, data_major, installed_majors
+from xcatha_verify.facts.postgres import (
+    INSTALLED_SERVERS,
+    POSTGRES_IN_DIR,
+    POSTMASTER_PID,
+    data_major,
+    installed_majors,
+    parse_postmaster_pid,
+    postmasters,
+)
 from xcatha_verify.facts.processes import daemons_outside_units
 from xcatha_verify.inventory import Inventory, Node
 from xcatha_verify.nodepaths import STORAGE_RECORD, storage_id_path
@@ -47,20 +56,29 @@ def check_single_vip_holder(request: pytest.FixtureRequest, facts: NodeFacts, pe
 
 @check("pair.peer_deactivated", phases=("pre-activate",), pair=True)
 def check_peer_deactivated(request: pytest.FixtureRequest, peer: Node, inventory: Inventory) -> None:
-    """The peer holds no VIP and runs none of the services (an unreachable peer fails, never passes)."""
+    """The peer holds no VIP, runs none of the services and has none of the shared data mounted.
+
+    An unreachable peer blocks it, never passes it.
+    """
     other = _peer(request, peer)
     running = [s.unit for s in other.running_services]
     stray = daemons_outside_units(other)  # started by hand: a deactivation's systemctl stop leaves them
+    mounted = [e.path for e in inventory.shared_data if e.mode == "mount" and e.path in other.mounts] + [
+        e.root for e in inventory.shared_data if e.mode == "symlink" and e.root in other.mounts]
     problems = ([f"holds the VIP ({', '.join(map(str, other.vip_addresses))})"] if other.holds_vip else []) + (
         [f"runs {', '.join(running)}"] if running else []
-    ) + [f"runs {p.name} (pid {p.pid}) outside systemd" for _, p in stray]
-    fixes = [f"deactivate {peer.name} first: xcatha-run deactivate --node {peer.name}"] if running or (
-        other.holds_vip) else []
+    ) + [f"runs {p.name} (pid {p.pid}) outside systemd" for _, p in stray] + (
+        [f"has the shared data mounted ({', '.join(dict.fromkeys(mounted))})"] if mounted else [])
+    # Every command runs on the peer (xcatha-run deactivate also unmounts the shared data).
+    deactivate = running or other.holds_vip
+    fixes = ([f"xcatha-run deactivate --node {peer.name}"] if deactivate else []) + [
+        f"kill {p.pid}" for _, p in stray] + (
+        [] if deactivate else [f"umount {shlex.quote(m)}" for m in reversed(dict.fromkeys(mounted))])
     verdict(
         not problems,
         observed=f"{peer.name} " + " and ".join(problems),
-        expected=f"{peer.name} deactivated: no VIP, no service running",
-        fix="; ".join(fixes + [f"on {peer.name}: kill {p.pid}" for _, p in stray]),
+        expected=f"{peer.name} deactivated: no VIP, no service running, no shared data mounted",
+        fix="; ".join(fixes) + f"  # on {peer.name}",
     )  # fmt: skip
 
 
@@ -206,3 +224,30 @@ def check_pg_major_version(request: pytest.FixtureRequest, facts: NodeFacts, pee
                       f"{needed}'s; another major cannot start on it without pg_upgrade)" for name in lacking)
         or f"{pg_version} on {holder.node.name} is unreadable: check the shared data directory",
     )  # fmt: skip
+
+
+@check("pair.data_dir_owner", phases=("post-activate",), pair=True, needs=ON_SHARED_DATA)
+def check_data_dir_owner(request: pytest.FixtureRequest, facts: NodeFacts, peer: Node, inventory: Inventory) -> None:
+    """No postmaster on the peer works in the shared data directory: one server on it, never two.
+
+    PostgreSQL guards its data directory with postmaster.pid, but only against PIDs of its own node:
+    started here while the peer's server still runs on the same storage, it takes the file for stale
+    and starts, and two servers write one database. The peer is asked for any postgres process working
+    in the directory, whatever postmaster.pid names now.
+    """
+    postgresql_only(inventory)
+    other = _peer(request, peer)
+    data = inventory.database.data_dir
+    running = postmasters(other.run("sh -c %s %s", POSTGRES_IN_DIR, data).stdout)
+    named = parse_postmaster_pid(facts.file(posixpath.join(data, POSTMASTER_PID)))
+    unit = inventory.database_service.unit
+    under_unit = other.unit_active.get(unit) in ("active", "activating", "reloading")
+    note(f"no postgres process on {peer.name} works in {data}")
+    verdict(
+        not running,
+        observed=f"on {peer.name}, postmaster pid {', '.join(map(str, running))} works in {data}"
+        + (f" (the {POSTMASTER_PID} {facts.node.name} reads names pid {named.pid})" if named else ""),
+        expected=f"no PostgreSQL server on {peer.name} working in {data}",
+        fix=(f"systemctl stop {shlex.quote(unit)}" if under_unit else f"kill -INT {' '.join(map(str, running))}")
+        + f"  # on {peer.name}; then deactivate it: xcatha-run deactivate --node {peer.name}",
+    )

@@ -7,13 +7,22 @@ import posixpath
 import shlex
 from collections.abc import Callable
 
-from xcatha_verify.checkkit import ACTIVE, ON_SHARED_DATA, check, fail, postgresql_only, verdict
+from xcatha_verify.checkkit import ACTIVE, ON_SHARED_DATA, check, fail, note, postgresql_only, verdict
 from xcatha_verify.facts.hosts import addresses_for, parse_hosts
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.facts.pg_conf import effective_listen_addresses, listen_covers, parse_postgresql_conf
 from xcatha_verify.facts.pg_hba import HbaEntry, hba_covers, parse_pg_hba
-from xcatha_verify.facts.postgres import PG_ISREADY, pg_isready_command
+from xcatha_verify.facts.postgres import (
+    PG_CONTROLDATA,
+    PG_ISREADY,
+    POSTMASTER_PID,
+    PROCESS_AND_CWD,
+    cluster_state,
+    parse_postmaster_pid,
+    pg_isready_command,
+    process_and_cwd,
+)
 from xcatha_verify.facts.xcat import parse_cfgloc
 from xcatha_verify.inventory import Inventory
 
@@ -169,4 +178,55 @@ def check_pg_accepting(facts: NodeFacts, inventory: Inventory) -> None:
         observed="; ".join(refused),
         expected=f"PostgreSQL accepting on {inventory.vip.address}:{db.port} and {facts.node.static_ip}:{db.port}",
         fix=f"systemctl start {inventory.database_service.unit}; check listen_addresses and the VIP (ip -br addr)",
+    )
+
+
+# pg_controldata's states of a cluster no server runs on that a start recovers from (it was not shut down).
+NOT_SHUT_DOWN = ("in production", "in crash recovery", "in archive recovery", "shutting down")
+
+
+def _start_controldata(facts: NodeFacts) -> None:
+    if facts.inventory.database.type == "postgresql":
+        facts.start("sh -c %s %s", PG_CONTROLDATA, facts.inventory.database.data_dir)
+
+
+@check("pg.data_dir_state", phases=("post-activate",), needs=ON_SHARED_DATA, reads=_start_controldata)
+def check_pg_data_dir_state(facts: NodeFacts, inventory: Inventory) -> None:
+    """PostgreSQL can start on the shared data directory here, and the report says how it was left.
+
+    Its postmaster.pid names no live process of this node other than this node's own postmaster on
+    that directory (the server refuses to start over a PID that lives, whoever it is); pg_controldata's
+    cluster state is shown (shut down cleanly, or crash recovery to come after an unplanned failover).
+    `pair.data_dir_owner` asks the peer about the same PID.
+    """
+    postgresql_only(inventory)
+    data = inventory.database.data_dir
+    pid_path = posixpath.join(data, POSTMASTER_PID)
+    controldata = facts.run("sh -c %s %s", PG_CONTROLDATA, data)
+    state = cluster_state(controldata.stdout)
+    owner = parse_postmaster_pid(facts.file(pid_path))
+    seen = process_and_cwd(facts.run("sh -c %s %s", PROCESS_AND_CWD, str(owner.pid)).stdout) if owner else None
+    ours = seen is not None and seen[0] == "postgres" and posixpath.normpath(seen[1]) == posixpath.normpath(data)
+    if state is None:
+        note(f"pg_controldata {data}: {(controldata.stderr or controldata.stdout).strip() or 'no cluster state'}")
+    elif state in NOT_SHUT_DOWN and not ours:
+        note(f"cluster state '{state}' with no server running: it was not shut down cleanly (an unplanned "
+             "failover leaves it so), and PostgreSQL runs crash recovery when it starts")  # fmt: skip
+    else:
+        note(f"cluster state '{state}'")
+    if owner is None:
+        note(f"no {POSTMASTER_PID}")
+        return
+    if seen is None:
+        note(f"{POSTMASTER_PID} names pid {owner.pid}, which does not live here (stale: PostgreSQL replaces it)")
+        return
+    if ours:
+        note(f"in use by this node's postmaster (pid {owner.pid})")
+        return
+    fail(
+        observed=f"{pid_path} names pid {owner.pid}, which lives on {facts.node.name} as {seen[0]} "
+        f"(working in {seen[1] or 'an unknown directory'}): PostgreSQL refuses to start over a live PID",
+        expected=f"{pid_path} absent, stale, or naming this node's postmaster on {data}",
+        fix=f"rm {shlex.quote(pid_path)}  # on {facts.node.name}, once pair.data_dir_owner passes "
+        "(no postmaster on the peer uses it)",
     )

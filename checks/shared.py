@@ -53,10 +53,11 @@ def check_shared_connected(facts: NodeFacts, inventory: Inventory) -> None:
         not missing and not readonly,
         observed="; ".join([seen[p][1] for p in missing] + [f"{p} is not writable" for p in readonly]),
         expected="connected and writable: " + ", ".join(seen),
-        fix="connect the shared data: " + "; ".join(
-            f"mount {e.source + ' ' if e.source else ''}{e.path}" if e.mode == "mount"
-            else f"ln -sfn {e.root}{e.path} {e.path}"
-            for e in inventory.shared_data if e.path in missing or e.path in readonly
+        fix="; ".join(
+            [f"mount {e.source + ' ' if e.source else ''}{e.path}" if e.mode == "mount"
+             else f"ln -sfn {e.root}{e.path} {e.path}" for e in inventory.shared_data if e.path in missing]
+            + [f"mount -o remount,rw {e.path if e.mode == 'mount' else e.root}"
+               for e in inventory.shared_data if e.path in readonly]
         ),
     )  # fmt: skip
 
@@ -71,5 +72,5 @@ def check_shared_disconnected(facts: NodeFacts, inventory: Inventory) -> None:
         expected="none connected: " + ", ".join(e.path for e in inventory.shared_data),
         fix="; ".join(
             f"umount {e.path}" if e.mode == "mount" else f"umount {e.root}" for e, _ in connected
-        ) + " (stop the services first)",
+        ) + "  # on this node, its services stopped first",
     )

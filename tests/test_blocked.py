@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 INVENTORY = ROOT / "tests" / "inventories" / "minimal.yml"
 
 CHECKS = textwrap.dedent('''
-    from xcatha_verify.checkkit import blocked, check, verdict
+    from xcatha_verify.checkkit import blocked, check, note, verdict
 
 
     @check("demo.reads_base", phases=("active",), needs=("demo.base",))
@@ -59,11 +59,13 @@ CHECKS = textwrap.dedent('''
 
     @check("demo.ok", phases=("active",))
     def check_ok(host):
+        note("cluster state 'shut down'")
         verdict(True, observed="", expected="", fix="")
 
 
     @check("demo.base", phases=("active",))
     def check_base(host):
+        note("what a failure's own observed value replaces")
         verdict(False, observed="/etc/xcat is not a mount point", expected="mounted", fix="mount /etc/xcat")
 
 
@@ -104,6 +106,10 @@ def test_a_check_whose_need_failed_is_blocked_by_it_and_runs_after_it(run: Simpl
     # A need that passed, or is not part of this run, leaves the check to judge for itself.
     assert results["demo.needs_ok"].outcome == "passed"
     assert results["demo.needs_absent"].outcome == "failed"
+    # What a passing check noted is its observed value; a failure's is its own, and notes end with their check.
+    assert results["demo.ok"].observed == "cluster state 'shut down'"
+    assert results["demo.base"].observed == "/etc/xcat is not a mount point"
+    assert results["demo.needs_ok"].observed == ""
     peer = results["demo.peer"]
     assert (peer.outcome, peer.blocked_by) == ("blocked", "xcatmn2 unreachable")
     assert run.summary.counts == {"passed": 2, "failed": 2, "error": 0, "blocked": 3, "skipped": 0}

@@ -13,7 +13,7 @@ import pytest
 
 from tests.observe import claiming, link_mac
 from xcatha_verify.checkkit import checks_for, iter_checks, selected
-from xcatha_verify.lab import faults
+from xcatha_verify.lab import database, faults
 from xcatha_verify.lab.lab import Lab
 
 pytestmark = pytest.mark.lab
@@ -66,7 +66,9 @@ def test_pre_activate_on_the_standby_fails_while_the_primary_holds_the_vip(lab: 
     assert failing == {"xcatmn2": {"pair.peer_deactivated", "vip.free_on_network"}}, out
 
 
-def test_pre_activate_on_both_nodes_at_once_tells_the_peers_probe_from_a_strangers(lab: Lab, tmp_path: Path) -> None:
+def test_both_standby_tells_the_peers_probe_from_a_strangers_and_finds_shared_data_left_mounted(
+    lab: Lab, tmp_path: Path
+) -> None:
     # Both standby: each node's ARP probe for the VIP meets the other's, which is no holder; a third
     # host claiming the VIP meanwhile (cn1's namespace) makes it taken for both.
     lab.deactivate("xcatmn1")
@@ -86,6 +88,20 @@ def test_pre_activate_on_both_nodes_at_once_tells_the_peers_probe_from_a_strange
                                       "same_storage or single_vip_holder", blocked=blocked)  # fmt: skip
         assert (status, failing) == (1, {"xcatmn1": {"pair.single_vip_holder"}}), out
         assert blocked == {"xcatmn1": {"pair.same_storage": "pair.single_vip_holder"}}, out
+        # Deactivated but with the shared data still mounted: the peer is not ready to be taken over from,
+        # and the printed fix, run on the peer it names, makes it so.
+        faults.inject(lab, "storage-also", "xcatmn1")
+        try:
+            status, failing, out = verify(lab, tmp_path, "pre-activate", "--node", "xcatmn2", "-k", "peer_deactivated")
+            assert (status, failing) == (1, {"xcatmn2": {"pair.peer_deactivated"}}), out
+            result = next(r for r in _results(tmp_path, "xcatmn2") if r["check_id"] == "pair.peer_deactivated")
+            assert "xcatmn1 has the shared data mounted (/etc/xcat," in result["observed"], result
+            assert result["fix"].endswith("umount /install; umount /etc/xcat  # on xcatmn1"), result
+            lab.run("xcatmn1", ["sh", "-c", result["fix"]])
+            status, failing, out = verify(lab, tmp_path, "pre-activate", "--node", "xcatmn2", "-k", "peer_deactivated")
+            assert (status, failing) == (0, {"xcatmn2": set()}), out
+        finally:
+            faults.repair(lab, "storage-also", "xcatmn1")
     finally:
         lab.activate("xcatmn1")
 
@@ -95,6 +111,8 @@ DRIFT_FAULTS = [
     # Pair checks run with the active node's checks, so they are reported under xcatmn1.
     ("vip-also", "xcatmn2", {"xcatmn2": {"vip.absent"}, "xcatmn1": {"pair.single_vip_holder"}}),
     ("service-enabled", "xcatmn2", {"xcatmn2": {"services.disabled_at_boot"}}),
+    # The standby has the shared data mounted beside the active node: only the standby's own check sees it.
+    ("storage-also", "xcatmn2", {"xcatmn2": {"shared.disconnected"}}),
     ("service-enabled", "xcatmn1", {"xcatmn1": {"services.disabled_at_boot"}}),
     ("pg-listen-missing", "xcatmn2", {"xcatmn1": {"pg.listen_addresses"}}),
     ("pg-hba-missing", "xcatmn1", {"xcatmn1": {"pg.hba"}}),
@@ -137,6 +155,29 @@ def test_each_fault_fails_exactly_its_checks(
     # One cause, one red: what could not judge because of it is blocked by it, not failed.
     by_cause = {check_id: "shared.connected" for check_id in STORAGE_BLOCKED} if fault == "storage-disconnected" else {}
     assert {n: b for n, b in blocked.items() if b} == ({node: by_cause} if by_cause else {}), out
+
+
+def test_a_server_on_the_peer_working_in_the_shared_data_stops_the_activation_before_postgresql(
+    lab: Lab, tmp_path: Path
+) -> None:
+    # The standby has the shared data mounted while the active node's PostgreSQL runs on it. Started
+    # there, PostgreSQL would take postmaster.pid (a PID of another node) for stale and start: the
+    # activation's shared-data gate must stop it first, naming the peer's postmaster.
+    pid = (database.data_dir(lab.layout) / "postmaster.pid").read_text().split()[0]
+    faults.inject(lab, "storage-also", "xcatmn2")
+    try:
+        status, failing, out = verify(lab, tmp_path, "post-activate", "--node", "xcatmn2", "-k", "data_dir")
+    finally:
+        faults.repair(lab, "storage-also", "xcatmn2")
+    assert status == 1, out
+    # pg.data_dir_state fails too only if that PID happens to live on xcatmn2 (then PostgreSQL would refuse).
+    assert "pair.data_dir_owner" in failing["xcatmn2"] <= {"pair.data_dir_owner", "pg.data_dir_state"}, out
+    results = {r["check_id"]: r for r in _results(tmp_path, "xcatmn2")}
+    owner = results["pair.data_dir_owner"]
+    assert f"on xcatmn1, postmaster pid {pid} works in /var/lib/pgsql/data" in owner["observed"], owner
+    assert owner["fix"].startswith("systemctl stop postgresql  # on xcatmn1"), owner
+    state = results["pg.data_dir_state"]
+    assert state["outcome"] == "passed" or f"names pid {pid}, which lives on xcatmn2" in state["observed"], state
 
 
 def test_a_different_xcat_version_names_the_node_to_update(lab: Lab, tmp_path: Path) -> None:
@@ -213,6 +254,7 @@ def test_verify_runs_locally_on_a_node(lab: Lab) -> None:
 # check). The database's files are on the shared data: the active node's check finds them, and runs the fix.
 FIXABLE = [
     ("daemon-by-hand", "xcatmn2", "xcatmn2", "standby", "services.stopped"),
+    ("storage-also", "xcatmn2", "xcatmn2", "standby", "shared.disconnected"),
     ("hosts-stale-address", "xcatmn2", "xcatmn2", "standby", "hosts.inventory_names"),
     ("pg-hba-missing", "xcatmn2", "xcatmn1", "active", "pg.hba"),
     ("pg-hba-rejects", "xcatmn2", "xcatmn1", "active", "pg.hba"),
@@ -227,6 +269,8 @@ def _what_the_check_must_say(lab: Lab, fault: str, node: str) -> tuple[str, str]
     if fault == "daemon-by-hand":  # the fix names the process it saw
         pid = lab.run(node, ["pgrep", "-o", "-x", faults.DAEMON_BY_HAND]).stdout.strip()
         return f"named (pid {pid}) runs although named is inactive", f"kill {pid}"
+    if fault == "storage-also":
+        return "/etc/xcat mounted from", "umount /etc/xcat; umount /install"
     if fault == "hosts-stale-address":
         peer = next(n for n in ("xcatmn1", "xcatmn2") if n != node)
         stale = re.escape(faults.STALE_ADDRESS)

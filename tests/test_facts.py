@@ -36,6 +36,7 @@ from xcatha_verify.facts.ifcfg import parse_ifcfg
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.pg_conf import effective_listen_addresses, listen_covers, parse_postgresql_conf
 from xcatha_verify.facts.pg_hba import HbaEntry, hba_allows, hba_covers, parse_pg_hba
+from xcatha_verify.facts.postgres import cluster_state, parse_postmaster_pid, postmasters
 from xcatha_verify.facts.processes import parse_processes, role_processes
 from xcatha_verify.facts.xcat import parse_cfgloc, parse_lsdef, parse_tabdump
 
@@ -166,7 +167,14 @@ def run_processes(inp: dict[str, Any]) -> Any:
     return [[p.pid, p.name] for p in role_processes(parse_processes(text(inp["text"])), inp["role"])]
 
 
+def run_postgres_data_dir(inp: dict[str, Any]) -> Any:
+    owner = parse_postmaster_pid(text(inp["postmaster_pid"]))
+    return {"pid": owner.pid if owner else None, "data_dir": owner.data_dir if owner else None,
+            "state": cluster_state(text(inp["controldata"])), "postmasters": postmasters(text(inp["postgres_in_dir"]))}
+
+
 RUNNERS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "postgres_data_dir": run_postgres_data_dir,
     "parse_ifcfg": run_ifcfg,
     "parse_postgresql_conf": run_postgresql_conf,
     "effective_listen_addresses+listen_covers": run_listen,

@@ -197,6 +197,7 @@ FAULT_CASES = [
     # lazily unmounted storage alive), while xcatd no longer finds cfgloc.
     ("storage-disconnected", "xcatmn1", {"storage", "xcatd_answers", "pg_data_version"}),
     ("service-enabled", "xcatmn2", {"enabled"}),
+    ("storage-also", "xcatmn2", {"storage", "pg_data_version"}),
     ("pg-listen-missing", "xcatmn2", {"pg_listen"}),
     ("pg-hba-missing", "xcatmn1", {"pg_hba"}),
     ("pg-hba-rejects", "xcatmn1", {"pg_hba_rejects"}),

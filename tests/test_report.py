@@ -284,3 +284,18 @@ def test_without_inventory_the_reports_are_still_written(tmp_path):
     assert "vip" not in data["environment"]
     assert data["counts"]["passed"] == 1
     assert result.html.exists() and result.xml.exists()
+
+
+def test_two_runs_of_one_phase_in_the_same_second_keep_both_reports(tmp_path: Path) -> None:
+    from xcatha_verify.inventory import load_inventory
+    from xcatha_verify.runner import NodeRun, report_base
+
+    inventory = load_inventory(str(Path(__file__).parent / "inventories" / "minimal.yml"))
+    run = NodeRun(inventory.nodes[1], "post-activate")
+    first = report_base(tmp_path, inventory, run, "20261202T191042")
+    assert first.name == f"20261202T191042-{inventory.cluster}-{inventory.nodes[1].name}-post-activate"
+    Path(f"{first}.json").write_text("{}")
+    second = report_base(tmp_path, inventory, run, "20261202T191042")
+    assert second.name == f"{first.name}-2"
+    Path(f"{second}.html").write_text("")
+    assert report_base(tmp_path, inventory, run, "20261202T191042").name == f"{first.name}-3"

@@ -230,6 +230,11 @@ def test_unplanned_failover_needs_fencing_then_activates(rlab: Lab, tmp_path: Pa
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "disconnect it from the network before it reboots" in proc.stdout
         assert rlab.holds_vip(target)
+        # The failed node's server never shut down: before PostgreSQL started, the report said so.
+        gates = sorted(tmp_path.glob("*/gates/*post-activate*.json"), key=lambda p: p.stat().st_mtime_ns)
+        seen = [r["observed"] for p in gates for r in json.loads(p.read_text())["results"]
+                if r["check_id"] == "pg.data_dir_state"]  # fmt: skip
+        assert "cluster state 'in production' with no server running: it was not shut down cleanly" in seen[0], seen
     finally:
         # The seed's advice followed: the failed node reboots disconnected; nothing of it starts at boot.
         rlab.reboot(failed)

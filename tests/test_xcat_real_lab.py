@@ -108,6 +108,9 @@ def test_planned_failover_there_and_back_three_times_with_real_xcat(xlab: Lab, t
             rows = psql_via_vip(xlab, "SELECT token FROM failover_rows ORDER BY token", source).split()
             assert rows == sorted(written)
             assert (tmp_path / f"run-{n}" / _run_id(tmp_path / f"run-{n}") / "index.html").exists()  # its page
+            # Before PostgreSQL started on it, the report says how the deactivation left the data directory.
+            assert _gate_observed(tmp_path / f"run-{n}", "pg.data_dir_state")[0] == "cluster state 'shut down'; " \
+                "no postmaster.pid"
             # Real lsdef and tabdump on the new active node read what was written before the failover.
             assert f"usercomment={token}" in _xcat(xlab, target, "lsdef", "-t", "node", "-o", "cn1").stdout
             assert token in _xcat(xlab, target, "tabdump", "nodelist").stdout
@@ -203,6 +206,12 @@ def test_xcatd_check_names_the_database_or_xcatd_when_one_is_down(xlab: Lab, tmp
 
 def _active_node(lab: Lab) -> str:
     return next(n for n in NODES if lab.systemctl(n, "is-active", "xcatd", check=False).stdout.strip() == "active")
+
+
+def _gate_observed(report_dir: Path, check_id: str) -> list[str]:
+    """What `check_id` observed in each gate of the run under `report_dir`, in the order the gates ran."""
+    gates = sorted(report_dir.glob("*/gates/*.json"), key=lambda p: p.stat().st_mtime_ns)
+    return [r["observed"] for p in gates for r in json.loads(p.read_text())["results"] if r["check_id"] == check_id]
 
 
 def _run_id(report_dir: Path) -> str:

@@ -162,6 +162,22 @@ def verdict(ok: bool, *, observed: str, expected: str, fix: str) -> None:
         fail(observed=observed, expected=expected, fix=fix)
 
 
+# What the running check saw that its report shows when it passes (one check runs at a time per process).
+_notes: list[str] = []
+
+
+def note(text: str) -> None:
+    """Say what the running check saw, for the report of a check that passes (its observed value)."""
+    _notes.append(text)
+
+
+def take_notes() -> str:
+    """The running check's notes, joined; they are forgotten (the next check starts with none)."""
+    taken = "; ".join(_notes)
+    _notes.clear()
+    return taken
+
+
 def phase_table() -> str:
     """The README's phase x check table (Markdown), generated from the checks themselves."""
     head = "| check | " + " | ".join(PHASES) + " |"

@@ -16,6 +16,7 @@ from testinfra.host import Host
 
 from xcatha_verify.checkkit import MARK, blocked, check_phase, selected
 from xcatha_verify.facts.node import XCAT_VERSION_FILE, NodeFacts
+from xcatha_verify.facts.postgres import POSTMASTER_PID
 from xcatha_verify.inventory import Inventory, Node, load_inventory
 from xcatha_verify.nodepaths import CONSOLE_LOCK, STORAGE_RECORD, storage_id_path
 from xcatha_verify.targets import ensure_reachable
@@ -184,7 +185,7 @@ def _prefetched(facts: NodeFacts, inventory: Inventory) -> NodeFacts:
     first_shared = inventory.shared_data[0].path
     files = ["/etc/hosts", facts.node.network_config, db.cfgloc, db.conf_file, db.hba_file or "",
              CONSOLE_LOCK, STORAGE_RECORD, storage_id_path(first_shared),
-             XCAT_VERSION_FILE]  # fmt: skip
+             XCAT_VERSION_FILE, f"{db.data_dir}/{POSTMASTER_PID}"]  # fmt: skip
     facts.prefetch([f for f in files if f])
     return facts
 

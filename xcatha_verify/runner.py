@@ -92,11 +92,20 @@ def plan_runs(inventory: Inventory, nodes: list[Node], phase: str) -> list[NodeR
     ]  # fmt: skip
 
 
+REPORT_EXTENSIONS = (".json", ".html", ".xml")
+
+
 def report_base(report_dir: str | os.PathLike[str], inventory: Inventory, run: NodeRun, stamp: str) -> Path:
     directory = Path(report_dir)
     directory.mkdir(parents=True, exist_ok=True)
     label = run.phase if run.role is None else f"{run.phase}-{run.role}"
-    return directory / f"{stamp}-{inventory.cluster}-{run.node.name}-{label}"
+    base = directory / f"{stamp}-{inventory.cluster}-{run.node.name}-{label}"
+    # Two gates of one phase can end in the same second: the second one's reports get "-2", never replace.
+    candidate, count = base, 1
+    while any(candidate.with_name(candidate.name + ext).exists() for ext in REPORT_EXTENSIONS):
+        count += 1
+        candidate = base.with_name(f"{base.name}-{count}")
+    return candidate
 
 
 # pytest's plugins that checks never use: leaving them out saves a third of a small gate's time.

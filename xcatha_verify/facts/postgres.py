@@ -10,6 +10,7 @@ import ipaddress
 import posixpath
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.inventory import Inventory
@@ -132,3 +133,57 @@ def data_major(pg_version: str | None) -> int | None:
     """The major a data directory was made by, from its PG_VERSION file (``15``; ``9.6`` read as 9)."""
     found = re.match(r"\s*(\d+)", pg_version or "")
     return int(found.group(1)) if found else None
+
+
+POSTMASTER_PID = "postmaster.pid"  # in the data directory, while a server runs on it (or one died)
+# pg_controldata for the data directory given as $0: the binary of the major its PG_VERSION names, in
+# Debian's, PGDG's or the distribution's place. C locale: the labels are read, not shown.
+PG_CONTROLDATA = (
+    'm=$(cat "$0/PG_VERSION" 2>/dev/null); '
+    'for b in "/usr/lib/postgresql/$m/bin/pg_controldata" "/usr/pgsql-$m/bin/pg_controldata" /usr/bin/pg_controldata; '
+    'do if [ -x "$b" ]; then LC_ALL=C exec "$b" "$0"; fi; done; echo "pg_controldata not found" >&2; exit 127'
+)
+# A process by PID ($0): its name, then the directory it works in (a postmaster works in its data
+# directory); nothing when no such process lives.
+PROCESS_AND_CWD = 'd=/proc/$0; [ -d "$d" ] || exit 0; cat "$d/comm"; readlink "$d/cwd"'
+# Every postgres process working in the directory $0, as "PID PPID" lines (the postmaster and its children).
+POSTGRES_IN_DIR = (
+    'for d in /proc/[0-9]*; do [ "$(cat "$d/comm" 2>/dev/null)" = postgres ] && [ "$(readlink "$d/cwd")" = "$0" ] '
+    '&& echo "${d#/proc/} $(cut -d" " -f4 "$d/stat")"; done; true'
+)
+
+
+@dataclass(frozen=True)
+class PostmasterPid:
+    """``postmaster.pid``'s first lines: the postmaster's PID and the data directory it wrote this for."""
+
+    pid: int
+    data_dir: str
+
+
+def parse_postmaster_pid(text: str | None) -> PostmasterPid | None:
+    """The PID and data directory ``postmaster.pid`` names, None when it is absent or names no PID."""
+    lines = (text or "").splitlines()
+    if not lines or not lines[0].strip().isdigit() or int(lines[0]) <= 0:
+        return None
+    return PostmasterPid(int(lines[0]), lines[1].strip() if len(lines) > 1 else "")
+
+
+def cluster_state(controldata: str) -> str | None:
+    """``Database cluster state`` from pg_controldata's output (``shut down``, ``in production``, ...)."""
+    found = re.search(r"^Database cluster state:\s*(.+?)\s*$", controldata, re.MULTILINE)
+    return found.group(1) if found else None
+
+
+def postmasters(output: str) -> list[int]:
+    """From POSTGRES_IN_DIR's lines, the PIDs whose parent is none of them: the postmasters."""
+    pairs = [(int(w[0]), int(w[1])) for w in (line.split() for line in output.splitlines())
+             if len(w) == 2 and w[0].isdigit() and w[1].isdigit()]  # fmt: skip
+    pids = {pid for pid, _ in pairs}
+    return sorted(pid for pid, ppid in pairs if ppid not in pids)
+
+
+def process_and_cwd(output: str) -> tuple[str, str] | None:
+    """(name, working directory) from PROCESS_AND_CWD's output; None when the process does not live."""
+    lines = output.splitlines()
+    return (lines[0].strip(), lines[1].strip() if len(lines) > 1 else "") if lines else None

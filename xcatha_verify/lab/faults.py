@@ -90,6 +90,19 @@ def _storage_lost_repair(lab: Lab, node: str) -> None:
 
 
 # ---------------------------------------------------------------------- services
+def _storage_also(lab: Lab, node: str) -> None:
+    connected = [p for p in SHARED_PATHS if not lab.is_mounted(node, p)]
+    lab.connect_storage(node)  # beside the active node's: both see (and could write) the same files
+    _save(lab, "storage-also", node, {"connected": connected})
+
+
+def _storage_also_repair(lab: Lab, node: str) -> None:
+    connected = _take(lab, "storage-also", node)["connected"]
+    for path in reversed(connected if isinstance(connected, list) else []):
+        if lab.is_mounted(node, str(path)):  # a printed fix may have unmounted it already
+            lab.run(node, ["umount", str(path)])
+
+
 def _enabled(lab: Lab, node: str) -> None:
     lab.systemctl(node, "enable", SERVICE_ENABLED)
 
@@ -302,6 +315,8 @@ FAULTS: dict[str, Fault] = {
     for f in (
         Fault("vip-also", "the VIP is (also) configured on this node", _vip_also, _vip_also_repair),
         Fault("storage-disconnected", "the shared storage is gone from this node", _storage_lost, _storage_lost_repair),
+        Fault("storage-also", "the shared storage is connected on this node too (beside the active node's)",
+              _storage_also, _storage_also_repair),
         Fault("service-enabled", f"{SERVICE_ENABLED} is enabled at boot on this node", _enabled, _enabled_repair),
         Fault(
             "pg-listen-missing",

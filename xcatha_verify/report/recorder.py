@@ -50,7 +50,7 @@ from typing import Any
 import pytest
 
 from xcatha_verify import __version__
-from xcatha_verify.checkkit import MARK, CheckBlocked, CheckFailed
+from xcatha_verify.checkkit import MARK, CheckBlocked, CheckFailed, take_notes
 from xcatha_verify.errors import XcathaError
 from xcatha_verify.inventory import Inventory, load_inventory
 from xcatha_verify.report import junit
@@ -261,8 +261,9 @@ class XcathaReport:
         exc = call.excinfo.value if call.excinfo is not None else None
         outcome: Outcome
         observed = expected = fix = message = blocked_by = ""
+        notes = take_notes()  # a failure's observed value says it all: notes show only for a pass
         if report.passed:
-            outcome = "passed"
+            outcome, observed = "passed", notes
         elif isinstance(exc, CheckBlocked):
             outcome, blocked_by, message = "blocked", exc.by, exc.why
         elif report.skipped:
