@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import ipaddress
 import posixpath
+import re
 import shlex
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from xcatha_verify.checkkit import ACTIVE, ON_SHARED_DATA, check, fail, note, postgresql_only, verdict
 from xcatha_verify.facts.hosts import addresses_for, parse_hosts
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import NodeFacts
-from xcatha_verify.facts.pg_conf import effective_listen_addresses, listen_covers, parse_postgresql_conf
+from xcatha_verify.facts.pg_conf import DEFAULT_LISTEN_ADDRESSES, listen_covers, parse_postgresql_conf, split_guc_list
 from xcatha_verify.facts.pg_hba import HbaEntry, hba_covers, parse_pg_hba
+from xcatha_verify.facts.pg_settings import COMMAND_LINE, ServerSettings, command_line_listen
 from xcatha_verify.facts.postgres import (
     PG_CONTROLDATA,
     PG_ISREADY,
@@ -41,14 +44,6 @@ def _resolver(facts: NodeFacts) -> Callable[[str], list[str]]:
     return resolve
 
 
-def _required(inventory: Inventory) -> dict[str, str]:
-    """Addresses the database must admit, each with why."""
-    wanted = {str(inventory.vip.address): "the VIP"}
-    for node in inventory.nodes:
-        wanted[str(node.static_ip)] = f"{node.name}'s static IP"
-    return wanted
-
-
 def _db_user(facts: NodeFacts, inventory: Inventory) -> str:
     """The user xCAT connects as (from XCATCFG or cfgloc), or xCAT's default when neither can be read."""
     try:
@@ -61,10 +56,26 @@ def _read(facts: NodeFacts) -> Callable[[str], str | None]:
     return facts.file
 
 
-@check("pg.listen_addresses", phases=ACTIVE, needs=ON_SHARED_DATA)
-def check_pg_listen_addresses(facts: NodeFacts, inventory: Inventory) -> None:
-    """The effective listen_addresses (last assignment wins) holds localhost, the VIP and every static IP."""
-    postgresql_only(inventory)
+@dataclass(frozen=True)
+class _Listen:
+    """A listen_addresses value and what sets it: the kind says how a fix changes it."""
+
+    value: str
+    kind: str  # "default", "file", "auto" (ALTER SYSTEM), "unit" (-c in ExecStart), "command line" (elsewhere)
+    file: str = ""
+    line: int = 0
+
+    @property
+    def origin(self) -> str:
+        return {
+            "default": "unset: PostgreSQL's default",
+            "unit": f"-c in {self.file}'s ExecStart",
+            "command line": "the server's command line, not the unit's ExecStart",
+        }.get(self.kind, f"{self.file}:{self.line}")
+
+
+def _listen_from_files(facts: NodeFacts, inventory: Inventory) -> _Listen:
+    """Our own reading of the files, as PostgreSQL reads them, for a server that does not answer."""
     conf_path = inventory.database.conf_file
     text = facts.file(conf_path)
     if text is None:
@@ -76,38 +87,99 @@ def check_pg_listen_addresses(facts: NodeFacts, inventory: Inventory) -> None:
     auto_text = facts.file(auto_path)
     if auto_text is not None:
         settings |= parse_postgresql_conf(auto_text, path=auto_path, read=_read(facts), list_dir=facts.listdir)
-    listen = effective_listen_addresses(settings)
-    resolve = _resolver(facts)
-
-    wanted = {"localhost": "local connections", **_required(inventory)}
-    missing = [a for a in wanted if not listen_covers(listen, a, resolve)]
     where = settings.get("listen_addresses")
-    origin = f" ({where.file}:{where.line})" if where else " (unset: PostgreSQL's default)"
-    complete = ",".join(dict.fromkeys([*listen, *missing]))
-    assignment = f"listen_addresses = '{complete}'"
-    unit = shlex.quote(inventory.database_service.unit)
     if where is None:
-        edit = f"echo {shlex.quote(assignment)} >> {shlex.quote(conf_path)}"
-    elif where.file == auto_path:  # ALTER SYSTEM's value wins: change it the way it was set
+        return _Listen(DEFAULT_LISTEN_ADDRESSES, "default")
+    return _Listen(where.value, "auto" if where.file == auto_path else "file", where.file, where.line)
+
+
+def _listen_after_restart(facts: NodeFacts, inventory: Inventory, server: ServerSettings | None) -> _Listen:
+    """The listen_addresses the next start of the server takes: the unit's -c wins over every file."""
+    in_unit = command_line_listen(facts.unit_files(inventory.database_service.unit))
+    if in_unit is not None:
+        return _Listen(in_unit[1], "unit", in_unit[0])
+    if server is None:
+        return _listen_from_files(facts, inventory)
+    running = server.running["listen_addresses"]
+    if running.source == COMMAND_LINE:  # pg_ctl options or a wrapper: the next start passes it again
+        return _Listen(running.value, "command line")
+    row = server.after_restart("listen_addresses")
+    if row is None:
+        return _Listen(DEFAULT_LISTEN_ADDRESSES, "default")
+    kind = "auto" if posixpath.basename(row.file) == AUTO_CONF else "file"
+    return _Listen(row.value, kind, row.file, row.line)
+
+
+def _listen_edit(source: _Listen, complete: str, inventory: Inventory) -> str:
+    """The command that changes listen_addresses where `source` sets it."""
+    assignment = f"listen_addresses = '{complete}'"
+    if source.kind == "default":
+        return f"echo {shlex.quote(assignment)} >> {shlex.quote(inventory.database.conf_file)}"
+    if source.kind == "auto":  # ALTER SYSTEM's value wins: change it the way it was set
         sql = shlex.quote(f"ALTER SYSTEM SET {assignment}")
-        edit = f"runuser -u postgres -- psql -X -p {inventory.database.port} -c {sql}"
-    else:  # the line that wins, in the file that holds it (an include, maybe)
-        edit = f"sed -i {shlex.quote(f'{where.line}s/.*/{assignment}/')} {shlex.quote(where.file)}"
-    verdict(
-        not missing,
-        observed=f"listen_addresses = '{','.join(listen)}'{origin}; missing " + ", ".join(
-            f"{a} ({wanted[a]})" for a in missing
-        ),
-        expected="listen_addresses covering " + ", ".join(wanted),
-        fix=f"{edit}; systemctl restart {unit}",
-    )
+        return f"runuser -u postgres -- psql -X -p {inventory.database.port} -c {sql}"
+    if source.kind == "unit":
+        # Keeps the quoting as it was: an opening quote before the value stays, and so does the closing one.
+        old = re.escape(source.value).replace("/", "\\/")
+        edit = f"s/listen_addresses=\\([\"']\\?\\){old}/listen_addresses=\\1{complete}/"
+        return f"sed -i {shlex.quote(edit)} {shlex.quote(source.file)}; systemctl daemon-reload"
+    if source.kind == "command line":
+        return (f"ps -o args= -C postgres | head -1  # find who passes -c listen_addresses={source.value} "
+                f"(pg_ctl options?) and make it {complete}")
+    # the line that wins, in the file that holds it (an include, maybe)
+    return f"sed -i {shlex.quote(f'{source.line}s/.*/{assignment}/')} {shlex.quote(source.file)}"
 
 
-@check("pg.hba", phases=ACTIVE, needs=ON_SHARED_DATA)
-def check_pg_hba(facts: NodeFacts, inventory: Inventory) -> None:
-    """A host entry in pg_hba.conf admits each static IP and the VIP (CIDR containment, first match wins)."""
+def _start_server_settings(facts: NodeFacts) -> None:
+    facts.start_server_settings()
+
+
+@check("pg.listen_addresses", phases=ACTIVE, needs=ON_SHARED_DATA, reads=_start_server_settings)
+def check_pg_listen_addresses(facts: NodeFacts, inventory: Inventory) -> None:
+    """What PostgreSQL listens on, now (asked of the running server) and after its next restart (its
+    files in its own order, ALTER SYSTEM's file, -c in the unit), holds localhost, the VIP and each static IP."""
     postgresql_only(inventory)
-    hba_path = inventory.database.hba_file or ""
+    resolve = _resolver(facts)
+    wanted = {"localhost": "local connections", **inventory.pair_addresses()}
+
+    def missing_from(value: str) -> list[str]:
+        listen = split_guc_list(value)
+        return [a for a in wanted if not listen_covers(listen, a, resolve)]
+
+    def named(addresses: list[str]) -> str:
+        return ", ".join(f"{a} ({wanted[a]})" for a in addresses)
+
+    server = facts.server_settings()
+    running = server.running["listen_addresses"] if server else None
+    after = _listen_after_restart(facts, inventory, server)
+    unit = shlex.quote(inventory.database_service.unit)
+    expected = "listen_addresses covering " + ", ".join(wanted) + ", running and after a restart"
+    if missing := missing_from(after.value):
+        edit = _listen_edit(after, ",".join(dict.fromkeys([*split_guc_list(after.value), *missing])), inventory)
+        now = f"; running now: '{running.value}'" if running and running.value != after.value else ""
+        fail(observed=f"listen_addresses = '{after.value}' ({after.origin}); missing {named(missing)}{now}",
+             expected=expected, fix=f"{edit}; systemctl restart {unit}")  # fmt: skip
+    if running and (missing := missing_from(running.value)):
+        fail(observed=f"the running server listens on '{running.value}'; missing {named(missing)}; its "
+                      f"configuration says '{after.value}' ({after.origin}), in effect from the next restart",
+             expected=expected, fix=f"systemctl restart {unit}")  # fmt: skip
+    if running is None:
+        note(f"listen_addresses = '{after.value}' ({after.origin}); the server did not answer, its files judged")
+    elif running.value == after.value:
+        note(f"listen_addresses = '{after.value}' ({after.origin}), running and after a restart")
+    else:
+        note(f"running with '{running.value}', after a restart '{after.value}' ({after.origin})")
+
+
+@check("pg.hba", phases=ACTIVE, needs=ON_SHARED_DATA, reads=_start_server_settings)
+def check_pg_hba(facts: NodeFacts, inventory: Inventory) -> None:
+    """The pg_hba.conf the server loads (its hba_file when it runs) admits xCAT's database and user from the
+    VIP, each static IP and each of database.clients (CIDR containment, first match wins, reject honoured)."""
+    postgresql_only(inventory)
+    settings = facts.server_settings()
+    hba_path = settings.running["hba_file"].value if settings and "hba_file" in settings.running else ""
+    hba_path = hba_path or inventory.database.hba_file or ""
+    whose = "the server's hba_file" if settings else "the inventory's hba_file; the server did not answer"
     text = facts.file(hba_path)
     if text is None:
         fail(observed=f"{hba_path} does not exist", expected=f"{hba_path} readable",
@@ -121,9 +193,9 @@ def check_pg_hba(facts: NodeFacts, inventory: Inventory) -> None:
     problems = []
     inserts: list[tuple[int, str, str]] = []  # (line, file, entry) to add before a rejecting line
     appends: list[str] = []
-    for address, why in _required(inventory).items():
+    for address, why in inventory.database_clients().items():
         entry = hba_covers(entries, address, database=db.name, user=user, server_addresses=server, resolve=resolve)
-        wanted = f"host {db.name} {user} {address}/32 {method}"
+        wanted = f"host {db.name} {user} {address}/{ipaddress.ip_address(address).max_prefixlen} {method}"
         if entry is None:
             problems.append(f"{address} ({why}): no host entry")
             appends.append(wanted)
@@ -135,10 +207,11 @@ def check_pg_hba(facts: NodeFacts, inventory: Inventory) -> None:
     fixes = [f"sed -i {shlex.quote(f'{line}i {wanted}')} {shlex.quote(file)}"
              for line, file, wanted in sorted(inserts, reverse=True)]
     fixes += [f"echo {shlex.quote(wanted)} >> {shlex.quote(hba_path)}" for wanted in appends]
+    note(f"{hba_path} ({whose}) admits {', '.join(inventory.database_clients())} to {db.name} as {user}")
     verdict(
         not problems,
-        observed="; ".join(problems),
-        expected="a host entry admitting " + ", ".join(_required(inventory)),
+        observed=f"{hba_path} ({whose}): " + "; ".join(problems),
+        expected="a host entry admitting " + ", ".join(inventory.database_clients()),
         fix="; ".join([*fixes, f"systemctl reload {shlex.quote(inventory.database_service.unit)}"]),
     )
 
@@ -167,6 +240,7 @@ def check_pg_accepting(facts: NodeFacts, inventory: Inventory) -> None:
     """PostgreSQL accepts connections on the VIP and on this node's static IP."""
     postgresql_only(inventory)
     db = inventory.database
+    unit = shlex.quote(inventory.database_service.unit)
     refused = []
     for address, command in _pg_isready(facts).items():
         result = facts.run(*command)
@@ -177,7 +251,10 @@ def check_pg_accepting(facts: NodeFacts, inventory: Inventory) -> None:
         not refused,
         observed="; ".join(refused),
         expected=f"PostgreSQL accepting on {inventory.vip.address}:{db.port} and {facts.node.static_ip}:{db.port}",
-        fix=f"systemctl start {inventory.database_service.unit}; check listen_addresses and the VIP (ip -br addr)",
+        fix=f"systemctl restart {unit}  # it runs, yet not there: first make pg.listen_addresses pass; "
+        "if the VIP is the one missing: ip -br addr"
+        if facts.unit_active.get(inventory.database_service.unit) == "active"
+        else f"systemctl start {unit}; journalctl -u {unit} -n 50  # if it does not start",
     )
 
 
@@ -205,8 +282,9 @@ def check_pg_data_dir_state(facts: NodeFacts, inventory: Inventory) -> None:
     controldata = facts.run("sh -c %s %s", PG_CONTROLDATA, data)
     state = cluster_state(controldata.stdout)
     owner = parse_postmaster_pid(facts.file(pid_path))
-    seen = process_and_cwd(facts.run("sh -c %s %s", PROCESS_AND_CWD, str(owner.pid)).stdout) if owner else None
-    ours = seen is not None and seen[0] == "postgres" and posixpath.normpath(seen[1]) == posixpath.normpath(data)
+    seen = process_and_cwd(facts.run("sh -c %s %s %s", PROCESS_AND_CWD, str(owner.pid), data).stdout) if owner else None
+    in_data = seen is not None and (seen[2] or posixpath.normpath(seen[1]) == posixpath.normpath(data))
+    ours = seen is not None and seen[0] == "postgres" and in_data
     if state is None:
         note(f"pg_controldata {data}: {(controldata.stderr or controldata.stdout).strip() or 'no cluster state'}")
     elif state in NOT_SHUT_DOWN and not ours:

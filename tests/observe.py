@@ -22,7 +22,7 @@ NODES = ("xcatmn1", "xcatmn2")
 # What only a running node can tell; None in the snapshot of a node that is off or frozen.
 INSIDE_KEYS = ("vip", "storage", "active", "enabled", "hosts", "clock_skewed", "pg_listen", "pg_hba",
                "xcatd_answers", "pg_socket_dir_ok", "xcat_version", "named_pids", "pg_hba_rejects",
-               "pg_data_version")  # fmt: skip
+               "pg_data_version", "pg_listening")  # fmt: skip
 
 
 def _probe_ssh(lab: Lab, node: str) -> bool:
@@ -77,6 +77,9 @@ def snapshot(lab: Lab, node: str) -> dict[str, object]:
         # What root's session on the node says the time is (where sshd cannot be reached: unknown).
         "clock_skewed": None if date is None or date.returncode else abs(float(date.stdout) - time.time()) > 5,
         "pg_listen": bool(listen) and ip in listen[-1],
+        # Where the node's PostgreSQL really listens (the kernel's sockets), whatever its files say.
+        "pg_listening": sorted(line.split()[3] for line in
+                               run(node, ["ss", "-Hltn", "sport = :5432"]).stdout.splitlines()),
         "pg_hba": f" {ip}/" in _pg_file(lab, "pg_hba.conf"),
         # The data directory's PG_VERSION as this node sees it ("" where the shared data is not connected).
         "pg_data_version": run(node, ["cat", f"{PG_DATA}/PG_VERSION"], check=False).stdout,

@@ -21,15 +21,18 @@ VERIFY = str(Path(sys.executable).parent / "xcatha-verify")
 
 
 def verify(
-    lab: Lab, tmp_path: Path, phase: str, *target: str, blocked: dict[str, dict[str, str]] | None = None
+    lab: Lab, tmp_path: Path, phase: str, *target: str, blocked: dict[str, dict[str, str]] | None = None,
+    inventory: Path | None = None,
 ) -> tuple[int, dict[str, set[str]], str]:
-    """Run xcatha-verify; return its exit status, the failing check ids per node, and its console output.
+    """Run xcatha-verify (on the lab's inventory unless another is given); return its exit status, the
+    failing check ids per node, and its console output.
 
     `blocked`, when given, is filled with each node's blocked checks: {node: {check_id: blocked_by}}.
     """
     report_dir = tmp_path / f"reports-{phase}-{len(list(tmp_path.iterdir()))}"
     proc = subprocess.run(
-        [VERIFY, "--inventory", str(lab.layout.inventory), *target, phase, "--report-dir", str(report_dir)],
+        [VERIFY, "--inventory", str(inventory or lab.layout.inventory), *target, phase, "--report-dir",
+         str(report_dir)],
         capture_output=True, text=True, check=False, timeout=300,
     )  # fmt: skip
     failing: dict[str, set[str]] = {}
@@ -132,12 +135,20 @@ DRIFT_FAULTS = [
     # which hold the lazily unmounted files open), so the tables read from the database are still
     # right: the site's master and the networks' mgtifname pass.
     ("storage-disconnected", "xcatmn1", {"xcatmn1": {"shared.connected"}}),
+    # What PostgreSQL really listens on: a unit's -c beats postgresql.conf; a running server that was
+    # started from a file since put right. The static IP really does not answer, so pg.accepting fails too.
+    ("pg-listen-command-line", "xcatmn1", {"xcatmn1": {"pg.listen_addresses", "pg.accepting"}}),
+    ("pg-listen-not-applied", "xcatmn1", {"xcatmn1": {"pg.listen_addresses", "pg.accepting"}}),
 ]  # fmt: skip
 # Every check of the active node's drift run that declares it needs the shared data (from the catalogue:
 # a new one cannot be forgotten here), and no other.
 STORAGE_BLOCKED = {c.id for c in iter_checks() if "shared.connected" in c.needs
                    and selected(c.phases, c.pair, "drift", "active", with_pair=True)}  # fmt: skip
 assert {"pg.hba", "xcat.cfgloc", "pair.same_storage"} <= STORAGE_BLOCKED
+# And those that read xCAT's tables (FROM_THE_DATABASE): they wait while pg.accepting fails.
+DATABASE_BLOCKED = {c.id for c in iter_checks() if "pg.accepting" in c.needs
+                    and selected(c.phases, c.pair, "drift", "active", with_pair=True)}  # fmt: skip
+assert {"xcat.site_master", "xcat.mgtifname"} <= DATABASE_BLOCKED
 
 
 @pytest.mark.parametrize(("fault", "node", "expected"), DRIFT_FAULTS, ids=[f"{f}@{n}" for f, n, _ in DRIFT_FAULTS])
@@ -153,7 +164,10 @@ def test_each_fault_fails_exactly_its_checks(
     assert status == 1, out
     assert {n: ids for n, ids in failing.items() if ids} == expected, out
     # One cause, one red: what could not judge because of it is blocked by it, not failed.
-    by_cause = {check_id: "shared.connected" for check_id in STORAGE_BLOCKED} if fault == "storage-disconnected" else {}
+    by_cause = ({check_id: "shared.connected" for check_id in STORAGE_BLOCKED} if fault == "storage-disconnected"
+                else {check_id: "pg.accepting" for check_id in DATABASE_BLOCKED}
+                if "pg.accepting" in expected.get(node, set())
+                else {})  # fmt: skip
     assert {n: b for n, b in blocked.items() if b} == ({node: by_cause} if by_cause else {}), out
 
 
@@ -178,6 +192,32 @@ def test_a_server_on_the_peer_working_in_the_shared_data_stops_the_activation_be
     assert owner["fix"].startswith("systemctl stop postgresql  # on xcatmn1"), owner
     state = results["pg.data_dir_state"]
     assert state["outcome"] == "passed" or f"names pid {pid}, which lives on xcatmn2" in state["observed"], state
+
+
+def test_a_client_the_inventory_names_must_be_admitted_and_the_printed_fix_admits_it(
+    lab: Lab, tmp_path: Path
+) -> None:
+    # Service nodes reach the database through the VIP: database.clients names them, and pg.hba judges
+    # them as it judges the pair's own addresses, in the pg_hba.conf the server loads (its hba_file).
+    client = "192.0.2.80"
+    inventory = tmp_path / "inventory.yml"
+    text = lab.layout.inventory.read_text()
+    inventory.write_text(text.replace("database:\n", f"database:\n  clients: [{client}]\n", 1))
+    hba = database.data_dir(lab.layout) / "pg_hba.conf"
+    original = hba.read_text()
+    try:
+        status, failing, out = verify(lab, tmp_path, "active", "--node", "xcatmn1", "-k", "hba", inventory=inventory)
+        assert (status, failing) == (1, {"xcatmn1": {"pg.hba"}}), out
+        result = next(r for r in _results(tmp_path, "xcatmn1") if r["check_id"] == "pg.hba")
+        assert f"{client} (a client in database.clients): no host entry" in result["observed"], result
+        assert "(the server's hba_file)" in result["observed"], result
+        lab.run("xcatmn1", ["sh", "-c", result["fix"]])  # as printed
+        status, failing, out = verify(lab, tmp_path, "active", "--node", "xcatmn1", "-k", "hba", inventory=inventory)
+        assert (status, failing) == (0, {"xcatmn1": set()}), out
+        assert f" {client}/32 " in hba.read_text()
+    finally:
+        hba.write_text(original)
+        lab.systemctl("xcatmn1", "reload", "postgresql")
 
 
 def test_a_different_xcat_version_names_the_node_to_update(lab: Lab, tmp_path: Path) -> None:
@@ -260,7 +300,11 @@ FIXABLE = [
     ("pg-hba-rejects", "xcatmn2", "xcatmn1", "active", "pg.hba"),
     # Its fix restarts PostgreSQL under the running xcatd, which stays green (xcat.xcatd is in `active`).
     ("pg-listen-missing", "xcatmn2", "xcatmn1", "active", "pg.listen_addresses"),
+    ("pg-listen-command-line", "xcatmn1", "xcatmn1", "active", "pg.listen_addresses"),
+    ("pg-listen-not-applied", "xcatmn1", "xcatmn1", "active", "pg.listen_addresses"),
 ]
+# Checks that fail beside the one whose fix is applied, for the same cause (and pass once it is fixed).
+ALSO_FAILING = {"pg-listen-command-line": {"pg.accepting"}, "pg-listen-not-applied": {"pg.accepting"}}
 
 
 def _what_the_check_must_say(lab: Lab, fault: str, node: str) -> tuple[str, str]:
@@ -275,6 +319,10 @@ def _what_the_check_must_say(lab: Lab, fault: str, node: str) -> tuple[str, str]
         peer = next(n for n in ("xcatmn1", "xcatmn2") if n != node)
         stale = re.escape(faults.STALE_ADDRESS)
         return f"{peer} maps to {faults.STALE_ADDRESS}, not", f"s/^[[:space:]]*{stale}/{lab.layout.static_ip(peer)}/"
+    if fault == "pg-listen-command-line":  # the unit's drop-in that passes -c, edited where it says it
+        return f"-c in {faults.LISTEN_DROP_IN}'s ExecStart", f"{faults.LISTEN_DROP_IN}; systemctl daemon-reload"
+    if fault == "pg-listen-not-applied":  # the files are right: only a restart is needed
+        return "the running server listens on", "systemctl restart postgresql"
     if fault == "pg-listen-missing":  # the line that wins, edited in place
         return f"missing {ip} ({node}'s static IP)", "s/.*/listen_addresses = "
     if fault == "pg-hba-missing":
@@ -290,7 +338,7 @@ def test_the_printed_fix_applied_verbatim_on_the_node_repairs_the_fault(
     faults.inject(lab, fault, node)
     try:
         status, failing, out = verify(lab, tmp_path, phase, "--node", checked)
-        assert (status, failing) == (1, {checked: {check_id}}), out
+        assert (status, failing) == (1, {checked: {check_id, *ALSO_FAILING.get(fault, ())}}), out
         result = next(r for r in _results(tmp_path, checked) if r["check_id"] == check_id)
         observed, fix = _what_the_check_must_say(lab, fault, node)
         assert observed in result["observed"] and fix in result["fix"], result

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import posixpath
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,8 @@ from xcatha_verify.facts.ifcfg import parse_ifcfg
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.pg_conf import effective_listen_addresses, listen_covers, parse_postgresql_conf
 from xcatha_verify.facts.pg_hba import HbaEntry, hba_allows, hba_covers, parse_pg_hba
-from xcatha_verify.facts.postgres import cluster_state, parse_postmaster_pid, postmasters
+from xcatha_verify.facts.pg_settings import SETTING_NAMES, command_line_listen, parse_server_settings
+from xcatha_verify.facts.postgres import POSTGRES_IN_DIR, cluster_state, parse_postmaster_pid, postmasters
 from xcatha_verify.facts.processes import parse_processes, role_processes
 from xcatha_verify.facts.xcat import parse_cfgloc, parse_lsdef, parse_tabdump
 
@@ -173,7 +176,21 @@ def run_postgres_data_dir(inp: dict[str, Any]) -> Any:
             "state": cluster_state(text(inp["controldata"])), "postmasters": postmasters(text(inp["postgres_in_dir"]))}
 
 
+def run_server_settings(inp: dict[str, Any]) -> Any:
+    server = parse_server_settings(text(inp["csv"]))
+    after = {name: server.after_restart(name) for name in SETTING_NAMES}
+    return {"running": {n: [s.value, s.origin, s.pending_restart] for n, s in server.running.items()},
+            "after_restart": {n: [s.value, s.origin] for n, s in after.items() if s}}  # fmt: skip
+
+
+def run_command_line_listen(inp: dict[str, Any]) -> Any:
+    found = command_line_listen(text(inp["systemctl_cat"]))
+    return list(found) if found else None
+
+
 RUNNERS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "parse_server_settings": run_server_settings,
+    "command_line_listen": run_command_line_listen,
     "postgres_data_dir": run_postgres_data_dir,
     "parse_ifcfg": run_ifcfg,
     "parse_postgresql_conf": run_postgresql_conf,
@@ -221,3 +238,24 @@ def test_cases_are_plentiful_and_well_formed() -> None:
         assert case["function"] in RUNNERS, path
         assert ("expected" in case) != ("error" in case), path
         assert case.get("description"), path
+
+
+def test_the_postgres_processes_in_a_directory_are_found_by_path_and_by_identity(tmp_path: Path) -> None:
+    # The real script on real processes: a copy of sleep named postgres stands for a postmaster. By
+    # identity: a server left running on a lazily unmounted share that was mounted again has a working
+    # directory that reads as "/", yet it is the same directory (a symlink gives the same two readings).
+    data, postgres, link = tmp_path / "data", tmp_path / "postgres", tmp_path / "link"
+    data.mkdir()
+    link.symlink_to(data)
+    shutil.copy("/bin/sleep", postgres)
+    server = subprocess.Popen([str(postgres), "60"], cwd=data)
+    try:
+        def found(directory: Path) -> list[int]:
+            script = subprocess.run(["sh", "-c", POSTGRES_IN_DIR, str(directory)], capture_output=True, text=True)
+            return postmasters(script.stdout)
+
+        by_path, by_identity, elsewhere = found(data), found(link), found(tmp_path)
+    finally:
+        server.kill()
+        server.wait()
+    assert (by_path, by_identity, elsewhere) == ([server.pid], [server.pid], [])

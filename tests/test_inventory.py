@@ -191,6 +191,8 @@ MALFORMED = [
     ("db-type", {"database.type": "oracle"}, "database.type", "postgresql, mariadb"),
     ("db-name", {"database.name": "xcat db"}, "database.name", "database name"),
     ("db-hba-relative", {"database.hba_file": "pg_hba.conf"}, "database.hba_file", "absolute"),
+    ("db-clients-string", {"database.clients": "192.0.2.80"}, "database.clients", "expected a list"),
+    ("db-clients-bad", {"database.clients": ["192.0.2.80", "sn1"]}, "database.clients[1]", "address"),
     ("database-list", {"database": ["postgresql"]}, "database", "expected a mapping"),
     ("clock-zero", {"clock.tolerance_seconds": 0}, "clock.tolerance_seconds", "positive"),
     ("clock-negative", {"clock.tolerance_seconds": -1.5}, "clock.tolerance_seconds", "found -1.5"),
@@ -317,6 +319,7 @@ def test_full_inventory():
     assert inv.clock.tolerance_seconds == 0.5
     assert inv.mgt_networks == ("192_0_2_0-255_255_255_0",)
     assert (inv.vip_hostname, inv.vip_nameserver) == (True, True)
+    assert [str(a) for a in inv.database.clients] == ["192.0.2.80", "2001:db8::80"]
 
 
 @pytest.mark.parametrize("name", ["minimal.yml", "full.yml"])

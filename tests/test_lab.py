@@ -200,6 +200,9 @@ FAULT_CASES = [
     ("storage-also", "xcatmn2", {"storage", "pg_data_version"}),
     ("pg-listen-missing", "xcatmn2", {"pg_listen"}),
     ("pg-hba-missing", "xcatmn1", {"pg_hba"}),
+    # postgresql.conf untouched or put right: only the running server's sockets say what is wrong.
+    ("pg-listen-command-line", "xcatmn1", {"pg_listening"}),
+    ("pg-listen-not-applied", "xcatmn1", {"pg_listening"}),
     ("pg-hba-rejects", "xcatmn1", {"pg_hba_rejects"}),
     ("pg-data-version-differs", "xcatmn1", {"pg_data_version"}),
     ("hosts-differ", "xcatmn2", {"hosts"}),

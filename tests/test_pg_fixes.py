@@ -7,6 +7,7 @@ verbatim (GNU sed, echo) on copies of them and the check is green afterwards.
 from __future__ import annotations
 
 import ipaddress
+import posixpath
 import subprocess
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from checks.pair import check_pg_major_version
 from checks.pg import check_pg_accepting, check_pg_hba, check_pg_listen_addresses
 from xcatha_verify.checkkit import CheckFailed
 from xcatha_verify.facts.network import InterfaceAddress
+from xcatha_verify.facts.pg_settings import ServerSettings, parse_server_settings
 from xcatha_verify.facts.postgres import data_major, installed_majors
 from xcatha_verify.inventory import Inventory, load_inventory, parse_inventory
 
@@ -26,13 +28,17 @@ HOSTS = "127.0.0.1 localhost\n192.0.2.7 xcatmn.cluster.example xcatmn\n"
 ALL_LISTEN = "listen_addresses = 'localhost,192.0.2.7,192.0.2.70,192.0.2.5'\n"
 HBA_OK = "local all all peer\nhost xcatdb xcatadm 192.0.2.0/24 md5\n"
 CFGLOC = "Pg:dbname=xcatdb;host=192.0.2.7|xcatadm|pw\n"
+UNIT = "/lib/systemd/system/postgresql.service"
+DROP_IN = "/etc/systemd/system/postgresql.service.d/listen.conf"
+UNIT_TEXT = f"[Service]\nExecStart=/usr/lib/postgresql/15/bin/postgres -D {DATA}\n"
 
 
 class Files:
     """The node's files, kept under a directory of the test's (absolute paths mapped below it)."""
 
-    def __init__(self, root: Path, files: dict[str, str]) -> None:
+    def __init__(self, root: Path, files: dict[str, str], server: ServerSettings | None = None) -> None:
         self.root = root
+        self.server = server  # what the running server says of itself; None: it does not answer
         for path, text in files.items():
             self.local(path).parent.mkdir(parents=True, exist_ok=True)
             self.local(path).write_text(text)
@@ -52,10 +58,23 @@ class Files:
     def xcat_database_config(self) -> tuple[str, str | None]:
         return "/etc/xcat/cfgloc", CFGLOC
 
+    def server_settings(self) -> ServerSettings | None:
+        return self.server
+
+    @property
+    def unit_active(self) -> dict[str, str]:
+        return {"postgresql": "active" if self.server else "inactive"}
+
+    def unit_files(self, unit: str) -> str:
+        """As `systemctl cat` prints the unit and its drop-in, from the files present."""
+        return "".join(f"# {path}\n{text}" for path in (UNIT, DROP_IN) if (text := self.file(path)) is not None)
+
     def run_fix(self, fix: str) -> None:
-        """The fix as printed, its paths mapped into the test's directory; the service restart left out."""
-        edits = fix.rsplit("; systemctl ", 1)[0]
-        subprocess.run(["sh", "-c", edits.replace(DATA, str(self.local(DATA)))], check=True, timeout=10)
+        """The fix as printed, its paths mapped into the test's directory; systemctl's part left out."""
+        edits = fix.split("; systemctl ", 1)[0]
+        for real in (DATA, posixpath.dirname(DROP_IN)):
+            edits = edits.replace(real, str(self.local(real)))
+        subprocess.run(["sh", "-c", edits], check=True, timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +114,66 @@ def test_listen_set_by_alter_system_is_fixed_by_alter_system(inventory: Inventor
     assert failed is not None and "postgresql.auto.conf:2" in failed.observed, failed
     assert failed.fix.startswith("runuser -u postgres -- psql -X -p 5432 -c 'ALTER SYSTEM SET listen_addresses = ")
     assert failed.fix.endswith("; systemctl restart postgresql")
+
+
+def _server(listen: str, *, source: str = "configuration file", hba_file: str = f"{DATA}/pg_hba.conf",
+            file_rows: tuple[str, ...] = (f"{DATA}/postgresql.conf,1",)) -> ServerSettings:
+    """pg_settings / pg_file_settings as the check's query returns them (facts/pg_settings.py)."""
+    where = f"{DATA}/postgresql.conf,1" if source == "configuration file" else ","
+    rows = [f'running,hba_file,{hba_file},override,"","",false,0',
+            f'running,listen_addresses,"{listen}",{source},{where},false,0']
+    in_file = ALL_LISTEN.split("'")[1]
+    rows += [f'file,listen_addresses,"{in_file}","",{row},"",{n}' for n, row in enumerate(file_rows)]
+    return parse_server_settings("".join(f"{row}\n" for row in rows))
+
+
+def test_a_running_server_started_from_a_file_since_put_right_needs_only_a_restart(
+    inventory: Inventory, tmp_path: Path
+) -> None:
+    facts = Files(tmp_path, {"/etc/hosts": HOSTS, f"{DATA}/postgresql.conf": ALL_LISTEN},
+                  server=_server("localhost,192.0.2.7"))  # fmt: skip
+    failed = _failure(check_pg_listen_addresses, facts, inventory)
+    assert failed is not None, "the running value lacks both static IPs"
+    assert failed.observed.startswith("the running server listens on 'localhost,192.0.2.7'; missing 192.0.2.70")
+    assert f"({DATA}/postgresql.conf:1), in effect from the next restart" in failed.observed
+    assert failed.fix == "systemctl restart postgresql"
+
+
+def test_listen_set_by_the_units_command_line_is_fixed_in_the_unit(inventory: Inventory, tmp_path: Path) -> None:
+    # -c on the command line beats every file: postgresql.conf is right, yet the server will not listen.
+    drop_in = (f"[Service]\nExecStart=\nExecStart=/usr/lib/postgresql/15/bin/postgres -D {DATA} "
+               '-c "listen_addresses=localhost,192.0.2.7"\n')
+    facts = Files(tmp_path, {"/etc/hosts": HOSTS, f"{DATA}/postgresql.conf": ALL_LISTEN, UNIT: UNIT_TEXT,
+                             DROP_IN: drop_in}, server=_server("localhost,192.0.2.7", source="command line"))
+    failed = _failure(check_pg_listen_addresses, facts, inventory)
+    assert failed is not None and f"(-c in {DROP_IN}'s ExecStart); missing 192.0.2.70" in failed.observed, failed
+    assert failed.fix.endswith(f"{DROP_IN}; systemctl daemon-reload; systemctl restart postgresql"), failed.fix
+    facts.run_fix(failed.fix)
+    assert '-c "listen_addresses=localhost,192.0.2.7,192.0.2.70,192.0.2.5"' in (facts.file(DROP_IN) or "")
+    facts.server = _server("localhost,192.0.2.7,192.0.2.70,192.0.2.5", source="command line")  # restarted
+    assert _failure(check_pg_listen_addresses, facts, inventory) is None
+
+
+def test_hba_is_judged_in_the_file_the_server_loads(inventory: Inventory, tmp_path: Path) -> None:
+    # The server's hba_file, not the inventory's: a Debian-style server reads /etc/postgresql's.
+    elsewhere = "/etc/postgresql/15/main/pg_hba.conf"
+    facts = Files(tmp_path, {"/etc/hosts": HOSTS, f"{DATA}/pg_hba.conf": HBA_OK, elsewhere: "local all all peer\n"},
+                  server=_server("*", hba_file=elsewhere))  # fmt: skip
+    failed = _failure(check_pg_hba, facts, inventory)
+    assert failed is not None and failed.observed.startswith(f"{elsewhere} (the server's hba_file): "), failed
+    assert f">> {elsewhere}" in failed.fix
+
+
+def test_an_ipv6_client_is_admitted_as_one_host(tmp_path: Path) -> None:
+    source = yaml.safe_load(INVENTORY.read_text())
+    source["database"] = {"clients": ["2001:db8::80"]}
+    inventory = parse_inventory(source, "clients.yml")
+    facts = Files(tmp_path, {"/etc/hosts": HOSTS, f"{DATA}/pg_hba.conf": HBA_OK})
+    failed = _failure(check_pg_hba, facts, inventory)
+    assert failed is not None and "2001:db8::80 (a client in database.clients): no host entry" in failed.observed
+    assert "host xcatdb xcatadm 2001:db8::80/128 md5" in failed.fix
+    facts.run_fix(failed.fix)
+    assert _failure(check_pg_hba, facts, inventory) is None
 
 
 @pytest.mark.parametrize(("hba", "observed", "fix_start"), [

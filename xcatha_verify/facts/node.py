@@ -33,6 +33,7 @@ from xcatha_verify.facts.network import (
     parse_ip_addr_json,
     parse_link_macs,
 )  # fmt: skip
+from xcatha_verify.facts.pg_settings import SERVER_SETTINGS_SQL, ServerSettings, parse_server_settings
 from xcatha_verify.facts.system import Mount, parse_findmnt, parse_unit_show
 from xcatha_verify.facts.xcat import enabled_rows, parse_psql_tables, parse_tabdump
 from xcatha_verify.inventory import Inventory, Node, Service
@@ -358,6 +359,27 @@ class NodeFacts:
             raise FactError(f"reading xCAT's tables from PostgreSQL on {self.node.name} (psql as postgres): "
                             f"{_last_line(result)}")  # fmt: skip
         return parse_psql_tables(result.stdout, DATABASE_TABLES)
+
+    def _server_settings_command(self) -> tuple[str, ...]:
+        db = self.inventory.database
+        # Bounded: a server that accepts and never answers must not hold the check run.
+        return ("timeout 10 " + PSQL_COMMAND + " -c %s", str(db.port), db.name, SERVER_SETTINGS_SQL)
+
+    def start_server_settings(self) -> None:
+        self.start(*self._server_settings_command())
+
+    def server_settings(self) -> ServerSettings | None:
+        """The running PostgreSQL's own settings and file reading (facts/pg_settings.py); None when it
+        does not answer (not running, or not on the shared data), and the files are all there is."""
+        def read() -> ServerSettings | None:
+            result = self.run(*self._server_settings_command())
+            return parse_server_settings(result.stdout) if result.rc == 0 else None
+
+        return self.once("server-settings", read)
+
+    def unit_files(self, unit: str) -> str:
+        """`systemctl cat UNIT`: each file of the unit after a `# PATH` line, drop-ins included ('' if none)."""
+        return self.once(f"cat {unit}", lambda: self.run("systemctl cat -- %s 2>/dev/null", unit).stdout)
 
     @cached_property
     def server_cert_cn(self) -> str:

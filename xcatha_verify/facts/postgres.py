@@ -143,13 +143,23 @@ PG_CONTROLDATA = (
     'for b in "/usr/lib/postgresql/$m/bin/pg_controldata" "/usr/pgsql-$m/bin/pg_controldata" /usr/bin/pg_controldata; '
     'do if [ -x "$b" ]; then LC_ALL=C exec "$b" "$0"; fi; done; echo "pg_controldata not found" >&2; exit 127'
 )
-# A process by PID ($0): its name, then the directory it works in (a postmaster works in its data
-# directory); nothing when no such process lives.
-PROCESS_AND_CWD = 'd=/proc/$0; [ -d "$d" ] || exit 0; cat "$d/comm"; readlink "$d/cwd"'
+# A process by PID ($0): its name, the directory it works in (a postmaster works in its data
+# directory), then "same" when that is the directory $1 by identity (device and inode: see
+# POSTGRES_IN_DIR); nothing when no such process lives.
+PROCESS_AND_CWD = (
+    'd=/proc/$0; [ -d "$d" ] || exit 0; cat "$d/comm"; readlink "$d/cwd"; '
+    'w=$(stat -L -c %d:%i "$d/cwd" 2>/dev/null); [ -n "$w" ] && [ "$w" = "$(stat -L -c %d:%i "$1" 2>/dev/null)" ] '
+    '&& echo same; true'
+)
 # Every postgres process working in the directory $0, as "PID PPID" lines (the postmaster and its children).
+# By path, or by identity (device and inode): a server that kept running on a lazily unmounted share
+# and the share mounted again has a working directory that reads as "/" yet is the same directory.
 POSTGRES_IN_DIR = (
-    'for d in /proc/[0-9]*; do [ "$(cat "$d/comm" 2>/dev/null)" = postgres ] && [ "$(readlink "$d/cwd")" = "$0" ] '
-    '&& echo "${d#/proc/} $(cut -d" " -f4 "$d/stat")"; done; true'
+    'want=$(stat -L -c %d:%i "$0" 2>/dev/null); '
+    'for d in /proc/[0-9]*; do [ "$(cat "$d/comm" 2>/dev/null)" = postgres ] || continue; '
+    'if [ "$(readlink "$d/cwd")" = "$0" ] '
+    '|| { [ -n "$want" ] && [ "$(stat -L -c %d:%i "$d/cwd" 2>/dev/null)" = "$want" ]; }; '
+    'then echo "${d#/proc/} $(cut -d" " -f4 "$d/stat")"; fi; done; true'
 )
 
 
@@ -183,7 +193,10 @@ def postmasters(output: str) -> list[int]:
     return sorted(pid for pid, ppid in pairs if ppid not in pids)
 
 
-def process_and_cwd(output: str) -> tuple[str, str] | None:
-    """(name, working directory) from PROCESS_AND_CWD's output; None when the process does not live."""
-    lines = output.splitlines()
-    return (lines[0].strip(), lines[1].strip() if len(lines) > 1 else "") if lines else None
+def process_and_cwd(output: str) -> tuple[str, str, bool] | None:
+    """(name, working directory, whether that is the directory asked about) from PROCESS_AND_CWD's
+    output; None when the process does not live."""
+    lines = [line.strip() for line in output.splitlines()]
+    if not lines:
+        return None
+    return lines[0], lines[1] if len(lines) > 1 else "", lines[2:3] == ["same"]

@@ -83,6 +83,7 @@ class Database:
     cfgloc: str
     port: int
     name: str
+    clients: tuple[IPAddress, ...] = ()  # further hosts reaching the database (service nodes, through the VIP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +128,18 @@ class Inventory:
     @property
     def time_service(self) -> Service | None:
         return next((s for s in self.services if s.role in ("ntpd", "chronyd")), None)
+
+    def pair_addresses(self) -> dict[str, str]:
+        """The VIP and each node's static IP, address -> why: PostgreSQL listens on them and admits them."""
+        wanted = {str(self.vip.address): "the VIP"}
+        for node in self.nodes:
+            wanted.setdefault(str(node.static_ip), f"{node.name}'s static IP")
+        return wanted
+
+    def database_clients(self) -> dict[str, str]:
+        """Every host pg_hba.conf must admit, address -> why: the pair and database.clients."""
+        further = {str(a): "a client in database.clients" for a in self.database.clients}
+        return {**further, **self.pair_addresses()}
 
     def node(self, name: str) -> Node:
         for node in self.nodes:

@@ -237,7 +237,7 @@ def _nodes(r: _Reader, vip: model.Vip) -> tuple[model.Node, ...]:
 
 
 def _database(r: _Reader) -> model.Database:
-    r.mapping("type", "data_dir", "hba_file", "conf_file", "cfgloc", "port", "name")
+    r.mapping("type", "data_dir", "hba_file", "conf_file", "cfgloc", "port", "name", "clients")
     db_type = r.get("type", "postgresql").choice(model.DATABASE_TYPES)
     pg = db_type == "postgresql"
     data_dir = r.get("data_dir", "/var/lib/pgsql/data" if pg else "/var/lib/mysql").path()
@@ -247,8 +247,9 @@ def _database(r: _Reader) -> model.Database:
     cfgloc = r.get("cfgloc", "/etc/xcat/cfgloc").path()
     port = r.get("port", 5432 if pg else 3306).integer(1, 65535, "a TCP port")
     name = r.get("name", "xcatdb").text(_DB_NAME, "a database name of A-Za-z0-9_")
+    clients = tuple(item.address() for item in r.get("clients", []).items())
     return model.Database(cast("Literal['postgresql', 'mariadb']", db_type), data_dir, hba_file, conf_file,
-                    cfgloc, port, name)
+                          cfgloc, port, name, clients)
 
 
 def _shared_path(r: _Reader, shared_root: str | None) -> model.SharedPath:

@@ -206,6 +206,44 @@ def _reject_in_hba(text: str, ip: str) -> str:
     return f"host all all {ip}/32 reject  # xcatha-lab fault pg-hba-rejects\n" + text
 
 
+
+# pg-listen-command-line: a drop-in that starts the server with -c listen_addresses (which beats every file).
+LISTEN_DROP_IN = "/etc/systemd/system/postgresql.service.d/xcatha-fault-listen.conf"
+
+
+def _pg_listen_command_line(lab: Lab, node: str) -> None:
+    # The lab's own unit runs postgres -D the data directory; the drop-in resets ExecStart and adds
+    # -c listen_addresses with localhost and the VIP only, as a hand-made override might.
+    command = lab.run(node, ["systemctl", "show", "-P", "ExecStart", "postgresql"]).stdout
+    found = re.search(r"argv\[\]=(\S.*?) ;", command)
+    if found is None:
+        raise LabError(f"pg-listen-command-line: no ExecStart to extend in postgresql.service on {node}")
+    lab.write(node, LISTEN_DROP_IN, f"[Service]\nExecStart=\nExecStart={found.group(1)} "
+                                   f'-c "listen_addresses=localhost,{lab.layout.vip}"\n')
+    lab.systemctl(node, "daemon-reload")
+    lab.systemctl(node, "restart", "postgresql")
+
+
+def _pg_listen_command_line_repair(lab: Lab, node: str) -> None:
+    lab.path(node, LISTEN_DROP_IN).unlink(missing_ok=True)
+    lab.systemctl(node, "daemon-reload")
+    lab.systemctl(node, "restart", "postgresql")
+
+
+def _pg_listen_not_applied(lab: Lab, node: str) -> None:
+    # The server restarted while postgresql.conf lacked the node's static IP, and the file was put
+    # right afterwards: the files are correct, the running server is not until its next restart.
+    _edit_shared(lab, "pg-listen-not-applied", node, "postgresql.conf", _drop_from_listen)
+    try:
+        lab.systemctl(node, "restart", "postgresql")
+    finally:
+        _restore_shared(lab, "pg-listen-not-applied", node)
+
+
+def _pg_restart(lab: Lab, node: str) -> None:
+    lab.systemctl(node, "restart", "postgresql")
+
+
 # ---------------------------------------------------------------------- /etc/hosts, clock, reachability
 def _edit_hosts(lab: Lab, fault: str, node: str, edit: Callable[[str], str]) -> None:
     """The node's /etc/hosts changed by `edit`; the original kept for _restore_hosts."""
@@ -324,6 +362,10 @@ FAULTS: dict[str, Fault] = {
             lambda lab, node: _edit_shared(lab, "pg-listen-missing", node, "postgresql.conf", _drop_from_listen),
             lambda lab, node: _restore_shared(lab, "pg-listen-missing", node),
         ),
+        Fault("pg-listen-command-line", "postgresql runs with -c listen_addresses (localhost and the VIP only) "
+              "from a drop-in of its unit on this node", _pg_listen_command_line, _pg_listen_command_line_repair),
+        Fault("pg-listen-not-applied", "the running server (restarted on this node) lacks this node's static IP; "
+              "postgresql.conf has it again", _pg_listen_not_applied, _pg_restart),
         Fault(
             "pg-hba-missing",
             "pg_hba.conf has no entry for this node's static IP",

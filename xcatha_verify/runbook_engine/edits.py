@@ -371,11 +371,8 @@ def listen_required(inventory: Inventory) -> list[str]:
 
 
 def hba_required(inventory: Inventory) -> dict[str, str]:
-    """What pg_hba.conf must admit, address -> why: the VIP and every node's static IP."""
-    required = {str(inventory.vip.address): f"the VIP {inventory.vip.hostname}"}
-    for node in inventory.nodes:
-        required.setdefault(str(node.static_ip), f"{node.name}'s static IP")
-    return required
+    """What pg_hba.conf must admit, address -> why: the VIP, every node's static IP, database.clients."""
+    return {**inventory.database_clients(), str(inventory.vip.address): f"the VIP {inventory.vip.hostname}"}
 
 
 def hosts_names(inventory: Inventory) -> list[str]:
