@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from xcatha_verify.checkkit import PHASES, check, verdict
-from xcatha_verify.facts.hosts import HostsEntry, IPAddress, addresses_for, names_for, parse_hosts
+from xcatha_verify.facts.hosts import HostsEntry, IPAddress, addresses_for, ambiguous_names, names_for, parse_hosts
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.inventory import Inventory
 
@@ -27,11 +27,13 @@ def check_hosts_vip_entry(facts: NodeFacts, inventory: Inventory) -> None:
 
 @check("hosts.inventory_names", phases=PHASES)
 def check_hosts_inventory_names(facts: NodeFacts, inventory: Inventory) -> None:
-    """/etc/hosts maps each node's name to its static IP, and the VIP's names to no other address.
+    """/etc/hosts maps each node's name to its static IP, the VIP's names to no other address, and no
+    name at all to two addresses of one family.
 
     A name on two lines of one address family resolves to the first (glibc's files backend): a stale
-    line above the right one wins, so it is wrong even when the right line is there too. The VIP's
-    own line is hosts.vip_entry's to judge.
+    line above the right one wins, so it is wrong even when the right line is there too. Any other
+    name so written resolves today, and the day the first line goes the other takes over unseen: its
+    fix removes the later lines, which changes no lookup. The VIP's own line is hosts.vip_entry's to judge.
     """
     hosts = parse_hosts(facts.file("/etc/hosts") or "")
     vip = inventory.vip
@@ -47,12 +49,19 @@ def check_hosts_inventory_names(facts: NodeFacts, inventory: Inventory) -> None:
         elif wrong:
             problems.append(f"{name} maps to {address} and also to {', '.join(map(str, wrong))}")
         fixes += _hosts_fixes(hosts.entries, name, address, wrong, right_present=address in found or not is_node)
+    judged = {name.lower() for name in wanted}
+    for name, addresses in ambiguous_names(hosts).items():
+        if name.lower() not in judged:
+            first, later = addresses[0], addresses[1:]
+            problems.append(f"{name} maps to {first} and also to {', '.join(map(str, later))} (a lookup takes {first})")
+            fixes += _hosts_fixes(hosts.entries, name, first, later, right_present=True)
     # Highest line first, so that a deleted line does not move the ones still to edit; appends last.
     ordered = sorted(fixes, key=lambda fix: -fix[0] if fix[0] else 1)
     verdict(
         not problems,
         observed="; ".join(problems),
-        expected="; ".join(f"{n} -> {a}" for n, a in wanted.items()) + ", each on no other address",
+        expected="; ".join(f"{n} -> {a}" for n, a in wanted.items()) + ", each on no other address, "
+        "and no name on two addresses",
         fix="; ".join(dict.fromkeys(cmd for _, cmd in ordered)) + "  # on this node; then the same file on both",
     )
 

@@ -21,8 +21,8 @@ from xcatha_verify.lab.layout import DB_NAME, DB_USER, DOMAIN, PG_DATA, PROBE_FI
 NODES = ("xcatmn1", "xcatmn2")
 # What only a running node can tell; None in the snapshot of a node that is off or frozen.
 INSIDE_KEYS = ("vip", "storage", "active", "enabled", "hosts", "clock_skewed", "pg_listen", "pg_hba",
-               "xcatd_answers", "pg_socket_dir_ok", "xcat_version", "named_pids", "pg_hba_rejects",
-               "pg_data_version", "pg_listening")  # fmt: skip
+               "xcatd_answers", "pg_socket_dir_ok", "xcat_version", "named_processes", "pg_hba_rejects",
+               "pg_data_version", "pg_listening", "dhcpd_conf_is_xcats", "named_answers")  # fmt: skip
 
 
 def _probe_ssh(lab: Lab, node: str) -> bool:
@@ -58,6 +58,13 @@ def ssh(lab: Lab, node: str, command: str, timeout: float = 30) -> subprocess.Co
                           capture_output=True, text=True, check=False, timeout=timeout)  # fmt: skip
 
 
+def _first_line(lab: Lab, node: str, path: str) -> str:
+    try:
+        return lab.path(node, path).read_text().partition("\n")[0]
+    except FileNotFoundError:
+        return ""
+
+
 def snapshot(lab: Lab, node: str) -> dict[str, object]:
     outside: dict[str, object] = {
         "power": lab.power_state(node), "sshd_answers": _probe_ssh(lab, node), "link_up": _link_up(lab, node),
@@ -81,6 +88,10 @@ def snapshot(lab: Lab, node: str) -> dict[str, object]:
         "pg_listening": sorted(line.split()[3] for line in
                                run(node, ["ss", "-Hltn", "sport = :5432"]).stdout.splitlines()),
         "pg_hba": f" {ip}/" in _pg_file(lab, "pg_hba.conf"),
+        "dhcpd_conf_is_xcats": _first_line(lab, node, "/etc/dhcp/dhcpd.conf").startswith("#xCAT generated"),
+        # named on the node itself, asked for the node's own name (where it does not run: refused at once).
+        "named_answers": run(node, ["dig", "+short", "+time=1", "+tries=1", "@127.0.0.1",
+                                    f"{node}.{DOMAIN}"], check=False).stdout.split(),
         # The data directory's PG_VERSION as this node sees it ("" where the shared data is not connected).
         "pg_data_version": run(node, ["cat", f"{PG_DATA}/PG_VERSION"], check=False).stdout,
         "pg_hba_rejects": any(f" {ip}/" in line and line.split("#")[0].split()[-1:] == ["reject"]
@@ -90,7 +101,8 @@ def snapshot(lab: Lab, node: str) -> dict[str, object]:
         "xcat_version": run(node, ["perl", "-I/opt/xcat/lib/perl", "-MxCAT::Version", "-e",
                                    "print xCAT::Version->Version()"], check=False).stdout,
         # named's processes, whoever started them (systemd on the active node; nobody on the standby).
-        "named_pids": run(node, ["pgrep", "-x", "named"], check=False).stdout.split(),
+        # (How many, not their PIDs: a fault that restarts named under its unit changes the PID only.)
+        "named_processes": len(run(node, ["pgrep", "-x", "named"], check=False).stdout.split()),
         "pg_socket_dir_ok": run(
             node, ["runuser", "-u", "postgres", "--", "sh", "-c", "touch /run/postgresql/.p && rm /run/postgresql/.p"],
             check=False,

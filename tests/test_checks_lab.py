@@ -139,6 +139,9 @@ DRIFT_FAULTS = [
     # started from a file since put right. The static IP really does not answer, so pg.accepting fails too.
     ("pg-listen-command-line", "xcatmn1", {"xcatmn1": {"pg.listen_addresses", "pg.accepting"}}),
     ("pg-listen-not-applied", "xcatmn1", {"xcatmn1": {"pg.listen_addresses", "pg.accepting"}}),
+    # The daemons run, on configurations that are not what makedhcp and makedns write.
+    ("dhcpd-foreign-config", "xcatmn1", {"xcatmn1": {"xcat.dhcpd_conf"}}),
+    ("named-foreign-config", "xcatmn1", {"xcatmn1": {"xcat.dns_on_vip"}}),
 ]  # fmt: skip
 # Every check of the active node's drift run that declares it needs the shared data (from the catalogue:
 # a new one cannot be forgotten here), and no other.
@@ -302,6 +305,9 @@ FIXABLE = [
     ("pg-listen-missing", "xcatmn2", "xcatmn1", "active", "pg.listen_addresses"),
     ("pg-listen-command-line", "xcatmn1", "xcatmn1", "active", "pg.listen_addresses"),
     ("pg-listen-not-applied", "xcatmn1", "xcatmn1", "active", "pg.listen_addresses"),
+    # xCAT's own commands, run as printed on the lab's real xCAT.
+    ("dhcpd-foreign-config", "xcatmn1", "xcatmn1", "active", "xcat.dhcpd_conf"),
+    ("named-foreign-config", "xcatmn1", "xcatmn1", "active", "xcat.dns_on_vip"),
 ]
 # Checks that fail beside the one whose fix is applied, for the same cause (and pass once it is fixed).
 ALSO_FAILING = {"pg-listen-command-line": {"pg.accepting"}, "pg-listen-not-applied": {"pg.accepting"}}
@@ -321,6 +327,10 @@ def _what_the_check_must_say(lab: Lab, fault: str, node: str) -> tuple[str, str]
         return f"{peer} maps to {faults.STALE_ADDRESS}, not", f"s/^[[:space:]]*{stale}/{lab.layout.static_ip(peer)}/"
     if fault == "pg-listen-command-line":  # the unit's drop-in that passes -c, edited where it says it
         return f"-c in {faults.LISTEN_DROP_IN}'s ExecStart", f"{faults.LISTEN_DROP_IN}; systemctl daemon-reload"
+    if fault == "dhcpd-foreign-config":
+        return "not xCAT's", "makedhcp -n && systemctl restart dhcpd && makedhcp -a"
+    if fault == "named-foreign-config":
+        return f"no answer, not {lab.layout.vip}", "makedns -n"
     if fault == "pg-listen-not-applied":  # the files are right: only a restart is needed
         return "the running server listens on", "systemctl restart postgresql"
     if fault == "pg-listen-missing":  # the line that wins, edited in place

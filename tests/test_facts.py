@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from xcatha_verify.facts.dhcpd import config_in_use, declared_subnets, has_omapi_key
 from xcatha_verify.facts.hosts import (
     addresses_for,
     diff_hosts,
@@ -259,3 +260,29 @@ def test_the_postgres_processes_in_a_directory_are_found_by_path_and_by_identity
         server.kill()
         server.wait()
     assert (by_path, by_identity, elsewhere) == ([server.pid], [server.pid], [])
+
+
+DHCPD_UNIT = ("# /lib/systemd/system/dhcpd.service\n[Service]\n"
+              "ExecStart=/usr/sbin/dhcpd -f -4 -q -cf /etc/dhcp/dhcpd.conf eth0\n")
+
+
+@pytest.mark.parametrize(("ps_args", "unit", "expected"), [
+    # The lab's dhcpd as ps prints it; an IPv6 daemon beside it is not the one makedhcp -n configures.
+    ("/usr/sbin/dhcpd -6 -cf /etc/dhcp/dhcpd6.conf eth0\n/usr/sbin/dhcpd -f -4 -q -cf /etc/dhcp/dhcpd.conf eth0\n",
+     "", ("/etc/dhcp/dhcpd.conf", "the running dhcpd's -cf")),
+    ("/usr/sbin/dhcpd -f eth0\n", DHCPD_UNIT, ("/etc/dhcp/dhcpd.conf", "the running dhcpd's default")),
+    # Not running: what its unit would start it with, a drop-in's ExecStart last.
+    ("", DHCPD_UNIT + "# /etc/systemd/system/dhcpd.service.d/cf.conf\n[Service]\nExecStart=\n"
+     "ExecStart=/usr/sbin/dhcpd -f -cf /srv/dhcpd.conf\n", ("/srv/dhcpd.conf", "its unit's ExecStart -cf")),
+    ("", "", ("/etc/dhcp/dhcpd.conf", "its unit's ExecStart default")),
+])  # fmt: skip
+def test_the_dhcpd_configuration_in_use(ps_args: str, unit: str, expected: tuple[str, str]) -> None:
+    assert config_in_use(ps_args, unit) == expected
+
+
+def test_dhcpd_subnets_and_omapi_key_as_makedhcp_writes_them() -> None:
+    text = ("#xCAT generated dhcp configuration\nomapi-port 7911;\nkey xcat_key {\n  algorithm hmac-md5;\n};\n"
+            "omapi-key xcat_key;\nshared-network eth0 {\n  subnet 192.0.2.0 netmask 255.255.255.0 {\n  }\n}\n"
+            "# subnet 198.51.100.0 netmask 255.255.255.0 {\n  subnet 203.0.113.0 netmask 255.255.0.255 {\n")
+    assert [str(s) for s in declared_subnets(text)] == ["192.0.2.0/24"]  # commented and malformed left out
+    assert has_omapi_key(text) and not has_omapi_key("# omapi-key xcat_key;\nkey xcat_key {};\n")

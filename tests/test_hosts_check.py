@@ -58,6 +58,10 @@ def _judge(inventory: Inventory, hosts: Path) -> CheckFailed | None:
     # The VIP's short name also on another address; and two stale lines at once (deleted from the last up).
     (HEALTHY + "192.0.2.99\txcatmn\n192.0.2.98\txcatmn2\n",
      "xcatmn maps to 192.0.2.7 and also to 192.0.2.99"),
+    # Any name on two addresses: a lookup takes the first; the later line goes (cn2's own name stays),
+    # and a line holding only the name is deleted.
+    (HEALTHY + "192.0.2.102\tcn2 cn1\n192.0.2.103\tcn1\n",
+     "cn1 maps to 192.0.2.101 and also to 192.0.2.102, 192.0.2.103 (a lookup takes 192.0.2.101)"),
 ])  # fmt: skip
 def test_a_wrong_hosts_file_fails_and_its_printed_fix_repairs_it(
     inventory: Inventory, tmp_path: Path, broken: str, observed: str
@@ -72,6 +76,7 @@ def test_a_wrong_hosts_file_fails_and_its_printed_fix_repairs_it(
     subprocess.run(["sh", "-c", script], check=True, timeout=10)
     assert _judge(inventory, hosts) is None, hosts.read_text()
     assert "cn1" in hosts.read_text() and "localhost" in hosts.read_text()
+    assert "192.0.2.102\tcn2" in hosts.read_text() or "192.0.2.102" not in broken
 
 
 def test_a_healthy_file_and_its_variants_pass(inventory: Inventory, tmp_path: Path) -> None:

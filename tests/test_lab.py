@@ -203,6 +203,8 @@ FAULT_CASES = [
     # postgresql.conf untouched or put right: only the running server's sockets say what is wrong.
     ("pg-listen-command-line", "xcatmn1", {"pg_listening"}),
     ("pg-listen-not-applied", "xcatmn1", {"pg_listening"}),
+    ("dhcpd-foreign-config", "xcatmn1", {"dhcpd_conf_is_xcats"}),
+    ("named-foreign-config", "xcatmn1", {"named_answers"}),
     ("pg-hba-rejects", "xcatmn1", {"pg_hba_rejects"}),
     ("pg-data-version-differs", "xcatmn1", {"pg_data_version"}),
     ("hosts-differ", "xcatmn2", {"hosts"}),
@@ -211,7 +213,8 @@ FAULT_CASES = [
     ("clock-skew", "xcatmn2", {"clock_skewed"}),
     ("xcatd-hung", "xcatmn1", {"xcatd_answers"}),
     ("pg-cannot-start", "xcatmn2", {"pg_socket_dir_ok"}),
-    ("daemon-by-hand", "xcatmn2", {"named_pids"}),
+    # A named started by hand on the standby answers, too: that is what makes it harmful.
+    ("daemon-by-hand", "xcatmn2", {"named_processes", "named_answers"}),
     # An unreachable sshd also leaves the node's clock (as root's session reads it) unknown.
     ("sshd-down", "xcatmn2", {"sshd_answers", "clock_skewed"}),
     ("link-down", "xcatmn2", {"link_up", "sshd_answers", "clock_skewed"}),

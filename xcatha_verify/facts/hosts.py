@@ -107,3 +107,13 @@ def addresses_for(hosts: HostsFile | Iterable[HostsEntry], name: str) -> list[IP
         if any(n.lower() == wanted for n in entry.names):
             found[entry.address] = None
     return list(found)
+
+
+def ambiguous_names(hosts: HostsFile | Iterable[HostsEntry]) -> dict[str, list[IPAddress]]:
+    """Names on lines of two or more addresses of one family (first spelling -> those addresses, in
+    file order): a lookup returns the first, so every later line for the name is a trap."""
+    seen: dict[tuple[str, int], tuple[str, dict[IPAddress, None]]] = {}
+    for entry in _entries(hosts):
+        for name in entry.names:
+            seen.setdefault((name.lower(), entry.address.version), (name, {}))[1][entry.address] = None
+    return {name: list(addresses) for name, addresses in seen.values() if len(addresses) > 1}

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from xcatha_verify.facts.network import FactError
+from xcatha_verify.facts.system import effective_exec_start
 
 SETTING_NAMES = ("listen_addresses", "hba_file", "data_directory", "port")
 COMMAND_LINE = "command line"  # pg_settings.source of a -c option (or --name=value) of the postgres command
@@ -76,12 +77,6 @@ def parse_server_settings(text: str) -> ServerSettings:
     return ServerSettings(running, file_rows)
 
 
-def unit_files(systemctl_cat: str) -> list[tuple[str, str]]:
-    """(path, text) of each file `systemctl cat UNIT` printed, in systemd's order (drop-ins after the unit)."""
-    found = re.split(r"^# (/\S+)\n", systemctl_cat, flags=re.MULTILINE)
-    return [(found[i], found[i + 1]) for i in range(1, len(found) - 1, 2)]
-
-
 # -c listen_addresses=V, -c "listen_addresses=V" (systemd's quoting), -c listen_addresses='V', --listen-addresses=V
 _OPTION = re.compile(r"""(?:-c\s*["']?|--)listen[_-]addresses=(?P<value>"[^"]*"|'[^']*'|[^\s;"']*)""")
 
@@ -89,12 +84,6 @@ _OPTION = re.compile(r"""(?:-c\s*["']?|--)listen[_-]addresses=(?P<value>"[^"]*"|
 def command_line_listen(systemctl_cat: str) -> tuple[str, str] | None:
     """(file, value) of the `-c listen_addresses=...` (or `--listen_addresses=`) on the unit's effective
     ExecStart: the last file that sets ExecStart decides (a drop-in's `ExecStart=` resets it)."""
-    winner: tuple[str, str] | None = None
-    for path, text in unit_files(systemctl_cat):
-        starts = [line for line in text.splitlines() if re.match(r"\s*ExecStart\s*=", line)]
-        if not starts:
-            continue
-        last = starts[-1].split("=", 1)[1]
-        found = _OPTION.search(last)
-        winner = (path, found.group("value").strip("'\"")) if found else None
-    return winner
+    start = effective_exec_start(systemctl_cat)
+    found = _OPTION.search(start[1]) if start else None
+    return (start[0], found.group("value").strip("'\"")) if start and found else None

@@ -4,6 +4,7 @@ states (``systemctl show``)."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from xcatha_verify.facts.network import FactError
@@ -42,3 +43,20 @@ def parse_unit_show(text: str, units: list[str]) -> dict[str, tuple[str, str]]:
         else:
             states[unit] = (block.get("ActiveState") or "unknown", block.get("UnitFileState") or "unknown")
     return states
+
+
+def unit_files(systemctl_cat: str) -> list[tuple[str, str]]:
+    """(path, text) of each file `systemctl cat UNIT` printed, in systemd's order (drop-ins after the unit)."""
+    found = re.split(r"^# (/\S+)\n", systemctl_cat, flags=re.MULTILINE)
+    return [(found[i], found[i + 1]) for i in range(1, len(found) - 1, 2)]
+
+
+def effective_exec_start(systemctl_cat: str) -> tuple[str, str] | None:
+    """(file, command) of the unit's ExecStart as systemd runs it: the last file that sets ExecStart
+    decides, its last assignment; None when there is none (or a drop-in's `ExecStart=` reset it to none)."""
+    winner: tuple[str, str] | None = None
+    for path, text in unit_files(systemctl_cat):
+        starts = [line.split("=", 1)[1].strip() for line in text.splitlines() if re.match(r"\s*ExecStart\s*=", line)]
+        if starts:
+            winner = (path, starts[-1]) if starts[-1] else None
+    return winner

@@ -244,6 +244,41 @@ def _pg_restart(lab: Lab, node: str) -> None:
     lab.systemctl(node, "restart", "postgresql")
 
 
+
+# ---------------------------------------------------------------------- what the xCAT commands generate
+DHCPD_CONF = "/etc/dhcp/dhcpd.conf"
+NAMED_CONF = "/etc/bind/named.conf"
+FOREIGN_MARK = "xcatha-lab fault"
+
+
+def _foreign_config(lab: Lab, fault: str, node: str, path: str, text: str, unit: str) -> None:
+    """`path` on the node replaced by a configuration that is not xCAT's, and `unit` restarted on it."""
+    target = lab.path(node, path)
+    _save(lab, fault, node, {"original": target.read_text()})
+    target.write_text(text)
+    lab.systemctl(node, "restart", unit)
+
+
+def _restore_config(lab: Lab, fault: str, node: str, path: str, unit: str) -> None:
+    lab.path(node, path).write_text(str(_take(lab, fault, node)["original"]))
+    lab.systemctl(node, "restart", unit)
+
+
+def _dhcpd_foreign_config(lab: Lab, node: str) -> None:
+    # What a reinstalled package leaves: a subnet for the node's network (dhcpd starts), nothing of xCAT's.
+    net = lab.layout.subnet
+    text = (f"# {FOREIGN_MARK} dhcpd-foreign-config: not makedhcp's\ndefault-lease-time 600;\n"
+            f"subnet {net.network_address} netmask {net.netmask} {{\n}}\n")
+    _foreign_config(lab, "dhcpd-foreign-config", node, DHCPD_CONF, text, "dhcpd")
+
+
+def _named_foreign_config(lab: Lab, node: str) -> None:
+    # named runs and answers, but knows none of the cluster's zones (no recursion: nothing leaves the lab).
+    text = (f"// {FOREIGN_MARK} named-foreign-config: not makedns's\n"
+            'options {\n\tdirectory "/var/named/";\n\trecursion no;\n};\n')
+    _foreign_config(lab, "named-foreign-config", node, NAMED_CONF, text, "named")
+
+
 # ---------------------------------------------------------------------- /etc/hosts, clock, reachability
 def _edit_hosts(lab: Lab, fault: str, node: str, edit: Callable[[str], str]) -> None:
     """The node's /etc/hosts changed by `edit`; the original kept for _restore_hosts."""
@@ -366,6 +401,12 @@ FAULTS: dict[str, Fault] = {
               "from a drop-in of its unit on this node", _pg_listen_command_line, _pg_listen_command_line_repair),
         Fault("pg-listen-not-applied", "the running server (restarted on this node) lacks this node's static IP; "
               "postgresql.conf has it again", _pg_listen_not_applied, _pg_restart),
+        Fault("dhcpd-foreign-config", f"dhcpd runs on a {DHCPD_CONF} that is not makedhcp's on this node",
+              _dhcpd_foreign_config, lambda lab, node: _restore_config(lab, "dhcpd-foreign-config", node, DHCPD_CONF,
+                                                                       "dhcpd")),
+        Fault("named-foreign-config", f"named runs on a {NAMED_CONF} without the cluster's zones on this node",
+              _named_foreign_config, lambda lab, node: _restore_config(lab, "named-foreign-config", node, NAMED_CONF,
+                                                                       "named")),
         Fault(
             "pg-hba-missing",
             "pg_hba.conf has no entry for this node's static IP",
