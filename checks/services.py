@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import shlex
 
-from xcatha_verify.checkkit import ACTIVE, ON_SHARED_DATA, PHASES, STANDBY, check, fail, verdict
+from xcatha_verify.checkkit import ACTIVE, ON_SHARED_DATA, PHASES, STANDBY, check, fail, note, verdict
 from xcatha_verify.facts.conditions import condition_holds, is_console_condition
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import NodeFacts
-from xcatha_verify.facts.processes import PROCESS_LIST, daemons_outside_units
+from xcatha_verify.facts.processes import PROCESS_LIST, daemons_outside_units, is_role_process
+from xcatha_verify.facts.sockets import LISTENING, SERVICE_PORTS, XCATD_DEFAULT_PORT, parse_listening
 from xcatha_verify.inventory import Inventory, Service
 from xcatha_verify.xcatd_reads import unreadable
 
 # States in which systemd will not start a unit at boot; "not-found" means it is not installed.
 SAFE_AT_BOOT = {"disabled", "masked", "not-found"}
 RUNNING = {"active", "activating", "reloading"}
+CONSOLE_ROLES = ("conserver", "goconserver")
 
 
 @check("services.disabled_at_boot", phases=PHASES)
@@ -83,12 +85,18 @@ def check_services_running(facts: NodeFacts, inventory: Inventory) -> None:
     """
     wanted, notes = expected_running(facts, inventory)
     stopped = [s.unit for s in wanted if facts.unit_active[s.unit] not in RUNNING]
+    # Exactly the console server the pair uses: the other one running too serves the consoles twice.
+    chosen_console = [s for s in wanted if s.role in CONSOLE_ROLES]
+    other_console = [s.unit for s in inventory.services if s.role in CONSOLE_ROLES and chosen_console
+                     and s not in wanted and facts.unit_active[s.unit] in RUNNING]  # fmt: skip
+    beside = [f"{u} runs beside {chosen_console[0].unit}, the pair's console server" for u in other_console]
     verdict(
-        not stopped,
-        observed="; ".join([*(f"{u}: {facts.unit_active[u]}" for u in stopped), *notes]),
-        expected="running: " + ", ".join(s.unit for s in wanted),
-        fix="; ".join(f"systemctl start {shlex.quote(u)}" for u in stopped),
-    )
+        not stopped and not other_console,
+        observed="; ".join([*(f"{u}: {facts.unit_active[u]}" for u in stopped), *beside, *notes]),
+        expected="running: " + ", ".join(s.unit for s in wanted) + ", and no other console server",
+        fix="; ".join([*(f"systemctl start {shlex.quote(u)}" for u in stopped),
+                       *(f"systemctl stop {shlex.quote(u)}" for u in other_console)]),
+    )  # fmt: skip
 
 
 @check("services.console_server", phases=ACTIVE, reads=_start_site_table, needs=ON_SHARED_DATA)
@@ -121,4 +129,59 @@ def check_console_server(facts: NodeFacts, inventory: Inventory) -> None:
         observed=f"{why}; {chosen} is " + ("not among the inventory's services" if unit is None else "not installed"),
         expected=f"the console server {chosen} installed and listed",
         fix=f"add {chosen} to the inventory's services" if unit is None else f"install {chosen}",
+    )
+
+
+def _start_listening(facts: NodeFacts) -> None:
+    facts.start(LISTENING)
+    _start_site_table(facts)
+
+
+def _service_port(facts: NodeFacts, inventory: Inventory, service: Service) -> tuple[str, int] | None:
+    """(protocol, port) the service serves the cluster on; None for a role without one known here."""
+    if service.role == inventory.database_service.role:
+        return "tcp", inventory.database.port
+    if service.role == "xcatd":
+        try:
+            port = facts.site_table.get("xcatdport", "").strip()
+        except FactError:
+            port = ""  # xcat.xcatd says why the table cannot be read; xCAT's default is then the best guess
+        return "tcp", int(port) if port.isdigit() else XCATD_DEFAULT_PORT
+    return SERVICE_PORTS.get(service.role)
+
+
+@check("services.listening", phases=ACTIVE, reads=_start_listening)
+def check_services_listening(facts: NodeFacts, inventory: Inventory) -> None:
+    """Each running service's daemon listens on its port (the database's, the site's xcatdport, DNS 53,
+    DHCP 67/udp, HTTP 80, conserver 782, goconserver 12429): a unit can be active while nothing listens.
+
+    A service that does not run is services.running's to report; time services are left out (chronyd
+    listens only where it serves).
+    """
+    wanted, _notes = expected_running(facts, inventory)
+    listeners = parse_listening(facts.run(LISTENING).stdout)
+    deaf: list[tuple[str, str]] = []
+    judged: list[str] = []
+    for service in wanted:
+        port = _service_port(facts, inventory, service)
+        if port is None or facts.unit_active[service.unit] not in RUNNING:
+            continue
+        protocol, number = port
+        judged.append(f"{service.unit} {number}/{protocol}")
+        holders = {name for sock in listeners if (sock.protocol, sock.port) == port for name, _ in sock.processes}
+        if any(is_role_process(name, service.role) for name in holders):
+            continue
+        elsewhere = sorted({f"{sock.port}/{sock.protocol}" for sock in listeners
+                            if any(is_role_process(name, service.role) for name, _ in sock.processes)})
+        deaf.append((service.unit, f"{service.unit} runs but does not listen on {number}/{protocol}"
+                     + (f" ({', '.join(sorted(holders))} does)" if holders else "")
+                     + (f"; its daemon listens on {', '.join(elsewhere)}" if elsewhere else "")))
+    note("listening: " + (", ".join(judged) or "none of the running services has a port known here"))
+    verdict(
+        not deaf,
+        observed="; ".join(why for _, why in deaf),
+        expected="listening: " + ", ".join(judged),
+        fix="; ".join(f"systemctl restart {shlex.quote(unit)}" for unit, _ in deaf)
+        + "  # if it still does not listen there: its configuration moved the port (set it back), or another "
+        "process holds it (journalctl -u UNIT -n 50 says)",
     )

@@ -22,7 +22,8 @@ NODES = ("xcatmn1", "xcatmn2")
 # What only a running node can tell; None in the snapshot of a node that is off or frozen.
 INSIDE_KEYS = ("vip", "storage", "active", "enabled", "hosts", "clock_skewed", "pg_listen", "pg_hba",
                "xcatd_answers", "pg_socket_dir_ok", "xcat_version", "named_processes", "pg_hba_rejects",
-               "pg_data_version", "pg_listening", "dhcpd_conf_is_xcats", "named_answers")  # fmt: skip
+               "pg_data_version", "pg_listening", "dhcpd_conf_is_xcats", "named_answers",
+               "http_listening")  # fmt: skip
 
 
 def _probe_ssh(lab: Lab, node: str) -> bool:
@@ -88,6 +89,7 @@ def snapshot(lab: Lab, node: str) -> dict[str, object]:
         "pg_listening": sorted(line.split()[3] for line in
                                run(node, ["ss", "-Hltn", "sport = :5432"]).stdout.splitlines()),
         "pg_hba": f" {ip}/" in _pg_file(lab, "pg_hba.conf"),
+        "http_listening": bool(run(node, ["ss", "-Hltn", "sport = :80"]).stdout.strip()),
         "dhcpd_conf_is_xcats": _first_line(lab, node, "/etc/dhcp/dhcpd.conf").startswith("#xCAT generated"),
         # named on the node itself, asked for the node's own name (where it does not run: refused at once).
         "named_answers": run(node, ["dig", "+short", "+time=1", "+tries=1", "@127.0.0.1",

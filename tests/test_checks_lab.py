@@ -142,6 +142,9 @@ DRIFT_FAULTS = [
     # The daemons run, on configurations that are not what makedhcp and makedns write.
     ("dhcpd-foreign-config", "xcatmn1", {"xcatmn1": {"xcat.dhcpd_conf"}}),
     ("named-foreign-config", "xcatmn1", {"xcatmn1": {"xcat.dns_on_vip"}}),
+    # The unit runs, and the cluster cannot reach it where it looks; two console servers at once.
+    ("httpd-port-changed", "xcatmn1", {"xcatmn1": {"services.listening"}}),
+    ("console-both", "xcatmn1", {"xcatmn1": {"services.running"}}),
 ]  # fmt: skip
 # Every check of the active node's drift run that declares it needs the shared data (from the catalogue:
 # a new one cannot be forgotten here), and no other.
@@ -308,6 +311,7 @@ FIXABLE = [
     # xCAT's own commands, run as printed on the lab's real xCAT.
     ("dhcpd-foreign-config", "xcatmn1", "xcatmn1", "active", "xcat.dhcpd_conf"),
     ("named-foreign-config", "xcatmn1", "xcatmn1", "active", "xcat.dns_on_vip"),
+    ("console-both", "xcatmn1", "xcatmn1", "active", "services.running"),
 ]
 # Checks that fail beside the one whose fix is applied, for the same cause (and pass once it is fixed).
 ALSO_FAILING = {"pg-listen-command-line": {"pg.accepting"}, "pg-listen-not-applied": {"pg.accepting"}}
@@ -327,6 +331,8 @@ def _what_the_check_must_say(lab: Lab, fault: str, node: str) -> tuple[str, str]
         return f"{peer} maps to {faults.STALE_ADDRESS}, not", f"s/^[[:space:]]*{stale}/{lab.layout.static_ip(peer)}/"
     if fault == "pg-listen-command-line":  # the unit's drop-in that passes -c, edited where it says it
         return f"-c in {faults.LISTEN_DROP_IN}'s ExecStart", f"{faults.LISTEN_DROP_IN}; systemctl daemon-reload"
+    if fault == "console-both":
+        return "goconserver runs beside conserver", "systemctl stop goconserver"
     if fault == "dhcpd-foreign-config":
         return "not xCAT's", "makedhcp -n && systemctl restart dhcpd && makedhcp -a"
     if fault == "named-foreign-config":

@@ -42,6 +42,7 @@ from xcatha_verify.facts.pg_hba import HbaEntry, hba_allows, hba_covers, parse_p
 from xcatha_verify.facts.pg_settings import SETTING_NAMES, command_line_listen, parse_server_settings
 from xcatha_verify.facts.postgres import POSTGRES_IN_DIR, cluster_state, parse_postmaster_pid, postmasters
 from xcatha_verify.facts.processes import parse_processes, role_processes
+from xcatha_verify.facts.sockets import parse_listening
 from xcatha_verify.facts.xcat import parse_cfgloc, parse_lsdef, parse_tabdump
 
 CASES = Path(__file__).parent / "facts"
@@ -286,3 +287,18 @@ def test_dhcpd_subnets_and_omapi_key_as_makedhcp_writes_them() -> None:
             "# subnet 198.51.100.0 netmask 255.255.255.0 {\n  subnet 203.0.113.0 netmask 255.255.0.255 {\n")
     assert [str(s) for s in declared_subnets(text)] == ["192.0.2.0/24"]  # commented and malformed left out
     assert has_omapi_key(text) and not has_omapi_key("# omapi-key xcat_key;\nkey xcat_key {};\n")
+
+
+def test_listening_sockets_as_ss_prints_them() -> None:
+    # Lines of `ss -Hlntup` on a lab node: a process name with blanks (xcatd renames itself), several
+    # holders of one socket (apache2's workers), an IPv6 scoped address.
+    text = ('udp UNCONN 0 0 0.0.0.0:67 0.0.0.0:* users:(("dhcpd",pid=3268,fd=7))\n'
+            'tcp LISTEN 0 4096 *:3001 *:* users:(("xcatd: SSL list",pid=1841,fd=12))\n'
+            'tcp LISTEN 0 511 *:80 *:* users:(("apache2",pid=1970,fd=4),("apache2",pid=1969,fd=4))\n'
+            'tcp LISTEN 0 10 [fe80::88e2:98ff:feee:f954]%eth0:53 [::]:* users:(("named",pid=3439,fd=44))\n')
+    found = [(s.protocol, s.address, s.port, s.processes) for s in parse_listening(text)]
+    assert found == [("udp", "0.0.0.0", 67, (("dhcpd", 3268),)), ("tcp", "*", 3001, (("xcatd: SSL list", 1841),)),
+                     ("tcp", "*", 80, (("apache2", 1970), ("apache2", 1969))),
+                     ("tcp", "[fe80::88e2:98ff:feee:f954]%eth0", 53, (("named", 3439),))]  # fmt: skip
+    with pytest.raises(FactError, match="not a listening socket"):
+        parse_listening("State Recv-Q Send-Q\n")

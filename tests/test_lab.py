@@ -205,6 +205,8 @@ FAULT_CASES = [
     ("pg-listen-not-applied", "xcatmn1", {"pg_listening"}),
     ("dhcpd-foreign-config", "xcatmn1", {"dhcpd_conf_is_xcats"}),
     ("named-foreign-config", "xcatmn1", {"named_answers"}),
+    ("httpd-port-changed", "xcatmn1", {"http_listening"}),
+    ("console-both", "xcatmn1", {"active"}),
     ("pg-hba-rejects", "xcatmn1", {"pg_hba_rejects"}),
     ("pg-data-version-differs", "xcatmn1", {"pg_data_version"}),
     ("hosts-differ", "xcatmn2", {"hosts"}),

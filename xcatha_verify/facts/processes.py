@@ -55,7 +55,8 @@ def parse_processes(text: str) -> list[Process]:
     return found
 
 
-def _is_role_process(name: str, role: str) -> bool:
+def is_role_process(name: str, role: str) -> bool:
+    """Whether a process of this name (comm) is one of the role's daemons."""
     names = SERVICE_PROCESSES.get(role, ())
     return any(name == n or (n in PREFIX_NAMES and name.startswith(n)) for n in names)
 
@@ -66,7 +67,7 @@ def role_processes(processes: list[Process], role: str) -> list[Process]:
     PostgreSQL's backends, dhcpd's or apache2's workers go with their parent; a process whose parent
     is of the same role is left out.
     """
-    ours = [p for p in processes if _is_role_process(p.name, role)]
+    ours = [p for p in processes if is_role_process(p.name, role)]
     pids = {p.pid for p in ours}
     return [p for p in ours if p.ppid not in pids]
 

@@ -279,6 +279,29 @@ def _named_foreign_config(lab: Lab, node: str) -> None:
     _foreign_config(lab, "named-foreign-config", node, NAMED_CONF, text, "named")
 
 
+# httpd-port-changed: Debian's apache2 configuration, node-local; the port httpd is moved to.
+APACHE_PORTS = "/etc/apache2/ports.conf"
+MOVED_HTTP_PORT = 8080
+
+
+def _httpd_port_changed(lab: Lab, node: str) -> None:
+    # The unit runs and answers, on a port the cluster's nodes do not use (an edit, a package's default).
+    text = lab.path(node, APACHE_PORTS).read_text()
+    moved = re.sub(r"^Listen 80$", f"Listen {MOVED_HTTP_PORT}", text, flags=re.MULTILINE)
+    if moved == text:
+        raise LabError(f"httpd-port-changed: no 'Listen 80' in {APACHE_PORTS} on {node}")
+    _foreign_config(lab, "httpd-port-changed", node, APACHE_PORTS, moved, "httpd")
+
+
+def _console_both(lab: Lab, node: str) -> None:
+    # goconserver started beside the pair's conserver (console.lock names conserver): both serve the consoles.
+    lab.systemctl(node, "start", "goconserver")
+
+
+def _console_both_repair(lab: Lab, node: str) -> None:
+    lab.systemctl(node, "stop", "goconserver")
+
+
 # ---------------------------------------------------------------------- /etc/hosts, clock, reachability
 def _edit_hosts(lab: Lab, fault: str, node: str, edit: Callable[[str], str]) -> None:
     """The node's /etc/hosts changed by `edit`; the original kept for _restore_hosts."""
@@ -407,6 +430,11 @@ FAULTS: dict[str, Fault] = {
         Fault("named-foreign-config", f"named runs on a {NAMED_CONF} without the cluster's zones on this node",
               _named_foreign_config, lambda lab, node: _restore_config(lab, "named-foreign-config", node, NAMED_CONF,
                                                                        "named")),
+        Fault("httpd-port-changed", f"httpd runs, listening on {MOVED_HTTP_PORT} instead of 80, on this node",
+              _httpd_port_changed, lambda lab, node: _restore_config(lab, "httpd-port-changed", node, APACHE_PORTS,
+                                                                     "httpd")),
+        Fault("console-both", "goconserver runs beside conserver, the pair's console server, on this node",
+              _console_both, _console_both_repair),
         Fault(
             "pg-hba-missing",
             "pg_hba.conf has no entry for this node's static IP",
