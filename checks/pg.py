@@ -9,7 +9,16 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from xcatha_verify.checkkit import ACTIVE, ON_SHARED_DATA, check, fail, note, postgresql_only, verdict
+from xcatha_verify.checkkit import (
+    ACTIVE,
+    FROM_THE_DATABASE,
+    ON_SHARED_DATA,
+    check,
+    fail,
+    note,
+    postgresql_only,
+    verdict,
+)
 from xcatha_verify.facts.hosts import addresses_for, parse_hosts
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import NodeFacts
@@ -255,6 +264,31 @@ def check_pg_accepting(facts: NodeFacts, inventory: Inventory) -> None:
         "if the VIP is the one missing: ip -br addr"
         if facts.unit_active.get(inventory.database_service.unit) == "active"
         else f"systemctl start {unit}; journalctl -u {unit} -n 50  # if it does not start",
+    )
+
+
+@check("pg.server_on_shared_data", phases=("post-activate", "active"), needs=(*ON_SHARED_DATA, *FROM_THE_DATABASE),
+       reads=_start_server_settings)
+def check_pg_server_on_shared_data(facts: NodeFacts, inventory: Inventory) -> None:
+    """The server that answers runs on the shared data directory (its own data_directory), not on a
+    local cluster that happens to answer on the same port."""
+    postgresql_only(inventory)
+    wanted = posixpath.normpath(inventory.database.data_dir)
+    server = facts.server_settings()
+    running = server.running.get("data_directory") if server else None
+    unit = shlex.quote(inventory.database_service.unit)
+    if running is None:
+        fail(observed=f"the server on port {inventory.database.port} did not tell its data_directory to psql "
+                      "(run as postgres, over the local socket)",
+             expected=f"a server running on {wanted}",
+             fix=f"journalctl -u {unit} -n 50  # why it does not answer psql there")  # fmt: skip
+    note(f"the server runs on {running.value}")
+    verdict(
+        posixpath.normpath(running.value) == wanted,
+        observed=f"the server on port {inventory.database.port} runs on {running.value}, not on the shared {wanted}",
+        expected=f"data_directory {wanted} (database.data_dir, on the shared data)",
+        fix=f"systemctl stop {unit}; make its unit start it with -D {shlex.quote(wanted)} "
+        f"(systemctl edit {unit}); systemctl start {unit}",
     )
 
 

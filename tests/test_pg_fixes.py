@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from checks.pair import check_pg_major_version
-from checks.pg import check_pg_accepting, check_pg_hba, check_pg_listen_addresses
+from checks.pg import check_pg_accepting, check_pg_hba, check_pg_listen_addresses, check_pg_server_on_shared_data
 from xcatha_verify.checkkit import CheckFailed
 from xcatha_verify.facts.network import InterfaceAddress
 from xcatha_verify.facts.pg_settings import ServerSettings, parse_server_settings
@@ -117,10 +117,12 @@ def test_listen_set_by_alter_system_is_fixed_by_alter_system(inventory: Inventor
 
 
 def _server(listen: str, *, source: str = "configuration file", hba_file: str = f"{DATA}/pg_hba.conf",
+            data_directory: str = DATA,
             file_rows: tuple[str, ...] = (f"{DATA}/postgresql.conf,1",)) -> ServerSettings:
     """pg_settings / pg_file_settings as the check's query returns them (facts/pg_settings.py)."""
     where = f"{DATA}/postgresql.conf,1" if source == "configuration file" else ","
     rows = [f'running,hba_file,{hba_file},override,"","",false,0',
+            f'running,data_directory,{data_directory},override,"","",false,0',
             f'running,listen_addresses,"{listen}",{source},{where},false,0']
     in_file = ALL_LISTEN.split("'")[1]
     rows += [f'file,listen_addresses,"{in_file}","",{row},"",{n}' for n, row in enumerate(file_rows)]
@@ -218,3 +220,15 @@ def test_on_mariadb_the_postgresql_checks_say_they_cannot_judge(tmp_path: Path) 
             check(facts, mariadb)  # type: ignore[arg-type]
     with pytest.raises(pytest.skip.Exception, match="cannot judge"):
         check_pg_major_version(None, facts, mariadb.nodes[1], mariadb)  # type: ignore[arg-type]
+
+
+def test_the_server_must_run_on_the_shared_data_directory(inventory: Inventory, tmp_path: Path) -> None:
+    facts = Files(tmp_path, {"/etc/hosts": HOSTS}, server=_server("*"))
+    assert _failure(check_pg_server_on_shared_data, facts, inventory) is None
+    facts.server = _server("*", data_directory="/var/lib/postgresql/15/main")  # a local cluster answering
+    failed = _failure(check_pg_server_on_shared_data, facts, inventory)
+    assert failed is not None and "runs on /var/lib/postgresql/15/main, not on the shared" in failed.observed
+    assert f"-D {DATA}" in failed.fix
+    facts.server = None  # psql could not ask it: said so, never a pass
+    failed = _failure(check_pg_server_on_shared_data, facts, inventory)
+    assert failed is not None and "did not tell its data_directory" in failed.observed
