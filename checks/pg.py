@@ -139,11 +139,7 @@ def _listen_edit(source: _Listen, complete: str, inventory: Inventory) -> str:
     return f"sed -i {shlex.quote(f'{source.line}s/.*/{assignment}/')} {shlex.quote(source.file)}"
 
 
-def _start_server_settings(facts: NodeFacts) -> None:
-    facts.start_server_settings()
-
-
-@check("pg.listen_addresses", phases=ACTIVE, needs=ON_SHARED_DATA, reads=_start_server_settings)
+@check("pg.listen_addresses", phases=ACTIVE, needs=ON_SHARED_DATA, reads=NodeFacts.start_server_settings)
 def check_pg_listen_addresses(facts: NodeFacts, inventory: Inventory) -> None:
     """What PostgreSQL listens on, now (asked of the running server) and after its next restart (its
     files in its own order, ALTER SYSTEM's file, -c in the unit), holds localhost, the VIP and each static IP."""
@@ -180,7 +176,7 @@ def check_pg_listen_addresses(facts: NodeFacts, inventory: Inventory) -> None:
         note(f"running with '{running.value}', after a restart '{after.value}' ({after.origin})")
 
 
-@check("pg.hba", phases=ACTIVE, needs=ON_SHARED_DATA, reads=_start_server_settings)
+@check("pg.hba", phases=ACTIVE, needs=ON_SHARED_DATA, reads=NodeFacts.start_server_settings)
 def check_pg_hba(facts: NodeFacts, inventory: Inventory) -> None:
     """The pg_hba.conf the server loads (its hba_file when it runs) admits xCAT's database and user from the
     VIP, each static IP and each of database.clients (CIDR containment, first match wins, reject honoured)."""
@@ -268,7 +264,7 @@ def check_pg_accepting(facts: NodeFacts, inventory: Inventory) -> None:
 
 
 @check("pg.server_on_shared_data", phases=("post-activate", "active"), needs=(*ON_SHARED_DATA, *FROM_THE_DATABASE),
-       reads=_start_server_settings)
+       reads=NodeFacts.start_server_settings)
 def check_pg_server_on_shared_data(facts: NodeFacts, inventory: Inventory) -> None:
     """The server that answers runs on the shared data directory (its own data_directory), not on a
     local cluster that happens to answer on the same port."""
