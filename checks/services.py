@@ -153,7 +153,7 @@ def _service_port(facts: NodeFacts, inventory: Inventory, service: Service) -> t
 @check("services.listening", phases=ACTIVE, reads=_start_listening)
 def check_services_listening(facts: NodeFacts, inventory: Inventory) -> None:
     """Each running service's daemon listens on its port (the database's, the site's xcatdport, DNS 53,
-    DHCP 67/udp, HTTP 80, conserver 782, goconserver 12429): a unit can be active while nothing listens.
+    DHCP 67/udp, HTTP 80, goconserver 12429): a unit can be active while nothing listens.
 
     A service that does not run is services.running's to report; time services are left out (chronyd
     listens only where it serves).

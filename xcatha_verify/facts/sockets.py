@@ -11,9 +11,10 @@ from xcatha_verify.facts.network import FactError
 
 LISTENING = "ss -Hlntup"
 # The port each service role serves the cluster on, by protocol; xcatd's comes from the site table.
+# Not conserver: after a (re)start its children listen at once and the master binds 782 only later,
+# so judging it raised a false alarm on a healthy pair (benchmarks/false_alarms.py in CI).
 SERVICE_PORTS: dict[str, tuple[str, int]] = {
-    "named": ("udp", 53), "dhcpd": ("udp", 67), "httpd": ("tcp", 80),
-    "conserver": ("tcp", 782), "goconserver": ("tcp", 12429),
+    "named": ("udp", 53), "dhcpd": ("udp", 67), "httpd": ("tcp", 80), "goconserver": ("tcp", 12429),
 }  # fmt: skip
 XCATD_DEFAULT_PORT = 3001
 _USERS = re.compile(r'\("([^"]+)",pid=(\d+)')
