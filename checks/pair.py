@@ -25,6 +25,7 @@ from xcatha_verify.facts.processes import daemons_outside_units
 from xcatha_verify.inventory import Inventory, Node
 from xcatha_verify.nodepaths import STORAGE_RECORD, storage_id_path
 from xcatha_verify.report.records import UNREACHABLE_CAUSE
+from xcatha_verify.storage import StorageError, older_than_recorded, parse_token
 
 CLOCK_SAMPLES = 3
 
@@ -180,23 +181,36 @@ def _sync_state(facts: NodeFacts, role: str) -> str | None:
 
 @check("pair.same_storage", phases=("post-activate", "drift"), pair=True, needs=ON_SHARED_DATA)
 def check_same_storage(request: pytest.FixtureRequest, facts: NodeFacts, peer: Node, inventory: Inventory) -> None:
-    """The shared data the active node uses carries the id each node recorded when it was connected."""
+    """The active node's storage is the one the other node last used, no older than what it recorded there.
+
+    Its token names the same storage, at the activation the other node recorded when it had the
+    storage connected, or a later one.
+    """
     other = _peer(request, peer)
-    first = inventory.shared_data[0].path
-    token_path = storage_id_path(first)
+    token_path = storage_id_path(inventory.shared_data[0].path)
     connected = next((f for f in (facts, other) if f.holds_vip), None)
     if connected is None:  # both standby: no active node's storage to compare with
         blocked(by="pair.single_vip_holder", why="no node holds the VIP, so no node uses the shared data")
-    token = (connected.file(token_path) or "").strip()
-    records = {f.node.name: (f.file(STORAGE_RECORD) or "").strip() for f in (facts, other)}
-    mismatched = [name for name, record in records.items() if record != token]
+    apart = other if connected is facts else facts
+    try:
+        token = parse_token(connected.file(token_path))
+        record = parse_token(apart.file(STORAGE_RECORD))
+    except StorageError as exc:
+        fail(observed=f"{token_path} on {connected.node.name} or {STORAGE_RECORD} on {apart.node.name}: {exc}",
+             expected="the storage token xcatha-run writes, and each node's copy",
+             fix="these files are written by xcatha-run only: connect the pair's shared storage")  # fmt: skip
+    if token is None:
+        blocked(by="shared.identity", why=f"no storage token at {token_path} on {connected.node.name}")
+    stale = older_than_recorded(token, record, apart.node.name) if record else None
+    note(f"{connected.node.name} has {token.describe()}; {apart.node.name} recorded "
+         + (record.describe() if record else "nothing (never had the storage connected)"))
     verdict(
-        bool(token) and not mismatched,
-        observed=(f"{token_path} on {connected.node.name}: {token or 'missing'}; "
-                  + "; ".join(f"{n} recorded {records[n] or 'nothing'}" for n in mismatched)),
-        expected=f"{token_path} equal to {STORAGE_RECORD} on both nodes",
-        fix=f"if this is the right storage, record it: cat {token_path} > {STORAGE_RECORD} on each node while "
-        "it is connected (xcatha-run prepare); otherwise connect the right storage",
+        stale is None,
+        observed=f"{token_path} on {connected.node.name}: {stale}",
+        expected=f"the storage {apart.node.name} last used, at its last activation or later",
+        fix=f"on {connected.node.name}: stop what started on this storage, disconnect it, and connect the storage "
+        f"{apart.node.name} last used (compare both nodes' fstab and mount sources); never run PostgreSQL on an "
+        "older copy",
     )  # fmt: skip
 
 

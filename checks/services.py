@@ -9,7 +9,14 @@ from xcatha_verify.facts.conditions import condition_holds, is_console_condition
 from xcatha_verify.facts.network import FactError
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.facts.processes import PROCESS_LIST, daemons_outside_units, is_role_process
-from xcatha_verify.facts.sockets import LISTENING, SERVICE_PORTS, XCATD_DEFAULT_PORT, parse_listening
+from xcatha_verify.facts.sockets import (
+    CONSERVER_PORT,
+    LISTENING,
+    SERVICE_PORTS,
+    XCATD_DEFAULT_PORT,
+    collides,
+    parse_listening,
+)
 from xcatha_verify.inventory import Inventory, Service
 from xcatha_verify.xcatd_reads import unreadable
 
@@ -46,6 +53,46 @@ def check_services_stopped(facts: NodeFacts, inventory: Inventory) -> None:
         fix="; ".join([f"systemctl stop {shlex.quote(u)}" for u in reversed(running)]
                       + [f"kill {p.pid}" for _, p in stray]),
     )  # fmt: skip
+
+
+def _standby_port(inventory: Inventory, service: Service) -> tuple[str, int] | None:
+    """The port a service will listen on once this standby is activated (xcatd's default: the site table
+    that may move it lives on the shared data, not connected here)."""
+    if service.role == inventory.database_service.role:
+        return "tcp", inventory.database.port
+    if service.role == "xcatd":
+        return "tcp", XCATD_DEFAULT_PORT
+    return CONSERVER_PORT if service.role == "conserver" else SERVICE_PORTS.get(service.role)
+
+
+@check("services.ports_free", phases=STANDBY, reads=lambda facts: facts.start(LISTENING))
+def check_services_ports_free(facts: NodeFacts, inventory: Inventory) -> None:
+    """No other program holds a port a service will listen on after activation: it could not start there.
+
+    Sockets on the node's static IP, the VIP or a wildcard address count (one on another address, such
+    as libvirt's dnsmasq on its bridge, does not collide); the services' own daemons are
+    services.stopped's to report.
+    """
+    own = {str(inventory.vip.address), str(facts.node.static_ip)}
+    ports = {port: service for service in inventory.services if (port := _standby_port(inventory, service))}
+    held = [(ports[(sock.protocol, sock.port)], sock.address, name, pid)
+            for sock in parse_listening(facts.run(LISTENING).stdout)
+            if (sock.protocol, sock.port) in ports and collides(sock.address, own)
+            for name, pid in sock.processes
+            if not is_role_process(name, ports[(sock.protocol, sock.port)].role)]  # fmt: skip
+    note("free: " + ", ".join(f"{number}/{protocol} ({s.unit})" for (protocol, number), s in ports.items()))
+    verdict(
+        not held,
+        observed="; ".join(f"{name} (pid {pid}) holds {_port_text(_standby_port(inventory, service))} on {address}, "
+                           f"{service.unit}'s port" for service, address, name, pid in held),
+        expected="free for the services: " + ", ".join(f"{n}/{p} ({s.unit})" for (p, n), s in ports.items()),
+        fix="; ".join(dict.fromkeys(f"kill {pid}" for _, _, _, pid in held))
+        + "  # or move that program off the port (it is not one of the pair's services)",
+    )  # fmt: skip
+
+
+def _port_text(port: tuple[str, int] | None) -> str:
+    return f"{port[1]}/{port[0]}" if port else "?"
 
 
 def expected_running(facts: NodeFacts, inventory: Inventory) -> tuple[list[Service], list[str]]:

@@ -1,12 +1,24 @@
-"""Shared data: connected (mounted, writable) on the active node, disconnected on the standby."""
+"""Shared data: connected (mounted, writable) on the active node and the pair's own storage there,
+disconnected on the standby."""
 
 from __future__ import annotations
 
 import shlex
 
-from xcatha_verify.checkkit import ACTIVE, STANDBY, check, verdict
+from xcatha_verify.checkkit import ACTIVE, ON_SHARED_DATA, STANDBY, check, fail, note, verdict
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.inventory import Inventory, SharedPath
+from xcatha_verify.nodepaths import STORAGE_RECORD, storage_id_path
+from xcatha_verify.storage import (
+    StorageError,
+    StorageToken,
+    fstab_sources,
+    identity,
+    mount_points,
+    moved_mounts,
+    older_than_recorded,
+    parse_token,
+)
 
 
 def _connection(facts: NodeFacts, entry: SharedPath) -> tuple[bool, str]:
@@ -74,3 +86,97 @@ def check_shared_disconnected(facts: NodeFacts, inventory: Inventory) -> None:
             f"umount {e.path}" if e.mode == "mount" else f"umount {e.root}" for e, _ in connected
         ) + "  # on this node, its services stopped first",
     )
+
+
+def _token(facts: NodeFacts, path: str) -> StorageToken | None:
+    """The storage token at `path` on the node (None: no file, or an empty one)."""
+    try:
+        return parse_token(facts.file(path))
+    except StorageError as exc:
+        fail(observed=f"{path} on {facts.node.name}: {exc}", expected="the storage token xcatha-run writes",
+             fix=f"connect the pair's shared storage; {path} is written by xcatha-run only, never by hand")  # fmt: skip
+
+
+def _reconnect(facts: NodeFacts, token: StorageToken | None, points: list[str]) -> str:
+    """Unmount `points` and mount the pair's storage there; fstab's line for each is shown, since what
+    it names is what `mount` takes (a wrong line mounts the same wrong thing again)."""
+    fstab = fstab_sources(facts.file("/etc/fstab"))
+    had = f"what {token.describe()} had there" if token else "the pair's shared storage"
+    return "; ".join(
+        f"umount {shlex.quote(p)} && mount {shlex.quote(p)}  # fstab on {facts.node.name} mounts "
+        f"{fstab.get(p, 'nothing')} at {p}: correct that line first unless it is {had}"
+        + (f" ({token.mounts[p]})" if token and p in token.mounts else "")
+        for p in points
+    )
+
+
+@check("shared.identity", phases=ACTIVE, needs=("shared.connected",))
+def check_shared_identity(facts: NodeFacts, inventory: Inventory) -> None:
+    """What is connected is the pair's storage as its last activation left it: token, filesystems, no newer record.
+
+    It carries the storage token, each mount point holds the filesystem that activation recorded, and
+    this node recorded no newer activation.
+
+    An empty filesystem in its place carries no token; a stale local copy, even one with a copy of the
+    current token, is another filesystem (or an older activation). In the activation's shared-data gate
+    this runs before PostgreSQL starts on it.
+    """
+    first = inventory.shared_data[0].path
+    token_path = storage_id_path(first)
+    points = mount_points(inventory.shared_data)
+    token = _token(facts, token_path)
+    if token is None:
+        here = facts.mounts.get(points[0]) if points else None
+        fail(observed=f"no storage token at {token_path}"
+             + (f": {points[0]} is {identity(here)}" if here else "")
+             + " - an empty or another filesystem, not the pair's shared storage",
+             expected=f"{token_path}, written by the pair's activations",
+             fix=_reconnect(facts, None, points[:1]) + ". Only for the pair's new (or moved) storage, its first "
+             "token: xcatha-run prepare")  # fmt: skip
+    problems = moved_mounts(token, facts.mounts, points)
+    try:
+        record = parse_token(facts.file(STORAGE_RECORD))
+    except StorageError as exc:
+        record = None
+        problems.append(f"{STORAGE_RECORD}: {exc}")
+    stale = older_than_recorded(token, record, facts.node.name) if record else None
+    note(f"{token_path}: {token.describe()}; mounts " + (", ".join(
+        f"{p} {identity(facts.mounts[p])}" for p in points if p in facts.mounts) or "none recorded"))
+    moved = [p for p in points if any(m.startswith(f"{p} is ") for m in problems)]
+    verdict(
+        not problems and stale is None,
+        observed="; ".join(problems + ([stale] if stale else [])),
+        expected=f"the filesystems {token.describe()} recorded, and no activation newer than it recorded on this node",
+        fix=_reconnect(facts, token, moved) if moved else
+        "connect the storage the pair last used (see its mount source on the node that was active last); "
+        "do not start PostgreSQL on this copy",
+    )  # fmt: skip
+
+
+@check("shared.claimed", phases=ACTIVE, needs=ON_SHARED_DATA)
+def check_shared_claimed(facts: NodeFacts, inventory: Inventory) -> None:
+    """The storage's token is the one this node wrote at its activation: no node activated on it since.
+
+    Another node's token means it activated on the same storage (split brain); none of this node's,
+    that its activation did not claim the storage.
+    """
+    token_path = storage_id_path(inventory.shared_data[0].path)
+    token = _token(facts, token_path)
+    try:
+        record = parse_token(facts.file(STORAGE_RECORD))
+    except StorageError as exc:
+        record = None
+        note(f"{STORAGE_RECORD}: {exc}")
+    ours = token is not None and record is not None and record.token == token.token
+    verdict(
+        ours and token is not None and token.node == facts.node.name,
+        observed=f"{token_path}: {token.describe() if token else 'none'}; {STORAGE_RECORD}: "
+        + (record.describe() if record else "none"),
+        expected=f"the token {facts.node.name} wrote at its activation, in both",
+        fix=(f"{token.node or 'another node'} activated on this storage after {facts.node.name}: only one node may "
+             f"have it connected (shared.disconnected on {token.node or 'the peer'}); then, for {facts.node.name} to "
+             f"keep it, claim it again: xcatha-run prepare --node {facts.node.name}")
+        if token and token.node != facts.node.name else
+        f"this node did not claim the storage when it was activated (or lost its record): "
+        f"xcatha-run prepare --node {facts.node.name} writes a token of its own",
+    )  # fmt: skip

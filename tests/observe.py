@@ -23,7 +23,7 @@ NODES = ("xcatmn1", "xcatmn2")
 INSIDE_KEYS = ("vip", "storage", "active", "enabled", "hosts", "clock_skewed", "pg_listen", "pg_hba",
                "xcatd_answers", "pg_socket_dir_ok", "xcat_version", "named_processes", "pg_hba_rejects",
                "pg_data_version", "pg_listening", "dhcpd_conf_is_xcats", "named_answers",
-               "http_listening")  # fmt: skip
+               "http_listening", "xcatd_port_listening", "storage_record")  # fmt: skip
 
 
 def _probe_ssh(lab: Lab, node: str) -> bool:
@@ -90,6 +90,12 @@ def snapshot(lab: Lab, node: str) -> dict[str, object]:
                                run(node, ["ss", "-Hltn", "sport = :5432"]).stdout.splitlines()),
         "pg_hba": f" {ip}/" in _pg_file(lab, "pg_hba.conf"),
         "http_listening": bool(run(node, ["ss", "-Hltn", "sport = :80"]).stdout.strip()),
+        # Whatever holds xcatd's port, xcatd or not.
+        "xcatd_port_listening": sorted(line.split()[3] for line in
+                                       run(node, ["ss", "-Hltn", "sport = :3001"]).stdout.splitlines()),
+        # The storage token this node recorded (its activation's, or the one it saw last).
+        "storage_record": [line for line in run(node, ["cat", "/var/lib/xcatha/storage-id"], check=False)
+                           .stdout.splitlines() if line.startswith("token=")],
         "dhcpd_conf_is_xcats": _first_line(lab, node, "/etc/dhcp/dhcpd.conf").startswith("#xCAT generated"),
         # named on the node itself, asked for the node's own name (where it does not run: refused at once).
         "named_answers": run(node, ["dig", "+short", "+time=1", "+tries=1", "@127.0.0.1",

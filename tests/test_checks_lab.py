@@ -116,6 +116,8 @@ DRIFT_FAULTS = [
     ("service-enabled", "xcatmn2", {"xcatmn2": {"services.disabled_at_boot"}}),
     # The standby has the shared data mounted beside the active node: only the standby's own check sees it.
     ("storage-also", "xcatmn2", {"xcatmn2": {"shared.disconnected"}}),
+    # Split brain: the standby activated on the same storage too. The active node finds another's token.
+    ("storage-claimed", "xcatmn2", {"xcatmn2": {"shared.disconnected"}, "xcatmn1": {"shared.claimed"}}),
     ("service-enabled", "xcatmn1", {"xcatmn1": {"services.disabled_at_boot"}}),
     ("pg-listen-missing", "xcatmn2", {"xcatmn1": {"pg.listen_addresses"}}),
     ("pg-hba-missing", "xcatmn1", {"xcatmn1": {"pg.hba"}}),
@@ -130,6 +132,8 @@ DRIFT_FAULTS = [
     ("xcatd-hung", "xcatmn1", {"xcatmn1": {"xcat.xcatd"}}),
     # named started by hand on the standby: its unit is inactive, but what runs is what counts.
     ("daemon-by-hand", "xcatmn2", {"xcatmn2": {"services.stopped"}}),
+    # Not a service of the pair, yet xcatd could not listen after an activation.
+    ("port-held", "xcatmn2", {"xcatmn2": {"services.ports_free"}}),
     # Storage gone under a running pair: one red, shared.connected; everything that reads the shared data
     # is blocked by it (see STORAGE_BLOCKED). The units still run (systemd sees PostgreSQL's processes,
     # which hold the lazily unmounted files open), so the tables read from the database are still
@@ -300,6 +304,7 @@ def test_verify_runs_locally_on_a_node(lab: Lab) -> None:
 # check). The database's files are on the shared data: the active node's check finds them, and runs the fix.
 FIXABLE = [
     ("daemon-by-hand", "xcatmn2", "xcatmn2", "standby", "services.stopped"),
+    ("port-held", "xcatmn2", "xcatmn2", "standby", "services.ports_free"),
     ("storage-also", "xcatmn2", "xcatmn2", "standby", "shared.disconnected"),
     ("hosts-stale-address", "xcatmn2", "xcatmn2", "standby", "hosts.inventory_names"),
     ("pg-hba-missing", "xcatmn2", "xcatmn1", "active", "pg.hba"),
@@ -323,6 +328,9 @@ def _what_the_check_must_say(lab: Lab, fault: str, node: str) -> tuple[str, str]
     if fault == "daemon-by-hand":  # the fix names the process it saw
         pid = lab.run(node, ["pgrep", "-o", "-x", faults.DAEMON_BY_HAND]).stdout.strip()
         return f"named (pid {pid}) runs although named is inactive", f"kill {pid}"
+    if fault == "port-held":  # the fix names the program it saw
+        pid = lab.run(node, ["sh", "-c", f'ss -Hltnp "sport = :{faults.HELD_PORT}" | grep -o "pid=[0-9]*"']).stdout
+        return f"python3 (pid {pid.strip()[4:]}) holds {faults.HELD_PORT}/tcp on 0.0.0.0", f"kill {pid.strip()[4:]}"
     if fault == "storage-also":
         return "/etc/xcat mounted from", "umount /etc/xcat; umount /install"
     if fault == "hosts-stale-address":

@@ -42,7 +42,7 @@ from xcatha_verify.facts.pg_hba import HbaEntry, hba_allows, hba_covers, parse_p
 from xcatha_verify.facts.pg_settings import SETTING_NAMES, command_line_listen, parse_server_settings
 from xcatha_verify.facts.postgres import POSTGRES_IN_DIR, cluster_state, parse_postmaster_pid, postmasters
 from xcatha_verify.facts.processes import parse_processes, role_processes
-from xcatha_verify.facts.sockets import parse_listening
+from xcatha_verify.facts.sockets import collides, parse_listening
 from xcatha_verify.facts.xcat import parse_cfgloc, parse_lsdef, parse_tabdump
 
 CASES = Path(__file__).parent / "facts"
@@ -302,3 +302,10 @@ def test_listening_sockets_as_ss_prints_them() -> None:
                      ("tcp", "[fe80::88e2:98ff:feee:f954]%eth0", 53, (("named", 3439),))]  # fmt: skip
     with pytest.raises(FactError, match="not a listening socket"):
         parse_listening("State Recv-Q Send-Q\n")
+
+
+def test_a_socket_collides_on_a_wildcard_or_the_nodes_own_addresses_only() -> None:
+    own = {"192.0.2.10", "192.0.2.12"}  # the VIP, the node's static IP
+    assert all(collides(a, own) for a in ("*", "0.0.0.0", "[::]", "192.0.2.12", "192.0.2.10%eth0"))
+    # libvirt's dnsmasq on its bridge, a resolver stub on loopback: another address, no collision.
+    assert not any(collides(a, own) for a in ("198.51.100.1", "127.0.0.53%lo", "[fe80::1]%eth0"))

@@ -198,6 +198,8 @@ FAULT_CASES = [
     ("storage-disconnected", "xcatmn1", {"storage", "xcatd_answers", "pg_data_version"}),
     ("service-enabled", "xcatmn2", {"enabled"}),
     ("storage-also", "xcatmn2", {"storage", "pg_data_version"}),
+    ("storage-claimed", "xcatmn2", {"storage", "pg_data_version", "storage_record"}),
+    ("port-held", "xcatmn2", {"xcatd_port_listening"}),
     ("pg-listen-missing", "xcatmn2", {"pg_listen"}),
     ("pg-hba-missing", "xcatmn1", {"pg_hba"}),
     # postgresql.conf untouched or put right: only the running server's sockets say what is wrong.

@@ -96,7 +96,8 @@ def test_failover_is_a_runbook_made_of_the_peers_deactivation_and_this_nodes_act
     ("phases:\n  - {name: x, node: a, steps: [{name: s, action: vip_up, undo: {name: u, action: vip_down}}]}\n",
      r"phases\[0\]\.steps\[0\]\.undo: expected no undo: an action's undo comes with the action"),
     ("phases:\n  - {name: x, node: a, steps: [{name: s, action: vip_sideways}]}\n",
-     r"phases\[0\]\.steps\[0\]\.action: expected one of vip_up, vip_down, record_storage_id, prepare_pg_listen"),
+     r"phases\[0\]\.steps\[0\]\.action: expected one of vip_up, vip_down, record_storage_id, stamp_storage, "
+     r"set_up_storage_token, prepare_pg_listen"),
     ("include:\n  - {runbook: activate}\n", r"include\[0\]: expected a mapping with runbook and node"),
 ])  # fmt: skip
 def test_a_runbook_is_validated_against_the_catalogue_and_the_registry(tmp_path: Path, text: str,

@@ -184,6 +184,63 @@ def test_postgresql_failing_stops_at_its_gate_and_resume_completes(rlab: Lab, tm
     assert drift(rlab, tmp_path).returncode == 0
 
 
+TOKEN = "/etc/xcat/.xcatha-storage-id"
+FSTAB_LINE = "/xcatha-shared/etc-xcat /etc/xcat none bind,noauto 0 0"
+# What the node taking over connects in the storage's place: (its fstab line for /etc/xcat, or None for the
+# lab's own with the storage's token replaced by an older one), the check that must fail, what it must say.
+STALE_STORAGE = {
+    # A node-local copy that even carries a copy of the current token: another filesystem.
+    "local-copy": ("/root/stale-etc-xcat /etc/xcat none bind,noauto 0 0", "shared.identity",
+                   "/etc/xcat is overlay[/root/stale-etc-xcat] (overlay); activation "),
+    "empty-filesystem": ("tmpfs /etc/xcat tmpfs noauto 0 0", "shared.identity",
+                         f"no storage token at {TOKEN}: /etc/xcat is tmpfs (tmpfs)"),
+    # The same export, restored from an older snapshot: the node that was active recorded a newer activation.
+    "restored-older": (None, "pair.same_storage", "carries only activation "),
+}
+
+
+@pytest.mark.parametrize("case", list(STALE_STORAGE))
+def test_a_stale_or_empty_storage_stops_the_activation_before_postgresql(rlab: Lab, tmp_path: Path, case: str) -> None:
+    source = active_node(rlab)
+    target = next(n for n in NODES if n != source)
+    fstab_line, check_id, observed = STALE_STORAGE[case]
+    shared_token = rlab.layout.shared_dir("/etc/xcat") / ".xcatha-storage-id"
+    # Deactivated first, apart: its deactivation records the storage's token as it finds it. (It leaves
+    # its run lock in the storage it unmounts: the next run on the node that connects it removes that.)
+    left = (rlab.layout.shared_dir("/etc/xcat") / ".xcatha-run.lock").exists()  # by an earlier case's deactivation
+    deactivated = xrun(rlab, tmp_path, "deactivate", "--node", source, "--yes")
+    assert deactivated.returncode == 0, deactivated.stdout + deactivated.stderr
+    assert ("that run has ended (it holds no node lock)" in deactivated.stdout) == left, deactivated.stdout
+    current = shared_token.read_text()
+    recorded = rlab.run(target, ["cat", "/var/lib/xcatha/storage-id"]).stdout
+    if case == "local-copy":  # taken on the node from the lab's export, as an admin's rsync would
+        rlab.run(target, ["cp", "-a", "/xcatha-shared/etc-xcat", "/root/stale-etc-xcat"])
+    if fstab_line:
+        rlab.run(target, ["sed", "-i", f"s|^{FSTAB_LINE}$|{fstab_line}|", "/etc/fstab"])
+    else:  # the token the target recorded at its last deactivation (or the lab's first): an older activation
+        shared_token.write_text(recorded)
+    try:
+        proc = xrun(rlab, tmp_path, "activate", "--node", target, "--yes")
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        record = journal(tmp_path)
+        assert record["failed_phase"] == "shared data", proc.stdout
+        failing = {f["check_id"]: f for f in record["gates"][-1]["failing"] if f["outcome"] == "failed"}
+        assert set(failing) == {check_id}, proc.stdout
+        assert observed in failing[check_id]["observed"], failing
+        # PostgreSQL never started on it, and the storage was not claimed.
+        assert rlab.run(target, ["systemctl", "is-active", "postgresql"], check=False).stdout.strip() == "inactive"
+        assert shared_token.read_text() == (current if fstab_line else recorded)
+    finally:  # the fstab line or the token put right, the wrong mount off: the run resumes to the end
+        if fstab_line:
+            rlab.run(target, ["sed", "-i", f"s|^{fstab_line}$|{FSTAB_LINE}|", "/etc/fstab"])
+            rlab.run(target, ["sh", "-c", "! mountpoint -q /etc/xcat || umount /etc/xcat; rm -rf /root/stale-etc-xcat"])
+        shared_token.write_text(current)
+    proc = xrun(rlab, tmp_path, "activate", "--node", target, "--yes", "--resume")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert active_node(rlab) == target
+    assert drift(rlab, tmp_path).returncode == 0
+
+
 def test_a_second_run_is_refused_by_the_lock(rlab: Lab, tmp_path: Path) -> None:
     node = active_node(rlab)
     held = {"owner": "root@elsewhere", "host": os.uname().nodename, "pid": os.getpid(), "runbook": "failover",

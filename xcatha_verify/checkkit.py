@@ -35,7 +35,7 @@ ACTIVE = ("pre-deactivate", "post-activate", "active")
 STANDBY = ("post-deactivate", "pre-activate", "standby")
 
 # What a check `needs` (see check()): checks that read files on the shared data, or read the database.
-ON_SHARED_DATA = ("shared.connected",)
+ON_SHARED_DATA = ("shared.connected", "shared.identity")
 FROM_THE_DATABASE = ("pg.accepting",)
 
 F = TypeVar("F", bound=Callable[..., object])

@@ -27,6 +27,8 @@ from xcatha_verify.runbook_engine.report import resume_command, write_run_report
 from xcatha_verify.runbook_engine.resume import completed_phases, latest_journal
 from xcatha_verify.targets import ensure_reachable, this_host_name
 
+log = logging.getLogger(__name__)
+
 SEED_ADVICE = (
     "The xCAT procedure: if the primary management node became inaccessible before it was deactivated, "
     "disconnect it from the network before it reboots, so that the services it starts at boot cannot "
@@ -116,6 +118,37 @@ def _release_own(inventory: Inventory, run_ids: set[str]) -> None:
                 store.remove(path)
 
 
+def _clear_lock_of_ended_run(inventory: Inventory) -> None:
+    """Remove a shared-storage lock left by a run that has ended, and say so.
+
+    A deactivation unmounts the shared storage before its run ends, so its lock there outlives it and
+    turns up on the node that connects the storage next. A run that ended released its node locks; one
+    that was killed still holds them. So a storage lock whose run holds no node lock, with every node
+    asked, is removed; with a node unreachable, nothing is (its run may hold a lock there).
+    """
+    hosts = {}
+    for node in inventory.nodes:
+        try:
+            hosts[node.name] = ensure_reachable(inventory, node)
+        except NodeUnreachable:
+            return
+    running = {info.run_id for host in hosts.values()
+               if (text := HostStore(host).read(NODE_LOCK)) and (info := LockInfo.from_text(text))}  # fmt: skip
+    shared = inventory.shared_data[0].path
+    for name, host in hosts.items():
+        if host.run("mountpoint -q %s", shared).rc != 0:
+            continue
+        store = HostStore(host)
+        text = store.read(shared_lock_path(shared))
+        info = LockInfo.from_text(text) if text else None
+        if info is not None and info.run_id not in running:
+            store.remove(shared_lock_path(shared))
+            message = (f"removed the lock of run {info.run_id} ({info.runbook}, {info.owner}) from the shared storage "
+                       f"on {name}: that run has ended (it holds no node lock)")  # fmt: skip
+            log.info("%s", message)
+            print(message)
+
+
 def _locks(inventory: Inventory, nodes: list[Node], run_id: str, runbook: str) -> RunLock:
     """A lock on every reachable node of the run and on the shared storage (through the VIP holder)."""
     locations = []
@@ -177,6 +210,7 @@ def _run(args: argparse.Namespace) -> int:
         if not args.dry_run:
             if resumed:
                 _release_own(inventory, resumed)
+            _clear_lock_of_ended_run(inventory)
             lock = _locks(inventory, nodes, journal.run_id, runbook.name)
             if args.break_lock:
                 for location, text in lock.break_lock().items():

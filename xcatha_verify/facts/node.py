@@ -40,7 +40,7 @@ from xcatha_verify.inventory import Inventory, Node, Service
 from xcatha_verify.nodepaths import CONSOLE_LOCK, node_python
 
 T = TypeVar("T")
-MOUNTS_COMMAND = "findmnt -J -l -o TARGET,SOURCE,FSTYPE"
+MOUNTS_COMMAND = "findmnt -J -l -o TARGET,SOURCE,FSTYPE,UUID,FSROOT"
 XCAT_TIMEOUT_S = 8  # a hung xcatd must fail a check, not hang it
 # Table reads through xcatd: tabdump is xCAT's lightest client (about half lsdef's time), and a
 # table read proves what lsxcatd cannot: that xcatd answers from its database.

@@ -17,6 +17,9 @@ SERVICE_PORTS: dict[str, tuple[str, int]] = {
     "named": ("udp", 53), "dhcpd": ("udp", 67), "httpd": ("tcp", 80), "goconserver": ("tcp", 12429),
 }  # fmt: skip
 XCATD_DEFAULT_PORT = 3001
+# conserver's port, judged where nothing of it may run (the standby): its late bind does not matter there.
+CONSERVER_PORT = ("tcp", 782)
+_WILDCARDS = {"*", "0.0.0.0", "::"}  # noqa: S104 (addresses read, never bound)
 _USERS = re.compile(r'\("([^"]+)",pid=(\d+)')
 
 
@@ -42,3 +45,15 @@ def parse_listening(text: str) -> list[Listener]:
         users = tuple((name, int(pid)) for name, pid in _USERS.findall(line))
         found.append(Listener(words[0], address, int(port), users))
     return found
+
+
+def bare_address(address: str) -> str:
+    """ss's address without brackets or its %interface suffix: "[::]" -> "::", "127.0.0.53%lo" -> "127.0.0.53"."""
+    return address.strip("[]").split("%", 1)[0]
+
+
+def collides(address: str, own: set[str]) -> bool:
+    """Whether a socket bound on `address` keeps a daemon from binding its port on the node's `own`
+    addresses: a wildcard socket does, one on another address (libvirt's dnsmasq on its bridge) does not."""
+    bare = bare_address(address)
+    return bare in _WILDCARDS or bare in own

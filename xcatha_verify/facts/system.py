@@ -13,17 +13,21 @@ from xcatha_verify.facts.network import FactError
 @dataclass(frozen=True)
 class Mount:
     target: str
-    source: str
+    source: str  # as findmnt prints it: /dev/sdb1, server:/export, or device[/dir] for a bind mount
     fstype: str
+    uuid: str = ""  # the filesystem's UUID (block devices; empty for NFS and tmpfs)
+    fsroot: str = ""  # the directory of that filesystem mounted here ("/" unless a bind mount)
 
 
 def parse_findmnt(text: str) -> dict[str, Mount]:
-    """`findmnt -J -l -o TARGET,SOURCE,FSTYPE` -> target: Mount (the last mount on a target shows)."""
+    """`findmnt -J -l -o TARGET,SOURCE,FSTYPE,UUID,FSROOT` -> target: Mount (the last mount on a target
+    shows; columns not asked for are left empty)."""
     try:
         rows = json.loads(text)["filesystems"]
     except (ValueError, KeyError, TypeError) as exc:
         raise FactError(f"findmnt -J: unexpected output: {exc}") from exc
-    return {r["target"]: Mount(r["target"], r.get("source") or "", r.get("fstype") or "") for r in rows}
+    return {r["target"]: Mount(r["target"], r.get("source") or "", r.get("fstype") or "", r.get("uuid") or "",
+                               r.get("fsroot") or "") for r in rows}  # fmt: skip
 
 
 def parse_unit_show(text: str, units: list[str]) -> dict[str, tuple[str, str]]:

@@ -27,6 +27,10 @@ from xcatha_verify.lab.layout import (
 )
 from xcatha_verify.lab.templating import render
 from xcatha_verify.nodepaths import STORAGE_ID_FILE
+from xcatha_verify.storage import first_token
+
+# Who wrote the storage's first token in the lab (a real pair's is written by `xcatha-run prepare`).
+SET_UP_BY = "xcatha-lab set-up"
 
 
 def data_dir(layout: LabLayout) -> Path:
@@ -45,7 +49,7 @@ def create(layout: LabLayout, storage_id: str, initialised: bool = False) -> str
     if not initialised:
         _make_cluster(layout)
     etc_xcat = layout.shared_dir("/etc/xcat")
-    (etc_xcat / STORAGE_ID_FILE).write_text(f"{storage_id}\n")
+    (etc_xcat / STORAGE_ID_FILE).write_text(first_token(storage_id, SET_UP_BY).render())
     cfgloc = etc_xcat / "cfgloc"
     cfgloc.write_text(f"Pg:dbname={DB_NAME};host={layout.vip}|{DB_USER}|{password}\n")
     cfgloc.chmod(0o600)

@@ -17,6 +17,7 @@ from xcatha_verify.errors import LabError, UsageError
 from xcatha_verify.facts.node import XCAT_VERSION_FILE
 from xcatha_verify.lab.lab import Lab
 from xcatha_verify.lab.layout import NODE_NAMES, PG_DATA, SHARED_PATHS
+from xcatha_verify.nodepaths import STORAGE_ID_FILE, STORAGE_RECORD, node_python
 
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 CLOCK_SKEW = "+30s"
@@ -87,6 +88,44 @@ def _storage_lost_repair(lab: Lab, node: str) -> None:
     data = _take(lab, "storage-disconnected", node)
     if data["mounted"]:
         lab.connect_storage(node)
+
+
+HELD_PORT = 3001  # xcatd's
+# Test equipment: a program that is none of the pair's services, holding a port on every address.
+PORT_HOLDER = ("import socket, time; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+               f"s.bind(('0.0.0.0', {HELD_PORT})); s.listen(); time.sleep(86400)")
+
+
+def _port_held(lab: Lab, node: str) -> None:
+    script = ('setsid -f python3 -c "$1" </dev/null >/dev/null 2>&1; '
+              f'for i in $(seq 50); do pid=$(ss -Hltnp "sport = :{HELD_PORT}" | grep -o "pid=[0-9]*" | head -1); '
+              '[ -n "$pid" ] && break; sleep 0.1; done; echo "${pid#pid=}"')
+    pid = lab.run(node, ["sh", "-c", script, "sh", PORT_HOLDER]).stdout.strip()
+    if not pid.isdigit():
+        raise LabError(f"nothing came to listen on {HELD_PORT} on {node}")
+    _save(lab, "port-held", node, {"pid": int(pid)})
+
+
+def _port_held_repair(lab: Lab, node: str) -> None:
+    pid = _take(lab, "port-held", node)["pid"]
+    # Only the program the fault started (a printed fix may have ended it already).
+    lab.run(node, ["sh", "-c", f'if ps -o args= -p {pid} | grep -q "^python3 -c"; then kill {pid}; fi'])
+
+
+def _storage_claimed(lab: Lab, node: str) -> None:
+    """Connected beside the active node's and claimed: what an activation on both nodes at once leaves."""
+    token = lab.layout.shared_dir("/etc/xcat") / STORAGE_ID_FILE
+    record = lab.path(node, STORAGE_RECORD).read_text()
+    _save(lab, "storage-claimed", node, {"token": token.read_text(), "record": record})
+    _storage_also(lab, node)
+    lab.run(node, [node_python(), "-m", "xcatha_verify.storage", "stamp", node, "/etc/xcat", *SHARED_PATHS])
+
+
+def _storage_claimed_repair(lab: Lab, node: str) -> None:
+    saved = _take(lab, "storage-claimed", node)
+    (lab.layout.shared_dir("/etc/xcat") / STORAGE_ID_FILE).write_text(str(saved["token"]))
+    lab.write(node, STORAGE_RECORD, str(saved["record"]))
+    _storage_also_repair(lab, node)
 
 
 # ---------------------------------------------------------------------- services
@@ -413,6 +452,8 @@ FAULTS: dict[str, Fault] = {
         Fault("storage-disconnected", "the shared storage is gone from this node", _storage_lost, _storage_lost_repair),
         Fault("storage-also", "the shared storage is connected on this node too (beside the active node's)",
               _storage_also, _storage_also_repair),
+        Fault("storage-claimed", "the shared storage is connected on this node too, and this node claimed it "
+              "(a second activation: split brain)", _storage_claimed, _storage_claimed_repair),
         Fault("service-enabled", f"{SERVICE_ENABLED} is enabled at boot on this node", _enabled, _enabled_repair),
         Fault(
             "pg-listen-missing",
@@ -464,6 +505,8 @@ FAULTS: dict[str, Fault] = {
             "xcatd-hung", "xcatd on this node is stopped (SIGSTOP) and answers nobody", _xcatd_hung, _xcatd_hung_repair
         ),
         Fault("pg-cannot-start", "PostgreSQL cannot start on this node", _pg_cannot_start, _pg_cannot_start_repair),
+        Fault("port-held", f"a program that is none of the pair's services holds {HELD_PORT}/tcp (xcatd's) on this "
+              "node", _port_held, _port_held_repair),
         Fault("daemon-by-hand", f"{DAEMON_BY_HAND} runs on this node, started by hand outside systemd",
               _daemon_by_hand, _daemon_by_hand_repair),
         Fault("sshd-down", "sshd is not running on this node", _sshd_down, _sshd_down_repair),

@@ -17,11 +17,12 @@ import uuid
 from pathlib import Path
 
 from xcatha_verify.facts.node import GOCONSERVER_BINARY
-from xcatha_verify.lab import access, units, xcatsource
+from xcatha_verify.lab import access, database, units, xcatsource
 from xcatha_verify.lab.layer import Layer
 from xcatha_verify.lab.layout import DOMAIN, NODE_NAMES, SHARED_EXPORT, SHARED_PATHS, VIP_HOSTNAME, LabLayout
 from xcatha_verify.lab.templating import render
 from xcatha_verify.nodepaths import STORAGE_RECORD, node_python
+from xcatha_verify.storage import first_token
 
 # What the daemons' packages create on a RHEL management node (owner).
 PACKAGE_DIRS = {"/var/named": "bind", "/var/lib/dhcp": "root", "/etc/dhcp": "root", "/etc/goconserver": "root"}
@@ -73,7 +74,8 @@ def populate(layer: Layer, layout: LabLayout, node: str, storage_id: str) -> Non
     layer.mkdir(SHARED_EXPORT)
     for path, owner in PACKAGE_DIRS.items():
         layer.mkdir(path, owner=owner)
-    layer.write(STORAGE_RECORD, f"{storage_id}\n")
+    # As if each node had seen the storage's first token; the first activation claims it.
+    layer.write(STORAGE_RECORD, first_token(storage_id, database.SET_UP_BY).render())
     # A persistent journal on the node's disk (journald keeps it in /run otherwise): boots stay apart.
     layer.mkdir("/var/log/journal", mode=0o2755)
     units.install(layer, units.node_units(python, layout.interface), enabled=ENABLED_AT_BOOT)

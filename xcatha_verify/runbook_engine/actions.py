@@ -21,6 +21,7 @@ from xcatha_verify.inventory import Inventory, Node
 from xcatha_verify.nodepaths import STORAGE_RECORD, node_python, storage_id_path
 from xcatha_verify.runbook_engine import prepare
 from xcatha_verify.runbook_engine.model import Step, StepOutcome
+from xcatha_verify.storage import mount_points
 
 Argv = Callable[[Inventory, Node], list[str]]
 Edit = Callable[[Host, Inventory, Node, bool], StepOutcome]  # (host, inventory, node, dry_run)
@@ -60,12 +61,22 @@ def _record_storage_id(inventory: Inventory, node: Node) -> list[str]:
     return ["sh", "-c", script, "sh", storage_id_path(shared), STORAGE_RECORD, shared]
 
 
+def _storage_token(verb: str) -> Argv:
+    def argv(inventory: Inventory, node: Node) -> list[str]:
+        points = mount_points(inventory.shared_data)
+        return [node_python(), "-m", "xcatha_verify.storage", verb, node.name, inventory.shared_data[0].path, *points]
+
+    return argv
+
+
 ACTIONS: dict[str, Action] = {
     a.name: a
     for a in (
         Action("vip_up", argv=_vip_up, undo=("take the VIP back down", "vip_down")),
         Action("vip_down", argv=_vip_down),
         Action("record_storage_id", argv=_record_storage_id),
+        Action("stamp_storage", argv=_storage_token("stamp")),
+        Action("set_up_storage_token", argv=_storage_token("set-up")),
         Action("prepare_pg_listen", edit=prepare.prepare_pg_listen),
         Action("prepare_pg_hba", edit=prepare.prepare_pg_hba),
         Action("prepare_hosts", edit=prepare.prepare_hosts),
