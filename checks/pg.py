@@ -228,9 +228,11 @@ def _auth_method(entries: list[HbaEntry]) -> str:
 
 
 def _pg_isready(facts: NodeFacts) -> dict[str, tuple[str, ...]]:
-    """Per address the database must answer on here (the VIP, this node's static IP), its pg_isready."""
-    return {address: pg_isready_command(facts.inventory, address)
-            for address in (str(facts.inventory.vip.address), str(facts.node.static_ip))}  # fmt: skip
+    """Per address the database must answer on here, its pg_isready: the VIP, where xcatd (cfgloc) and
+    the service nodes connect. Whether it listens on the static IPs too is pg.listen_addresses's (the
+    running server's own listen_addresses). Probed here too, one wrong setting failed two checks and
+    blocked every check that reads the database, although the database answered where xCAT asks."""
+    return {str(facts.inventory.vip.address): pg_isready_command(facts.inventory, str(facts.inventory.vip.address))}
 
 
 def _start_pg_isready(facts: NodeFacts) -> None:
@@ -242,7 +244,7 @@ def _start_pg_isready(facts: NodeFacts) -> None:
 
 @check("pg.accepting", phases=("post-activate", "active"), reads=_start_pg_isready)
 def check_pg_accepting(facts: NodeFacts, inventory: Inventory) -> None:
-    """PostgreSQL accepts connections on the VIP and on this node's static IP."""
+    """PostgreSQL accepts connections on the VIP, where xcatd and the service nodes reach it."""
     postgresql_only(inventory)
     db = inventory.database
     unit = shlex.quote(inventory.database_service.unit)
@@ -255,9 +257,9 @@ def check_pg_accepting(facts: NodeFacts, inventory: Inventory) -> None:
     verdict(
         not refused,
         observed="; ".join(refused),
-        expected=f"PostgreSQL accepting on {inventory.vip.address}:{db.port} and {facts.node.static_ip}:{db.port}",
+        expected=f"PostgreSQL accepting on {inventory.vip.address}:{db.port}",
         fix=f"systemctl restart {unit}  # it runs, yet not there: first make pg.listen_addresses pass; "
-        "if the VIP is the one missing: ip -br addr"
+        "if the VIP is missing from this node: ip -br addr"
         if facts.unit_active.get(inventory.database_service.unit) == "active"
         else f"systemctl start {unit}; journalctl -u {unit} -n 50  # if it does not start",
     )

@@ -14,10 +14,12 @@ from xcatha_verify.storage import (
     StorageToken,
     fstab_sources,
     identity,
+    mount_command,
     mount_points,
     moved_mounts,
     older_than_recorded,
     parse_token,
+    source_matches,
 )
 
 
@@ -28,8 +30,9 @@ def _connection(facts: NodeFacts, entry: SharedPath) -> tuple[bool, str]:
         if mount is None:
             return False, f"{entry.path} is not a mount point"
         problems = []
-        if entry.source and mount.source != entry.source:
-            problems.append(f"source {mount.source}, expected {entry.source}")
+        if entry.source and not source_matches(entry.source, mount):
+            problems.append(f"source {mount.source}" + (f" (UUID={mount.uuid})" if mount.uuid else "")
+                            + f", expected {entry.source}")
         if entry.fstype and mount.fstype != entry.fstype:
             problems.append(f"fstype {mount.fstype}, expected {entry.fstype}")
         seen = f"{entry.path} mounted from {mount.source} ({mount.fstype})"
@@ -66,7 +69,8 @@ def check_shared_connected(facts: NodeFacts, inventory: Inventory) -> None:
         observed="; ".join([seen[p][1] for p in missing] + [f"{p} is not writable" for p in readonly]),
         expected="connected and writable: " + ", ".join(seen),
         fix="; ".join(
-            [f"mount {e.source + ' ' if e.source else ''}{e.path}" if e.mode == "mount"
+            [("umount " + shlex.quote(e.path) + " && " if e.path in facts.mounts else "")  # the wrong one off
+             + mount_command(e.source, e.path) if e.mode == "mount"
              else f"ln -sfn {e.root}{e.path} {e.path}" for e in inventory.shared_data if e.path in missing]
             + [f"mount -o remount,rw {e.path if e.mode == 'mount' else e.root}"
                for e in inventory.shared_data if e.path in readonly]

@@ -182,6 +182,10 @@ MALFORMED = [
      "shared_data[0].fstype", "a-z0-9."),
     ("shared-bad-source", {"shared_data": [{"path": "/var/lib/pgsql", "source": "srv:/x y"}]},
      "shared_data[0].source", "' ' not allowed"),
+    ("shared-bad-bind-source", {"shared_data": [{"path": "/var/lib/pgsql", "source": "/dev/sdb1[/x];id"}]},
+     "shared_data[0].source", "'[];' not allowed"),
+    ("shared-half-bind-source", {"shared_data": [{"path": "/var/lib/pgsql", "source": "/dev/sdb1[/x"}]},
+     "shared_data[0].source", "'[' not allowed"),
     ("shared-root-relative", {"shared_root": "HA"}, "shared_root", "absolute"),
     ("data-dir-not-shared", {"shared_data": ["/etc/xcat", "/install"]}, "database.data_dir",
      "inside shared_data"),
@@ -397,6 +401,14 @@ def test_symlink_data_dir_inside_shared_root():
     inv = parse_inventory(mutate({"shared_root": "/HA", "shared_data": [
         {"path": "/var/lib/pgsql", "mode": "symlink"}, "/etc/xcat"]}), "t.yml")
     assert inv.shared_data[0].root == "/HA"
+
+
+def test_a_mount_source_may_take_each_form_findmnt_and_mount_know():
+    forms = ["nfs1:/export/xcat", "/dev/sdb1", "UUID=3f1c9a2e-0b7d-4c5e-9a51-1d2b3c4d5e6f", "/dev/sdb1[/ha/pgsql]",
+             "xcatha-lab-fs[/shared/var-lib-pgsql]"]  # fmt: skip
+    for form in forms:
+        inv = parse_inventory(mutate({"shared_data": [{"path": "/var/lib/pgsql", "source": form}]}), "t.yml")
+        assert inv.shared_data[0].source == form
 
 
 def test_shellsafe_helpers():

@@ -96,3 +96,17 @@ def test_the_node_helper_says_what_is_wrong_in_one_line(tmp_path: Path) -> None:
 def test_a_first_token_is_the_same_wherever_it_is_written() -> None:
     assert first_token("s-9").token == first_token("s-9").token == "s-9"
     assert first_token().storage != first_token().storage
+
+
+def test_a_declared_source_matches_as_findmnt_prints_it_or_by_uuid() -> None:
+    bound = Mount("/var/lib/pgsql", "/dev/sdb1[/ha/pgsql]", "xfs", "3F1C-AA", "/ha/pgsql")
+    assert storage.source_matches("/dev/sdb1[/ha/pgsql]", bound)
+    assert storage.source_matches("UUID=3f1c-aa", bound) and storage.source_matches("UUID=3f1c-aa[/ha/pgsql]", bound)
+    assert not storage.source_matches("UUID=3f1c-aa[/other]", bound)
+    assert not storage.source_matches("/dev/sdc1[/ha/pgsql]", bound)
+    assert storage.source_matches("nfs1:/x", Mount("/install", "nfs1:/x", "nfs4"))
+    # What mount takes, quoted; a bind mount's findmnt form it does not take: from fstab then.
+    assert storage.mount_command("nfs1:/x", "/install") == "mount nfs1:/x /install"
+    assert storage.mount_command("UUID=3f1c-aa", "/install") == "mount UUID=3f1c-aa /install"
+    assert storage.mount_command("/dev/sdb1[/ha]", "/install") == "mount /install"
+    assert storage.mount_command(None, "/install") == "mount /install"

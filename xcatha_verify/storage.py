@@ -15,6 +15,7 @@ left it. What that buys, judged by shared.identity and pair.same_storage:
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -49,6 +50,23 @@ def identity(mount: Mount) -> str:
         bound = f"[{mount.fsroot}]" if mount.fsroot not in ("", "/") else ""
         return f"UUID={mount.uuid}{bound} ({mount.fstype})"
     return f"{mount.source} ({mount.fstype})"
+
+
+def source_matches(declared: str, mount: Mount) -> bool:
+    """Whether the inventory's declared source names what is mounted: `UUID=...` (with a bound
+    `[/dir]`) by the filesystem's UUID, anything else as findmnt prints the source."""
+    if declared[:5].upper() == "UUID=":
+        uuid_part, _, bound = declared[5:].partition("[")
+        return mount.uuid.lower() == uuid_part.lower() and (not bound or mount.fsroot == bound.rstrip("]"))
+    return mount.source == declared
+
+
+def mount_command(source: str | None, path: str) -> str:
+    """The command that mounts `path`: from the declared source where mount takes it (not a bind
+    mount's dev[/dir], which only findmnt prints), else from fstab."""
+    if source and "[" not in source:
+        return f"mount {shlex.quote(source)} {shlex.quote(path)}"
+    return f"mount {shlex.quote(path)}"
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ _INTERFACE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")
 _LABEL_SUFFIX = re.compile(r"[A-Za-z0-9_]+")
 _UNIT = re.compile(r"(?!-)[A-Za-z0-9@_.:-]{1,255}")
 _FSTYPE = re.compile(r"[a-z0-9.]+")
+# A bind mount's source as findmnt prints it: the device, then the directory bound, in brackets.
+_BOUND_DIR = re.compile(r"(?P<device>[^\[\]]+)\[(?P<dir>/[^\[\]]*)\]")
 _DB_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _SSH_USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
 _SSH_URI = re.compile(r"ssh://(?:(?P<user>[^@/]*)@)?(?P<host>\[[^\]/]*\]|[^:/@\[\]]*)(?::(?P<port>[0-9]{1,5}))?")
@@ -252,6 +254,17 @@ def _database(r: _Reader) -> model.Database:
                           cfgloc, port, name, clients)
 
 
+def _mount_source(r: _Reader) -> str:
+    """server:/export, /dev/sdb1, UUID=..., or a bind mount's source as findmnt prints it (dev[/dir])."""
+    expected = "a mount source such as server:/export, /dev/sdb1, UUID=... or findmnt's dev[/dir] of a bind mount"
+    value = r.text(None, expected)
+    bound = _BOUND_DIR.fullmatch(value)
+    for part in (bound["device"], bound["dir"]) if bound else (value,):
+        if bad := unsafe_characters(part):
+            r.fail(f"expected {expected} without whitespace or shell metacharacters ({bad!r} not allowed)")
+    return value
+
+
 def _shared_path(r: _Reader, shared_root: str | None) -> model.SharedPath:
     if isinstance(r.value, str):
         return model.SharedPath(r.path())
@@ -261,7 +274,7 @@ def _shared_path(r: _Reader, shared_root: str | None) -> model.SharedPath:
     path = r.get("path").path()
     mode = r.get("mode", "mount").choice(("mount", "symlink"))
     source_r, fstype_r, root_r = r.opt("source"), r.opt("fstype"), r.opt("root")
-    source = source_r.safe_text("a mount source such as server:/export or /dev/sdb1") if source_r else None
+    source = _mount_source(source_r) if source_r else None
     fstype = fstype_r.text(_FSTYPE, "a file system type of a-z0-9.") if fstype_r else None
     root = root_r.path() if root_r else None
     if mode == "mount" and root_r:
