@@ -101,6 +101,14 @@ def _token(facts: NodeFacts, path: str) -> StorageToken | None:
              fix=f"connect the pair's shared storage; {path} is written by xcatha-run only, never by hand")  # fmt: skip
 
 
+def _recorded(facts: NodeFacts) -> tuple[StorageToken | None, str | None]:
+    """The token this node recorded (None: none yet), and what is wrong with its record file, if anything."""
+    try:
+        return parse_token(facts.file(STORAGE_RECORD)), None
+    except StorageError as exc:
+        return None, f"{STORAGE_RECORD}: {exc}"
+
+
 def _reconnect(facts: NodeFacts, token: StorageToken | None, points: list[str]) -> str:
     """Unmount `points` and mount the pair's storage there; fstab's line for each is shown, since what
     it names is what `mount` takes (a wrong line mounts the same wrong thing again)."""
@@ -137,21 +145,17 @@ def check_shared_identity(facts: NodeFacts, inventory: Inventory) -> None:
              expected=f"{token_path}, written by the pair's activations",
              fix=_reconnect(facts, None, points[:1]) + ". Only for the pair's new (or moved) storage, its first "
              "token: xcatha-run prepare")  # fmt: skip
-    problems = moved_mounts(token, facts.mounts, points)
-    try:
-        record = parse_token(facts.file(STORAGE_RECORD))
-    except StorageError as exc:
-        record = None
-        problems.append(f"{STORAGE_RECORD}: {exc}")
+    moved = moved_mounts(token, facts.mounts, points)
+    record, unreadable = _recorded(facts)
     stale = older_than_recorded(token, record, facts.node.name) if record else None
+    problems = [*moved.values(), *(p for p in (unreadable, stale) if p)]
     note(f"{token_path}: {token.describe()}; mounts " + (", ".join(
-        f"{p} {identity(facts.mounts[p])}" for p in points if p in facts.mounts) or "none recorded"))
-    moved = [p for p in points if any(m.startswith(f"{p} is ") for m in problems)]
+        f"{p} {identity(facts.mounts[p])}" for p in points if p in facts.mounts) or "none"))
     verdict(
-        not problems and stale is None,
-        observed="; ".join(problems + ([stale] if stale else [])),
+        not problems,
+        observed="; ".join(problems),
         expected=f"the filesystems {token.describe()} recorded, and no activation newer than it recorded on this node",
-        fix=_reconnect(facts, token, moved) if moved else
+        fix=_reconnect(facts, token, list(moved)) if moved else
         "connect the storage the pair last used (see its mount source on the node that was active last); "
         "do not start PostgreSQL on this copy",
     )  # fmt: skip
@@ -166,16 +170,12 @@ def check_shared_claimed(facts: NodeFacts, inventory: Inventory) -> None:
     """
     token_path = storage_id_path(inventory.shared_data[0].path)
     token = _token(facts, token_path)
-    try:
-        record = parse_token(facts.file(STORAGE_RECORD))
-    except StorageError as exc:
-        record = None
-        note(f"{STORAGE_RECORD}: {exc}")
+    record, unreadable = _recorded(facts)
     ours = token is not None and record is not None and record.token == token.token
     verdict(
         ours and token is not None and token.node == facts.node.name,
         observed=f"{token_path}: {token.describe() if token else 'none'}; {STORAGE_RECORD}: "
-        + (record.describe() if record else "none"),
+        + (record.describe() if record else unreadable or "none"),
         expected=f"the token {facts.node.name} wrote at its activation, in both",
         fix=(f"{token.node or 'another node'} activated on this storage after {facts.node.name}: only one node may "
              f"have it connected (shared.disconnected on {token.node or 'the peer'}); then, for {facts.node.name} to "

@@ -54,8 +54,8 @@ def test_identity_names_a_filesystem_as_both_nodes_would() -> None:
     carried = _token(2, "t-2", mounts={"/install": "nfs1:/export/install (nfs4)", "/tftpboot": "nfs1:/tftp (nfs4)"})
     now = {"/install": Mount("/install", "overlay[/root/copy]", "overlay"),
            "/tftpboot": Mount("/tftpboot", "nfs1:/tftp", "nfs4")}
-    assert storage.moved_mounts(carried, now, ["/install", "/tftpboot", "/etc/xcat"]) == [
-        "/install is overlay[/root/copy] (overlay); activation 2 had nfs1:/export/install (nfs4) there"]
+    assert storage.moved_mounts(carried, now, ["/install", "/tftpboot", "/etc/xcat"]) == {
+        "/install": "/install is overlay[/root/copy] (overlay); activation 2 had nfs1:/export/install (nfs4) there"}
 
 
 def test_stamp_claims_the_storage_on_real_mounts_and_never_an_unmarked_one(

@@ -145,11 +145,11 @@ def older_than_recorded(carried: StorageToken, recorded: StorageToken, recorder:
     return None
 
 
-def moved_mounts(carried: StorageToken, mounts: dict[str, Mount], points: list[str]) -> list[str]:
-    """Each of `points` now mounted from something other than what `carried`'s activation had there."""
-    return [f"{point} is {identity(mounts[point])}; {carried.describe()} had {carried.mounts[point]} there"
+def moved_mounts(carried: StorageToken, mounts: dict[str, Mount], points: list[str]) -> dict[str, str]:
+    """Each of `points` now mounted from something other than what `carried`'s activation had there: what."""
+    return {point: f"{point} is {identity(mounts[point])}; {carried.describe()} had {carried.mounts[point]} there"
             for point in points if point in carried.mounts and point in mounts
-            and identity(mounts[point]) != carried.mounts[point]]  # fmt: skip
+            and identity(mounts[point]) != carried.mounts[point]}  # fmt: skip
 
 
 def fstab_sources(text: str | None) -> dict[str, str]:
