@@ -55,14 +55,15 @@ def check_services_stopped(facts: NodeFacts, inventory: Inventory) -> None:
     )  # fmt: skip
 
 
-def _standby_port(inventory: Inventory, service: Service) -> tuple[str, int] | None:
-    """The port a service will listen on once this standby is activated (xcatd's default: the site table
-    that may move it lives on the shared data, not connected here)."""
+def _port_of(inventory: Inventory, service: Service, xcatd_port: int, ports: dict[str, tuple[str, int]]
+             ) -> tuple[str, int] | None:  # fmt: skip
+    """(protocol, port) the service serves the cluster on, from the inventory, xcatd's port and `ports`
+    by role; None for a role without one known here."""
     if service.role == inventory.database_service.role:
         return "tcp", inventory.database.port
     if service.role == "xcatd":
-        return "tcp", XCATD_DEFAULT_PORT
-    return CONSERVER_PORT if service.role == "conserver" else SERVICE_PORTS.get(service.role)
+        return "tcp", xcatd_port
+    return ports.get(service.role)
 
 
 @check("services.ports_free", phases=STANDBY, reads=lambda facts: facts.start(LISTENING))
@@ -74,25 +75,23 @@ def check_services_ports_free(facts: NodeFacts, inventory: Inventory) -> None:
     services.stopped's to report.
     """
     own = {str(inventory.vip.address), str(facts.node.static_ip)}
-    ports = {port: service for service in inventory.services if (port := _standby_port(inventory, service))}
-    held = [(ports[(sock.protocol, sock.port)], sock.address, name, pid)
+    # xcatd's default port: the site table that may move it is on the shared data, not connected here.
+    standby_ports = {**SERVICE_PORTS, "conserver": CONSERVER_PORT}
+    ports = {port: service for service in inventory.services
+             if (port := _port_of(inventory, service, XCATD_DEFAULT_PORT, standby_ports))}  # fmt: skip
+    held = [(service, f"{sock.port}/{sock.protocol}", sock.address, name, pid)
             for sock in parse_listening(facts.run(LISTENING).stdout)
-            if (sock.protocol, sock.port) in ports and collides(sock.address, own)
-            for name, pid in sock.processes
-            if not is_role_process(name, ports[(sock.protocol, sock.port)].role)]  # fmt: skip
+            if (service := ports.get((sock.protocol, sock.port))) and collides(sock.address, own)
+            for name, pid in sock.processes if not is_role_process(name, service.role)]  # fmt: skip
     note("free: " + ", ".join(f"{number}/{protocol} ({s.unit})" for (protocol, number), s in ports.items()))
     verdict(
         not held,
-        observed="; ".join(f"{name} (pid {pid}) holds {_port_text(_standby_port(inventory, service))} on {address}, "
-                           f"{service.unit}'s port" for service, address, name, pid in held),
+        observed="; ".join(f"{name} (pid {pid}) holds {port} on {address}, {service.unit}'s port"
+                           for service, port, address, name, pid in held),
         expected="free for the services: " + ", ".join(f"{n}/{p} ({s.unit})" for (p, n), s in ports.items()),
-        fix="; ".join(dict.fromkeys(f"kill {pid}" for _, _, _, pid in held))
+        fix="; ".join(dict.fromkeys(f"kill {pid}" for *_, pid in held))
         + "  # or move that program off the port (it is not one of the pair's services)",
     )  # fmt: skip
-
-
-def _port_text(port: tuple[str, int] | None) -> str:
-    return f"{port[1]}/{port[0]}" if port else "?"
 
 
 def expected_running(facts: NodeFacts, inventory: Inventory) -> tuple[list[Service], list[str]]:
@@ -184,17 +183,13 @@ def _start_listening(facts: NodeFacts) -> None:
     _start_site_table(facts)
 
 
-def _service_port(facts: NodeFacts, inventory: Inventory, service: Service) -> tuple[str, int] | None:
-    """(protocol, port) the service serves the cluster on; None for a role without one known here."""
-    if service.role == inventory.database_service.role:
-        return "tcp", inventory.database.port
-    if service.role == "xcatd":
-        try:
-            port = facts.site_table.get("xcatdport", "").strip()
-        except FactError:
-            port = ""  # xcat.xcatd says why the table cannot be read; xCAT's default is then the best guess
-        return "tcp", int(port) if port.isdigit() else XCATD_DEFAULT_PORT
-    return SERVICE_PORTS.get(service.role)
+def _xcatd_port(facts: NodeFacts) -> int:
+    """xcatd's port from the site table (xcatdport), else xCAT's default."""
+    try:
+        port = facts.site_table.get("xcatdport", "").strip()
+    except FactError:
+        port = ""  # xcat.xcatd says why the table cannot be read; xCAT's default is then the best guess
+    return int(port) if port.isdigit() else XCATD_DEFAULT_PORT
 
 
 @check("services.listening", phases=ACTIVE, reads=_start_listening)
@@ -207,10 +202,11 @@ def check_services_listening(facts: NodeFacts, inventory: Inventory) -> None:
     """
     wanted, _notes = expected_running(facts, inventory)
     listeners = parse_listening(facts.run(LISTENING).stdout)
+    xcatd_port = _xcatd_port(facts) if any(s.role == "xcatd" for s in wanted) else XCATD_DEFAULT_PORT
     deaf: list[tuple[str, str]] = []
     judged: list[str] = []
     for service in wanted:
-        port = _service_port(facts, inventory, service)
+        port = _port_of(inventory, service, xcatd_port, SERVICE_PORTS)
         if port is None or facts.unit_active[service.unit] not in RUNNING:
             continue
         protocol, number = port

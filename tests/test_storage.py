@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from xcatha_verify import storage
-from xcatha_verify.facts.system import Mount, parse_findmnt
+from xcatha_verify.facts.system import FINDMNT_ARGV, Mount, parse_findmnt
 from xcatha_verify.storage import StorageError, StorageToken, first_token, older_than_recorded, parse_token
 
 
@@ -65,7 +65,7 @@ def test_stamp_claims_the_storage_on_real_mounts_and_never_an_unmarked_one(
     monkeypatch.setattr(storage, "STORAGE_RECORD", str(record))
     shared = tmp_path / "etc-xcat"
     shared.mkdir()
-    root = parse_findmnt(subprocess.run(storage.MOUNTS_COMMAND, capture_output=True, text=True, check=True).stdout)
+    root = parse_findmnt(subprocess.run(FINDMNT_ARGV, capture_output=True, text=True, check=True).stdout)
     with pytest.raises(StorageError, match=r"no storage token in .*xcatha-run prepare writes its first token"):
         storage.stamp("xcatmn2", str(shared), ["/"])
     assert not record.exists()

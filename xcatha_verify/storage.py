@@ -25,13 +25,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from xcatha_verify.facts.system import Mount, parse_findmnt
+from xcatha_verify.facts.system import FINDMNT_ARGV, Mount, parse_findmnt
 from xcatha_verify.inventory import SharedPath
 from xcatha_verify.nodehelper import run_helper
 from xcatha_verify.nodepaths import STORAGE_RECORD, storage_id_path
 
 HEADER = "# xcatha-verify: the shared storage's token, written by each activation (do not edit)"
-MOUNTS_COMMAND = ["findmnt", "-J", "-l", "-o", "TARGET,SOURCE,FSTYPE,UUID,FSROOT"]
 
 
 class StorageError(Exception):
@@ -180,7 +179,7 @@ def _write_atomically(path: Path, text: str) -> None:
 
 def _mounted(points: list[str]) -> dict[str, str]:
     try:
-        out = subprocess.run(MOUNTS_COMMAND, capture_output=True, text=True, check=True, timeout=30).stdout
+        out = subprocess.run(FINDMNT_ARGV, capture_output=True, text=True, check=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError) as exc:
         raise StorageError(f"findmnt failed: {exc}") from exc
     mounts = parse_findmnt(out)

@@ -34,13 +34,13 @@ from xcatha_verify.facts.network import (
     parse_link_macs,
 )  # fmt: skip
 from xcatha_verify.facts.pg_settings import SERVER_SETTINGS_SQL, ServerSettings, parse_server_settings
-from xcatha_verify.facts.system import Mount, parse_findmnt, parse_unit_show
+from xcatha_verify.facts.system import FINDMNT_ARGV, Mount, parse_findmnt, parse_unit_show
 from xcatha_verify.facts.xcat import enabled_rows, parse_psql_tables, parse_tabdump
 from xcatha_verify.inventory import Inventory, Node, Service
 from xcatha_verify.nodepaths import CONSOLE_LOCK, node_python
 
 T = TypeVar("T")
-MOUNTS_COMMAND = "findmnt -J -l -o TARGET,SOURCE,FSTYPE,UUID,FSROOT"
+MOUNTS_COMMAND = shlex.join(FINDMNT_ARGV)
 XCAT_TIMEOUT_S = 8  # a hung xcatd must fail a check, not hang it
 # Table reads through xcatd: tabdump is xCAT's lightest client (about half lsdef's time), and a
 # table read proves what lsxcatd cannot: that xcatd answers from its database.

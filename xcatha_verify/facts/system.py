@@ -9,6 +9,10 @@ from dataclasses import dataclass
 
 from xcatha_verify.facts.network import FactError
 
+# The one findmnt call both sides make: the checks (over SSH, facts/node.py) and the storage token's
+# stamp on the node itself (storage.py), so that both name a mount the same way.
+FINDMNT_ARGV = ("findmnt", "-J", "-l", "-o", "TARGET,SOURCE,FSTYPE,UUID,FSROOT")
+
 
 @dataclass(frozen=True)
 class Mount:
