@@ -16,6 +16,7 @@ detection works with the Chromium installed.
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -25,8 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from xcatha_verify.drift import NodeOutcome, exit_status, record_run
+from xcatha_verify.drift import NodeOutcome, exit_status, record_in_progress, record_run
 from xcatha_verify.report import CheckResult, RunSummary
+from xcatha_verify.runbook_engine.lock import LockInfo
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(
@@ -184,3 +186,26 @@ def test_run_report_shows_the_failure_without_console_errors(history):
     assert CHECK_ID in text
     assert "xcatmn2" in text
     assert "xcatd: enabled" in text
+
+
+def test_index_during_a_failover_shows_it_in_progress_without_console_errors(history, tmp_path):
+    _, root, _ = history
+    # A copy of the history, so the module's pages stay as the other tests expect them.
+    copy = tmp_path / "reports"
+    shutil.copytree(root, copy)
+    run_dir = copy / "20261125T080000-test"
+    run_dir.mkdir()
+    lock = LockInfo("root@xcatmn1", "xcatmn1", 4242, "failover", "20261125T075500-failover",
+                    (T0 + timedelta(minutes=115)).isoformat(timespec="seconds"))
+    run = record_in_progress(copy, run_dir, CLUSTER, (T0 + timedelta(hours=2)).isoformat(timespec="seconds"),
+                             lock, ["xcatmn1", "shared storage via xcatmn1", "xcatmn2"],
+                             {"xcatmn1": "", "xcatmn2": ""})
+    assert exit_status(run) == 0
+    dom, console = load(copy / "index.html", tmp_path / "profile")
+    assert console == []
+    text = page_text(dom)
+    assert text.startswith("FAILOVER IN PROGRESS")
+    assert "not judged: a runbook run holds the run lock" in text
+    assert "failover in progress (run 20261125T075500-failover, failover, root@xcatmn1, since " in text
+    assert "Last judged" in text and "DRIFT" in text  # the run before the failover, not claimed as now
+    assert f"newly failing: {CHECK_ID} on xcatmn2" in text  # still listed, under that run

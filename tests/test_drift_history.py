@@ -18,12 +18,13 @@ from types import SimpleNamespace
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from xcatha_verify.drift import NodeOutcome, apply_retention, exit_status, record_run
+from xcatha_verify.drift import NodeOutcome, apply_retention, exit_status, record_in_progress, record_run
 from xcatha_verify.drift.records import INDEX_NAME, LATEST_NAME, PROM_NAME, RUN_NAME, DriftRun
 from xcatha_verify.drift.store import load_runs
 from xcatha_verify.errors import UsageError
 from xcatha_verify.report import CheckResult, RunSummary
 from xcatha_verify.report.records import SUMMARY_CHECK
+from xcatha_verify.runbook_engine.lock import LockInfo
 
 CLUSTER = "lab"
 ROLES = {"xcatmn1": "active", "xcatmn2": "standby"}
@@ -354,6 +355,156 @@ def test_from_run_result_keeps_the_runners_summary_and_json_report(tmp_path):
     assert (outcome.summary_json, outcome.status, outcome.summary) == (tmp_path / "x.json", 1, failed)
 
 
+# --- a drift run while a runbook holds the run lock (failover in progress) -------------------------------
+
+FAILOVER = LockInfo(owner="root@xcatmn1", host="xcatmn1", pid=4242, runbook="failover",
+                    run_id="20261125T075500-failover", started_at="2026-11-25T07:55:00+00:00")
+FOUND_ON = ["xcatmn1", "shared storage via xcatmn1", "xcatmn2"]
+
+
+def during_failover(root: Path, run_id: str, moment: datetime, unreachable: tuple[str, ...] = ()) -> DriftRun:
+    """A drift run that found FAILOVER's lock: recorded without judging any check."""
+    run_dir = root / run_id
+    run_dir.mkdir(parents=True)
+    nodes = {node: f"ssh: connect to host {node} port 22: No route to host" if node in unreachable else ""
+             for node in ROLES}
+    return record_in_progress(root, run_dir, CLUSTER, stamp(moment), FAILOVER, FOUND_ON, nodes)
+
+
+def test_a_run_during_a_failover_is_in_progress_exit_0_and_judges_nothing(tmp_path):
+    fault = Fault("xcatmn2", "services.disabled_at_boot")
+    drift(tmp_path, "r1", T0, fault)
+    run = during_failover(tmp_path, "r2", T0 + timedelta(hours=1))
+    assert run.verdict == "in-progress"
+    assert exit_status(run) == 0
+    assert run.checks == {}
+    assert run.counts == {"passed": 0, "failed": 0, "error": 0, "blocked": 0, "skipped": 0, "unreachable_nodes": 0}
+    # Nothing judged, so nothing changed: no failure resolved, none still failing.
+    assert run.changes == {"previous_run_id": "r1", "newly_failing": [], "resolved": [], "still_failing": [],
+                           "not_checked": [], "blocked": []}
+    assert run.note == ("failover in progress (run 20261125T075500-failover, failover, root@xcatmn1, "
+                        "since 2026-11-25T07:55:00+00:00): not judged")
+
+    latest = json.loads((tmp_path / LATEST_NAME).read_text())
+    assert latest["verdict"] == "in-progress" and latest["exit_status"] == 0
+    assert latest["run_lock"] == {"runbook": "failover", "run_id": "20261125T075500-failover",
+                                  "owner": "root@xcatmn1", "host": "xcatmn1", "pid": 4242,
+                                  "started_at": "2026-11-25T07:55:00+00:00", "found_on": FOUND_ON}
+    assert latest["note"] == run.note
+    assert latest["nodes"]["xcatmn1"] == {"role": None, "reachable": True, "status": 0, "message": "",
+                                          "reports": {}}
+    assert DriftRun.from_dict(latest).to_dict() == latest  # read back as written
+
+    index = page(tmp_path)
+    assert index.text.startswith("FAILOVER IN PROGRESS")
+    assert re.search(r'<section class="box hero in-progress" id="latest">', index.html)
+    # (the page's text runs a table's header cell into its value: "Checks" + "not judged: ...")
+    assert "Checksnot judged: a runbook run holds the run lock" in index.text
+    assert f"{run.note}" in index.text  # in its row of the list
+    assert ("Run lockrunbook failover, run 20261125T075500-failover, by root@xcatmn1 (pid 4242 on xcatmn1), "
+            "since 2026-11-25 07:55:00+00:00; found on xcatmn1, shared storage via xcatmn1, xcatmn2") in index.text
+    assert "Last judgedDRIFT 2026-11-25 07:00:00+00:00 (r1)" in index.text and 'href="#run-r1"' in index.html
+    assert "Failing now" not in index.text  # the failure of r1 is not claimed for a run that did not look
+    assert 'class="badge v-in-progress">FAILOVER IN PROGRESS<' in index.html
+
+    metrics = prometheus(tmp_path)
+    assert "xcatha_check_ok" not in metrics and "xcatha_check_state" not in metrics
+    assert metrics["xcatha_failover_in_progress"] == {(("cluster", "lab"),): 1.0}
+    labels = (("cluster", "lab"), ("host", "xcatmn1"), ("owner", "root@xcatmn1"), ("run_id", FAILOVER.run_id),
+              ("runbook", "failover"))
+    started = datetime.fromisoformat(FAILOVER.started_at).timestamp()
+    assert metrics["xcatha_failover_started_timestamp_seconds"] == {labels: started}
+    assert metrics["xcatha_checks_failed"] == {(("cluster", "lab"),): 0.0}
+    assert metrics["xcatha_node_reachable"] == {(("cluster", "lab"), ("node", n)): 1.0 for n in ROLES}
+    started_run = (T0 + timedelta(hours=1)).timestamp()
+    assert metrics["xcatha_last_run_timestamp_seconds"] == {(("cluster", "lab"),): started_run}
+
+
+def test_the_run_after_a_failover_compares_with_the_last_judged_run(tmp_path):
+    fault = Fault("xcatmn2", "services.disabled_at_boot")
+    drift(tmp_path, "r1", T0, fault)
+    during_failover(tmp_path, "r2", T0 + timedelta(hours=1))
+    during_failover(tmp_path, "r3", T0 + timedelta(hours=2))
+    still = drift(tmp_path, "r4", T0 + timedelta(hours=3), fault)
+    assert still.changes["previous_run_id"] == "r1"
+    assert keys(still.changes["still_failing"]) == ["xcatmn2/services.disabled_at_boot"]
+    assert still.changes["still_failing"][0]["since"] == stamp(T0)  # the streak crosses the failover
+    assert still.changes["newly_failing"] == []
+    assert json.loads((tmp_path / LATEST_NAME).read_text())["run_lock"] is None
+    assert prometheus(tmp_path)["xcatha_failover_in_progress"] == {(("cluster", "lab"),): 0.0}
+    assert "xcatha_failover_started_timestamp_seconds" not in prometheus(tmp_path)
+    assert_prometheus_matches_latest(tmp_path)
+    index = page(tmp_path)
+    assert index.text.startswith("DRIFT")
+    assert "still failing since 2026-11-25" in index.text
+
+    during_failover(tmp_path, "r5", T0 + timedelta(hours=4))
+    resolved = drift(tmp_path, "r6", T0 + timedelta(hours=5))
+    assert resolved.changes["previous_run_id"] == "r4"
+    assert keys(resolved.changes["resolved"]) == ["xcatmn2/services.disabled_at_boot"]
+    assert resolved.verdict == "green"
+
+
+def test_a_failure_right_after_a_failover_is_newly_failing(tmp_path):
+    drift(tmp_path, "r1", T0)
+    during_failover(tmp_path, "r2", T0 + timedelta(hours=1))
+    run = drift(tmp_path, "r3", T0 + timedelta(hours=2), Fault("xcatmn1", "vip.present"))
+    assert run.changes["previous_run_id"] == "r1"
+    assert keys(run.changes["newly_failing"]) == ["xcatmn1/vip.present"]
+    assert run.changes["newly_failing"][0]["since"] == stamp(T0 + timedelta(hours=2))
+
+
+def test_a_failover_run_recorded_late_leaves_the_later_comparison_alone(tmp_path):
+    fault = Fault("xcatmn2", "vip.absent")
+    drift(tmp_path, "r1", T0, fault)
+    later = drift(tmp_path, "r3", T0 + timedelta(hours=2), fault)
+    before = json.loads((tmp_path / "r3" / RUN_NAME).read_text())
+    during_failover(tmp_path, "r2", T0 + timedelta(hours=1))  # started before r3, recorded after it
+    after = json.loads((tmp_path / "r3" / RUN_NAME).read_text())
+    assert after["changes"] == before["changes"] == later.changes
+    assert after["changes"]["previous_run_id"] == "r1"
+    assert json.loads((tmp_path / LATEST_NAME).read_text())["run_id"] == "r3"  # the newest by start
+
+
+def test_an_unreachable_node_during_a_failover_is_shown_and_still_exit_0(tmp_path):
+    run = during_failover(tmp_path, "r1", T0, unreachable=("xcatmn1",))
+    assert run.verdict == "in-progress" and exit_status(run) == 0
+    assert run.counts["unreachable_nodes"] == 1
+    assert run.nodes["xcatmn1"]["reachable"] is False and run.nodes["xcatmn1"]["status"] == 3
+    index = page(tmp_path)
+    assert index.text.startswith("FAILOVER IN PROGRESS")
+    assert "xcatmn1: UNREACHABLE ssh: connect to host xcatmn1 port 22: No route to host" in index.text
+    assert "Last judgedno judged run yet" in index.text
+    metrics = prometheus(tmp_path)
+    assert metrics["xcatha_node_reachable"][(("cluster", "lab"), ("node", "xcatmn1"))] == 0.0
+    assert metrics["xcatha_failover_in_progress"] == {(("cluster", "lab"),): 1.0}
+
+
+def test_a_judged_run_keeps_its_note_about_a_stale_lock(tmp_path):
+    run_dir = tmp_path / "r1"
+    run_dir.mkdir()
+    note = "stale run lock passed over: run 20261125T010000-failover, failover, root@xcatmn1, at xcatmn1 (dead)"
+    outcomes = [NodeOutcome.read(n, ROLES[n], write_summary(run_dir, n, stamp(T0))) for n in ROLES]
+    run = record_run(tmp_path, run_dir, CLUSTER, stamp(T0), outcomes, note=note)
+    assert run.verdict == "green" and exit_status(run) == 0
+    latest = json.loads((tmp_path / LATEST_NAME).read_text())
+    assert latest["note"] == note and latest["run_lock"] is None
+    index = page(tmp_path)
+    assert index.text.startswith("GREEN")
+    assert f"Note{note}" in index.text
+
+
+def test_a_version_2_record_without_lock_fields_reads_as_judged(tmp_path):
+    drift(tmp_path, "r1", T0)
+    record = json.loads((tmp_path / "r1" / RUN_NAME).read_text())
+    del record["run_lock"], record["note"]
+    (tmp_path / "r1" / RUN_NAME).write_text(json.dumps(record))
+    [(_, old)] = load_runs(tmp_path)
+    assert old.judged and old.verdict == "green" and old.note == ""
+    run = drift(tmp_path, "r2", T0 + timedelta(hours=1), Fault("xcatmn1", "vip.present"))
+    assert run.changes["previous_run_id"] == "r1"
+
+
 # --- escaping ----------------------------------------------------------------------------------------
 
 
@@ -541,10 +692,33 @@ def test_records_have_exactly_the_documented_fields(tmp_path):
     assert run.to_dict() == record
 
 
-def test_documented_prometheus_example_parses_with_the_documented_metrics():
-    text = SCHEMA_DOC.read_text().split("## Prometheus textfile", 1)[1]
-    example = re.search(r"```\n(# HELP.*?)```", text, re.DOTALL).group(1)
-    names = {family.name for family in text_string_to_metric_families(example)}
-    assert names == {"xcatha_check_ok", "xcatha_check_state", "xcatha_node_reachable",
-                     "xcatha_last_run_timestamp_seconds", "xcatha_checks_failed", "xcatha_checks_blocked"}
-    assert names == documented_fields("## Prometheus textfile (`xcatha.prom`)")
+def test_documented_prometheus_examples_parse_with_the_documented_metrics():
+    text = SCHEMA_DOC.read_text().split("## Prometheus textfile", 1)[1].split("\n## ", 1)[0]
+    examples = re.findall(r"```\n(# HELP.*?)```", text, re.DOTALL)
+    assert len(examples) == 2  # a judged run, and a run during a failover
+    names = [{family.name for family in text_string_to_metric_families(example)} for example in examples]
+    assert names[0] == {"xcatha_check_ok", "xcatha_check_state", "xcatha_node_reachable",
+                        "xcatha_last_run_timestamp_seconds", "xcatha_checks_failed", "xcatha_checks_blocked",
+                        "xcatha_failover_in_progress"}
+    assert "xcatha_failover_started_timestamp_seconds" in names[1] and "xcatha_check_ok" not in names[1]
+    assert names[0] | names[1] == documented_fields("## Prometheus textfile (`xcatha.prom`)")
+
+
+def test_the_files_have_the_documented_metrics_judged_and_during_a_failover(tmp_path):
+    documented = documented_fields("## Prometheus textfile (`xcatha.prom`)")
+    drift(tmp_path, "r1", T0, Fault("xcatmn1", "vip.present"))
+    judged = set(prometheus(tmp_path))
+    during_failover(tmp_path, "r2", T0 + timedelta(hours=1))
+    in_progress = set(prometheus(tmp_path))
+    assert judged | in_progress == documented
+    assert in_progress == documented - {"xcatha_check_ok", "xcatha_check_state"}
+
+
+def test_a_run_during_a_failover_has_exactly_the_documented_fields(tmp_path):
+    during_failover(tmp_path, "r1", T0, unreachable=("xcatmn2",))
+    record = json.loads((tmp_path / "r1" / RUN_NAME).read_text())
+    assert set(record) == documented_fields("## Run record (`RUN_ID/run.json`, `latest.json`)")
+    assert set(record["run_lock"]) == documented_fields("### Run lock")
+    for node in record["nodes"].values():
+        assert set(node) == documented_fields("### Node")
+    assert set(record["changes"]) == documented_fields("### Changes")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
+import time
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,7 @@ def test_unplanned_activate_leaves_out_the_checks_that_need_the_peer() -> None:
 
 
 def test_unknown_runbook_and_bad_runbook_are_one_line_errors(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="no runbook 'nope'; known: activate, deactivate, failover, prepare"):
+    with pytest.raises(UsageError, match="no runbook 'nope'; known: activate, deactivate, failback, failover, prepare"):
         loading.find_runbook("nope")
     bad = tmp_path / "bad.yml"
     bad.write_text("phases:\n  - {name: x, node: a, steps: [{name: s, command: 'rm -rf /'}]}\n")
@@ -108,21 +109,55 @@ def test_a_runbook_is_validated_against_the_catalogue_and_the_registry(tmp_path:
         loading.load(bad, {})
 
 
-def test_the_prompt_offers_yes_no_and_a_dry_run_of_the_phase() -> None:
+def test_the_prompt_defaults_to_no_reasks_on_nonsense_and_d_shows_plain_commands() -> None:
     from xcatha_verify.runbook_engine.executor import Executor, Options
 
     inventory = load_inventory(INVENTORY)
     runbook = loading.load_for("deactivate", inventory, inventory.nodes[0])
+    stop = runbook.phases[1]
     shown: list[str] = []
-    answers = iter(["d", "y"])
-    options = Options(interactive=True, echo=shown.append, ask=lambda prompt: (shown.append(prompt), next(answers))[1])
+    answers: list[str] = []
+    options = Options(interactive=True, echo=shown.append, ask=lambda prompt: (shown.append(prompt), answers.pop(0))[1])
     executor = Executor(runbook, inventory, None, Path("/nonexistent"), options)  # type: ignore[arg-type]
-    assert executor._confirm(runbook.phases[0]) is True
+    answers[:] = ["yes please", "d", "y"]
+    assert executor._confirm(stop) is True and not answers
     text = "\n".join(shown)
-    assert "Continue? [Y]es/[N]o/[D]ryrun" in text
-    assert "would run on xcatmn1: timeout --kill-after=5 120 sh -c" in text
-    answers = iter(["n"])
-    assert executor._confirm(runbook.phases[0]) is False
+    assert "Run phase 'stop services' on xcatmn1 now? [y/N/d] " in shown
+    assert "'yes please' is not an answer here: y runs the phase, n or Enter stops the run here" in text
+    assert "would run on xcatmn1: systemctl stop xcatd" in text
+    assert "timeout --kill-after" not in text and "sh -c" not in text  # the commands an admin would type
+    for answer in ("", "n", "No"):
+        answers[:] = [answer]
+        assert executor._confirm(stop) is False
+
+
+def test_every_shell_wrapped_step_says_what_an_admin_would_type() -> None:
+    inventory = load_inventory(INVENTORY)
+    for book in ("activate", "deactivate", "failover", "failback", "prepare"):
+        runbook = loading.load_for(book, inventory, inventory.nodes[1])
+        wrapped = [s.name for p in runbook.phases for s in p.steps if s.command[:2] == ("sh", "-c") and not s.shows]
+        assert wrapped == [], book
+
+
+def test_failback_lets_both_nodes_go_then_activates_the_previous_one() -> None:
+    inventory = load_inventory(INVENTORY)
+    back_to = inventory.nodes[0]
+    peer = inventory.peer_of(back_to.name).name
+    runbook = loading.load_for("failback", inventory, back_to)
+    phases = [(p.name, p.node) for p in runbook.phases]
+    assert phases[:4] == [(f"{peer}: disable at boot", peer), (f"{peer}: stop services", peer),
+                          (f"{peer}: disconnect shared data", peer), (f"{peer}: drop the VIP", peer)]  # fmt: skip
+    assert phases[4] == (f"{back_to.name}: disable at boot", back_to.name)
+    assert [n for n, _ in phases[8:]] == ["VIP", "shared data", "database", "xcatd", "services"]
+    assert {node for _, node in phases[8:]} == {back_to.name}
+
+
+def test_a_runbook_included_twice_without_a_prefix_is_refused(tmp_path: Path) -> None:
+    twice = tmp_path / "twice.yml"
+    twice.write_text("include:\n  - {runbook: deactivate, node: xcatmn1}\n  - {runbook: deactivate, node: xcatmn2}\n")
+    inventory = load_inventory(INVENTORY)
+    with pytest.raises(UsageError, match=r"include: expected distinct phase names"):
+        loading.load_for("twice", inventory, inventory.nodes[0], extra_dirs=[str(tmp_path)])
 
 
 @pytest.mark.parametrize("enabled", [False, True])
@@ -142,3 +177,67 @@ def test_xcatha_py_extras_render_only_when_asked(enabled: bool) -> None:
     if enabled:  # the name comes back while /etc/xcat (where ha_mn lives) is still connected
         disconnect = [name for phase, name in names["deactivate"] if phase == "disconnect shared data"]
         assert disconnect[0] == "the node's own host name back (from /etc/xcat/ha_mn)"
+
+
+def test_a_long_step_says_it_is_still_running() -> None:
+    from xcatha_verify.runbook_engine.executor import _StillRunning
+
+    said: list[str] = []
+    with _StillRunning(said.append, "start xcatd", every=0.05):
+        time.sleep(0.28)
+    assert len(said) >= 3 and said[0] == "   .. start xcatd: running, 0 s"
+    count = len(said)
+    time.sleep(0.15)
+    assert len(said) == count  # silent once the step ended
+
+
+def test_a_gate_that_waits_says_for_what(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from xcatha_verify.runbook_engine import executor as executor_mod
+    from xcatha_verify.runbook_engine.journal import Journal
+    from xcatha_verify.runbook_engine.model import Gate
+
+    inventory = load_inventory(INVENTORY)
+    runbook = loading.load_for("activate", inventory, inventory.nodes[1])
+    database = next(p for p in runbook.phases if p.name == "database")
+    failing = [SimpleNamespace(check_id="pg.accepting", outcome="failed", observed="refused", fix="start it",
+                               message="", blocked_by="", expected="")]  # fmt: skip
+    answers = [failing] * 6 + [[]]  # red for 6 polls (about 3 s), then green
+
+    def run_checks(*_args: object, **_kwargs: object) -> SimpleNamespace:
+        summary = SimpleNamespace(not_ready=answers.pop(0) if len(answers) > 1 else answers[0])
+        return SimpleNamespace(summary=summary, unreachable="", reports=[])
+
+    monkeypatch.setattr(executor_mod, "run_checks", run_checks)
+    monkeypatch.setattr(executor_mod, "GATE_POLL_S", 0.5)
+    journal = Journal.create(tmp_path, "activate")
+    said: list[str] = []
+    options = executor_mod.Options(echo=said.append)
+    executor = executor_mod.Executor(runbook, inventory, journal, tmp_path, options)
+    executor._gate(database, Gate("post-activate", ("pg.accepting",), retry_timeout_s=30), "after")
+    assert any(line.startswith("   waiting for pg.accepting, 2 s of 30 s") for line in said), said
+    assert said[-1] == "   gate after database: GREEN (pg.accepting)"
+
+
+def test_the_run_page_opens_with_the_pair_now(tmp_path: Path) -> None:
+    from xcatha_verify.runbook_engine.journal import Journal
+    from xcatha_verify.runbook_engine.pairnow import NodeNow, PairNow
+    from xcatha_verify.runbook_engine.report import failback_command, render_run_report
+
+    journal = Journal.create(tmp_path, "failover", args={"runbook": "failover", "inventory": "inv.yml",
+                             "from_node": "xcatmn1", "to_node": "xcatmn2", "yes": True, "dry_run": False})  # fmt: skip
+    pair = PairNow([NodeNow("xcatmn1", connected=("/etc/xcat",), holds_vip=True),
+                    NodeNow("xcatmn2", reachable=False, error="ssh: connect to host xcatmn2 port 22: No route")],
+                   stopped_in="stop services", previous_active="xcatmn1", continue_command="xcatha-run ... --resume",
+                   go_back_command=failback_command(journal, "xcatmn1"))  # fmt: skip
+    assert pair.go_back_command == "xcatha-run failback --to xcatmn1 --inventory inv.yml --yes"
+    text = "\n".join(pair.lines())
+    assert "xCAT is served by: NO NODE" in text and "xcatmn2: unreachable (ssh: connect" in text
+    journal.update(pair_now=pair.to_dict())
+    journal.finish("failed", "stopped before phase 'stop services' on xcatmn1: the operator answered No",
+                   "stop services")  # fmt: skip
+    page = render_run_report(journal)
+    assert "<h1>FAILED at phase stop services</h1>" in page
+    assert page.index('id="pair-now"') < page.index('id="what-next"')
+    assert "xcatha-run failback --to xcatmn1 --inventory inv.yml --yes" in page and "NO NODE" in page

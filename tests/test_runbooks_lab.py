@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.observe import snapshot
+from tests.way_back import printed, read_until, run_on_terminal, stop_before
 from xcatha_verify.lab import faults
 from xcatha_verify.lab.fixture import SESSION_LAB, own_lab
 from xcatha_verify.lab.lab import Lab
@@ -72,10 +72,20 @@ def test_dry_run_changes_nothing_and_shows_every_command(rlab: Lab, tmp_path: Pa
     proc = xrun(rlab, tmp_path, "failover", "--from", source, "--to", target, "--dry-run")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert {n: snapshot(rlab, n) for n in NODES} == before
-    assert "DRY-RUN stop xcatd: timeout --kill-after=5 120 sh -c" in proc.stdout
-    assert "DRY-RUN start postgresql: timeout --kill-after=5 120 systemctl start postgresql" in proc.stdout
-    assert "gate before disable at boot" in proc.stdout  # gates still run, read-only
+    assert "DRY-RUN stop xcatd: systemctl stop xcatd\n" in proc.stdout  # as an admin would type it
+    assert "DRY-RUN start postgresql: systemctl start postgresql\n" in proc.stdout
+    assert "timeout --kill-after" not in proc.stdout
+    assert "gate before disable at boot: GREEN" in proc.stdout  # judged now: it only reads the pair as it is
+    # What depends on the phases before it is named, not judged against the unchanged pair.
+    assert "gate before VIP: would check pre-activate checks (not judged now" in proc.stdout
+    assert "gate after services: would check post-activate checks" in proc.stdout and "RED" not in proc.stdout
     assert journal(tmp_path)["status"] == "dry-run"
+    # A gate that can be judged now and is red makes the dry run exit 1: activating the standby while
+    # the active node still holds everything.
+    red = xrun(rlab, tmp_path, "activate", "--node", target, "--dry-run")
+    assert red.returncode == 1, red.stdout
+    assert "gate before VIP: RED (pre-activate checks)" in red.stdout and "pair.peer_deactivated" in red.stdout
+    assert {n: snapshot(rlab, n) for n in NODES} == before
 
 
 def test_without_a_terminal_or_yes_it_refuses(rlab: Lab, tmp_path: Path) -> None:
@@ -84,21 +94,7 @@ def test_without_a_terminal_or_yes_it_refuses(rlab: Lab, tmp_path: Path) -> None
     assert proc.stderr.strip().count("\n") == 0 and "--yes" in proc.stderr
 
 
-def _read_until(fd: int, marker: str, timeout: float = 120) -> str:
-    """What a terminal shows until `marker` appears (the program's output on the pty's other side)."""
-    seen, deadline = "", time.monotonic() + timeout
-    while marker not in seen:
-        assert time.monotonic() < deadline, f"no {marker!r} on the terminal; it showed:\n{seen}"
-        ready, _, _ = select.select([fd], [], [], 1)
-        if ready:
-            try:
-                seen += os.read(fd, 4096).decode(errors="replace")
-            except OSError:  # the program closed the terminal
-                break
-    return seen
-
-
-def test_on_a_terminal_it_asks_per_phase_d_shows_commands_n_stops(rlab: Lab, tmp_path: Path) -> None:
+def test_on_a_terminal_the_gate_comes_first_enter_is_no_and_nothing_changes(rlab: Lab, tmp_path: Path) -> None:
     active = active_node(rlab)
     before = snapshot(rlab, active)
     main_fd, terminal = os.openpty()
@@ -107,21 +103,94 @@ def test_on_a_terminal_it_asks_per_phase_d_shows_commands_n_stops(rlab: Lab, tmp
          "--report-dir", str(tmp_path)], stdin=terminal, stdout=terminal, stderr=terminal,
     )  # fmt: skip
     os.close(terminal)
+    question = f"Run phase 'disable at boot' on {active} now? [y/N/d] "
     try:
-        first = _read_until(main_fd, "Continue? [Y]es/[N]o/[D]ryrun: ")
+        first = read_until(main_fd, lambda seen: question in seen)
+        os.write(main_fd, b"yes please\n")
+        again = read_until(main_fd, lambda seen: question in seen)
         os.write(main_fd, b"d\n")
-        shown = _read_until(main_fd, "Continue? [Y]es/[N]o/[D]ryrun: ")
-        os.write(main_fd, b"n\n")
+        shown = read_until(main_fd, lambda seen: question in seen)
+        os.write(main_fd, b"\n")  # Enter
         assert proc.wait(timeout=60) == 1
-        rest = _read_until(main_fd, "answered No", timeout=10)
+        rest = read_until(main_fd, lambda seen: "run report:" in seen, timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
         os.close(main_fd)
-    assert f"[deactivate] disable at boot on {active}:" in first and "gate: pre-deactivate" in first
-    assert f"would run on {active}: timeout --kill-after=5 120 sh -c" in shown and "systemctl" in shown
-    assert "stopped before phase 'disable at boot'" in rest
+    # The gate's result is on the screen before the question; then the steps as an admin would type them.
+    assert first.index("gate before disable at boot: GREEN") < first.index(question)
+    assert "1. systemctl is-active goconserver conserver" in first and "systemctl disable xcatd" in first
+    assert "'yes please' is not an answer here: y runs the phase, n or Enter stops the run here" in again
+    assert f"would run on {active}: systemctl disable postgresql" in shown and "timeout --kill" not in shown
+    assert f"stopped before phase 'disable at boot' on {active}: the operator answered No" in rest
+    assert f"nothing moved since the run started: {active} serves xCAT as before" in rest
     assert snapshot(rlab, active) == before
+    record = journal(tmp_path)
+    assert record["failed_phase"] == "disable at boot" and record["pair_now"]["serving"] == [active]
+
+
+def _way_back(rlab: Lab, tmp_path: Path, screen: str, source: str, rows: list[str]) -> None:
+    """Run the go-back command the pair-now block printed, as printed (answering y on a terminal when it
+    asks), and prove `source` active and green with the rows it had."""
+    argv = printed(screen, f"go back to {source}")
+    assert argv[:4] == ["xcatha-run", "failback", "--to", source] and str(rlab.layout.inventory) in argv
+    argv[0] = str(BIN / argv[0])
+    if "--yes" in argv:
+        back = subprocess.run(argv, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+        status, shown = back.returncode, back.stdout + back.stderr
+    else:
+        status, shown = run_on_terminal(argv, lambda phase: "y")
+    assert status == 0, shown
+    assert active_node(rlab) == source
+    assert psql(rlab, "SELECT token FROM way_back_rows ORDER BY token").split() == rows
+    check = drift(rlab, tmp_path)
+    assert check.returncode == 0, check.stdout
+
+
+def _rows(rlab: Lab, case: str) -> list[str]:
+    psql(rlab, "CREATE TABLE IF NOT EXISTS way_back_rows (token text)")
+    psql(rlab, f"INSERT INTO way_back_rows VALUES ('{case}-{time.time_ns()}')")
+    return psql(rlab, "SELECT token FROM way_back_rows ORDER BY token").split()
+
+
+def test_no_after_the_services_stopped_shows_no_server_and_the_way_back_restores(rlab: Lab, tmp_path: Path) -> None:
+    source = active_node(rlab)
+    target = next(n for n in NODES if n != source)
+    rows = _rows(rlab, "no")
+    status, screen = run_on_terminal(
+        [str(BIN / "xcatha-run"), "failover", "--from", source, "--to", target, "--inventory",
+         str(rlab.layout.inventory), "--report-dir", str(tmp_path)], stop_before("disconnect shared data"),
+    )  # fmt: skip
+    assert status == 1, screen
+    assert "PAIR NOW (the run stopped in phase 'disconnect shared data')" in screen
+    assert f"{source}: VIP yes; shared data all of" in screen and "running: none of the services" in screen
+    assert "xCAT is served by: NO NODE" in screen
+    record = journal(tmp_path)
+    assert record["failed_phase"] == "disconnect shared data" and record["pair_now"]["serving"] == []
+    assert printed(screen, "continue")[-1] == "--resume"
+    _way_back(rlab, tmp_path, screen, source, rows)
+
+
+def test_postgresql_failing_on_the_target_the_way_back_restores_the_source(rlab: Lab, tmp_path: Path) -> None:
+    source = active_node(rlab)
+    target = next(n for n in NODES if n != source)
+    rows = _rows(rlab, "pg")
+    faults.inject(rlab, "pg-cannot-start", target)
+    try:
+        proc = xrun(rlab, tmp_path, "failover", "--from", source, "--to", target, "--yes")
+        assert proc.returncode == 1, proc.stdout
+        # The VIP and the shared data sit on a node without a database: nobody serves, and it says so.
+        assert f"{target}: VIP yes; shared data all of" in proc.stdout
+        assert "xCAT is served by: NO NODE" in proc.stdout
+        assert journal(tmp_path)["pair_now"]["stopped_in"] == "database"
+        # Progress while it retries: the attempt's own words, and the step saying it still runs.
+        assert "retry 1/3 start postgresql: exit " in proc.stdout
+        assert "   .. start postgresql: running, 5 s" in proc.stdout
+        _way_back(rlab, tmp_path, proc.stdout, source, rows)  # with the fault still there: the target is let go
+    finally:
+        faults.repair(rlab, "pg-cannot-start", target)
+    page = (max(tmp_path.glob("*-failover/index.html"), key=lambda p: p.stat().st_mtime)).read_text()
+    assert page.index('id="pair-now"') < page.index('id="phase-1"') and "NO NODE" in page
 
 
 def test_activate_refused_while_the_vip_answers_elsewhere(rlab: Lab, tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
-"""xcatha-run: perform deactivate, activate or failover, each stage gated by the readiness checks.
+"""xcatha-run: perform deactivate, activate, failover or failback, each stage gated by the readiness checks.
 
-Exit status: 0 done (or dry run shown), 1 stopped on red / lock held / operator said no,
-2 usage or inventory error, 130 interrupted.
+Exit status: 0 done (or a dry run whose gates that could be judged are green), 1 stopped on red / lock
+held / operator said no (or a dry run found a red gate), 2 usage or inventory error, 130 interrupted.
+After a stop, a "pair now" block says what each node holds and how to continue or go back.
 """
 
 from __future__ import annotations
@@ -18,12 +19,17 @@ from xcatha_verify.errors import NodeUnreachable, UsageError, XcathaError
 from xcatha_verify.inventory import DEFAULT_INVENTORY_PATH, Inventory, Node, load_inventory
 from xcatha_verify.nodepaths import NODE_LOCK, shared_lock_path
 from xcatha_verify.report import redact
-from xcatha_verify.runbook_engine import loading, model
+from xcatha_verify.runbook_engine import loading, model, pairnow
 from xcatha_verify.runbook_engine.executor import Executor, Options, RunDeclined, RunStopped
 from xcatha_verify.runbook_engine.hoststore import HostStore
 from xcatha_verify.runbook_engine.journal import Journal
 from xcatha_verify.runbook_engine.lock import LockInfo, LockLocation, RunLock, default_owner
-from xcatha_verify.runbook_engine.report import resume_command, write_run_report
+from xcatha_verify.runbook_engine.report import (
+    active_check_command,
+    failback_command,
+    resume_command,
+    write_run_report,
+)
 from xcatha_verify.runbook_engine.resume import completed_phases, latest_journal
 from xcatha_verify.targets import ensure_reachable, this_host_name
 
@@ -38,13 +44,17 @@ SEED_ADVICE = (
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="xcatha-run", description="Gated runbooks for xCAT management-node HA: deactivate, activate, failover."
+        prog="xcatha-run",
+        description="Gated runbooks for xCAT management-node HA: deactivate, activate, failover, and failback "
+        "(the way back to the node that was active before a failover stopped half-way).",
     )
-    parser.add_argument("runbook", choices=("deactivate", "activate", "failover", "prepare"), help="what to do")
+    parser.add_argument(
+        "runbook", choices=("deactivate", "activate", "failover", "failback", "prepare"), help="what to do"
+    )
     parser.add_argument("--inventory", default=DEFAULT_INVENTORY_PATH, help=f"(default: {DEFAULT_INVENTORY_PATH})")
     parser.add_argument("--node", help="deactivate/activate/prepare: the node (default: this host)")
     parser.add_argument("--from", dest="from_node", help="failover: the node giving up the role")
-    parser.add_argument("--to", dest="to_node", help="failover: the node taking the role")
+    parser.add_argument("--to", dest="to_node", help="failover: the node taking the role; failback: the one going back")
     parser.add_argument("--unplanned", action="store_true", help="failover: the --from node is down or unreachable")
     parser.add_argument("--fenced", action="store_true", help="unplanned: I have fenced the failed node")
     parser.add_argument("--dry-run", action="store_true", help="show every step's final command; change nothing")
@@ -73,6 +83,12 @@ def plan(args: argparse.Namespace, inventory: Inventory) -> tuple[model.Runbook,
         node = _this_node(inventory, args.node)
         touched = [node, inventory.peer_of(node.name)] if args.runbook == "prepare" else [node]
         return loading.load_for(args.runbook, inventory, node, extra_dirs=args.runbook_dir), touched
+    if args.runbook == "failback":
+        if not args.to_node:
+            raise UsageError("failback needs --to NODE: the node that was active before")
+        target = inventory.node(args.to_node)
+        runbook = loading.load_for("failback", inventory, target, extra_dirs=args.runbook_dir)
+        return runbook, [target, inventory.peer_of(target.name)]
     if not args.to_node:
         raise UsageError("failover needs --to NODE (and --from NODE, or --unplanned)")
     target = inventory.node(args.to_node)
@@ -169,9 +185,11 @@ def _locks(inventory: Inventory, nodes: list[Node], run_id: str, runbook: str) -
 
 def _run(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory)
-    if args.runbook != "failover" and (args.from_node or args.to_node or args.unplanned):
+    if args.runbook not in ("failover", "failback") and (args.from_node or args.to_node or args.unplanned):
         raise UsageError("--from, --to and --unplanned go with failover")
-    interactive = sys.stdin.isatty() and not args.yes
+    if args.runbook == "failback" and (args.from_node or args.unplanned):
+        raise UsageError("failback takes --to NODE only: the other node is let go")
+    interactive = sys.stdin.isatty() and not args.yes and not args.dry_run
     if not interactive and not args.yes and not args.dry_run:
         raise UsageError("no terminal to ask on: add --yes to run without asking, or --dry-run to look first")
     runbook, nodes = plan(args, inventory)
@@ -185,7 +203,7 @@ def _run(args: argparse.Namespace) -> int:
         skip = set(completed_phases(old))
         resumed.add(old.run_id)
         print(f"resuming {old.run_id}: skipping the phases it completed: {', '.join(sorted(skip)) or 'none'}")
-    if args.runbook == "failover" and not args.unplanned and not args.dry_run:
+    if args.runbook in ("failover", "failback") and not args.unplanned and not args.dry_run:
         source = nodes[0]
         try:
             ensure_reachable(inventory, source)
@@ -203,6 +221,8 @@ def _run(args: argparse.Namespace) -> int:
     status, message, failed_phase = "succeeded", "", None
     executor = Executor(runbook, inventory, journal, run_dir, Options(dry_run=args.dry_run, interactive=interactive))
     lock: RunLock | None = None
+    previous_active = _previous_active(args, inventory)
+    at_start: list[pairnow.NodeNow] | None = None
     try:
         if args.unplanned and not args.dry_run:
             failed = inventory.peer_of(args.to_node)
@@ -216,14 +236,18 @@ def _run(args: argparse.Namespace) -> int:
                 for location, text in lock.break_lock().items():
                     print(f"broke lock {location}: {text.strip()}")
             lock.acquire()
+            if args.runbook != "prepare":
+                at_start = pairnow.observe(inventory)  # what "nothing moved" is judged against
         executor.run(skip)
-        status = "dry-run" if args.dry_run else "succeeded"
-        exit_status = 0
+        status, exit_status = ("dry-run", 0) if args.dry_run else ("succeeded", 0)
+        if executor.dry_run_red:
+            message, exit_status = "red now: " + "; ".join(executor.dry_run_red), 1
     except KeyboardInterrupt:
         status, message, exit_status = "interrupted", "interrupted by Ctrl-C", 130
+        failed_phase = executor.current_phase or _failed_phase(journal, runbook)
     except (RunStopped, RunDeclined, NodeUnreachable) as exc:
         status, message, exit_status = "failed", str(exc), 1
-        failed_phase = _failed_phase(journal, runbook)
+        failed_phase = executor.current_phase or _failed_phase(journal, runbook)
     except XcathaError as exc:
         status, message = "refused", str(exc)
         exit_status = exc.exit_status
@@ -233,15 +257,55 @@ def _run(args: argparse.Namespace) -> int:
             # Also what the resumed runs left where this run could not see it at its start (the shared
             # storage was unmounted everywhere when an interrupted deactivation had just disconnected it).
             _release_own(inventory, {journal.run_id, *resumed})
+    pair = None
+    if status in ("failed", "interrupted") and at_start is not None:
+        pair = _pair_now(journal, inventory, at_start, failed_phase, previous_active, resumed=bool(resumed))
+        journal.update(pair_now=pair.to_dict())
     journal.finish(status, message, failed_phase)  # type: ignore[arg-type]
     page = write_run_report(journal, run_dir)
     print(f"\n{status.upper()}" + (f": {message}" if message else ""), flush=True)
     if status == "refused":
         print(f"xcatha-run: error: {message}", file=sys.stderr)
-    if status in ("failed", "interrupted"):
+    if pair is not None:
+        print("\n".join(pair.lines()))
+    elif status in ("failed", "interrupted"):
         print(f"resume after fixing: {resume_command(journal)}")
     print(f"run report: {page}")
     return exit_status
+
+
+def _previous_active(args: argparse.Namespace, inventory: Inventory) -> str | None:
+    """The node that was active before this run: where going back goes (None: fenced, or not a role change)."""
+    if args.runbook == "failover":
+        return None if args.unplanned else (args.from_node or inventory.peer_of(args.to_node).name)
+    if args.runbook == "failback":
+        return str(args.to_node)
+    if args.runbook == "deactivate":
+        return _this_node(inventory, args.node).name
+    if args.runbook == "activate":
+        return inventory.peer_of(_this_node(inventory, args.node).name).name
+    return None
+
+
+def _pair_now(
+    journal: Journal, inventory: Inventory, at_start: list[pairnow.NodeNow], stopped_in: str | None,
+    previous: str | None, resumed: bool,
+) -> pairnow.PairNow:  # fmt: skip
+    """The pair as the nodes say it is now, with the commands on from here."""
+    nodes = pairnow.observe(inventory)
+    pair = pairnow.PairNow(nodes, stopped_in, previous, continue_command=resume_command(journal))
+    if previous is None:
+        fenced = inventory.peer_of(str(journal.args.get("to_node"))).name if journal.args.get("to_node") else ""
+        pair.go_back_note = (f"no way back from here: {fenced or 'the other node'} was fenced; once it is "
+                             "repaired, `xcatha-run failback --to NODE` brings the role back")  # fmt: skip
+    elif not resumed and [n.state for n in nodes] == [n.state for n in at_start]:
+        serving = next((n for n in nodes if n.name == previous and n.serves_xcat), None)
+        pair.go_back_note = "nothing moved since the run started" + (
+            f": {previous} serves xCAT as before; confirm with: {active_check_command(journal, previous)}"
+            if serving else "")  # fmt: skip
+    else:
+        pair.go_back_command = failback_command(journal, previous)
+    return pair
 
 
 class _Masked(logging.Formatter):

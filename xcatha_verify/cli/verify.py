@@ -1,7 +1,7 @@
 """xcatha-verify: run a phase's readiness checks against nodes, locally or over SSH, with reports.
 
 Exit status: 0 every check passed, 1 a check failed, 2 usage or inventory error, 3 a node could
-not be reached.
+not be reached. drift: 0 also when a runbook run holds the run lock (failover in progress: not judged).
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from pathlib import Path
 
 from xcatha_verify.checkkit import PHASES, check_phase, checks_for, iter_checks
 from xcatha_verify.cli.common import run_main, setup_logging
-from xcatha_verify.drift import NodeOutcome, exit_status, record_run
+from xcatha_verify.drift import NodeOutcome, exit_status, record_in_progress, record_run
+from xcatha_verify.drift.runlocks import survey_run_locks
 from xcatha_verify.errors import EXIT_UNREACHABLE, UsageError
 from xcatha_verify.files import new_run_dir
 from xcatha_verify.inventory import DEFAULT_INVENTORY_PATH, Inventory, Node, load_inventory
-from xcatha_verify.runner import FORMATS, NodeRun, plan_runs, run_checks_in_parallel
+from xcatha_verify.runner import FORMATS, NodeRun, RunResult, plan_runs, run_checks_in_parallel
 from xcatha_verify.targets import this_host_name
 
 
@@ -85,23 +86,54 @@ def _run(args: argparse.Namespace) -> int:
     phase = check_phase(args.phase)
     formats = _formats(args.format)
     inventory = load_inventory(args.inventory)
-    nodes = _nodes(inventory, args, phase)
-    runs: list[NodeRun] = plan_runs(inventory, nodes, phase)
-    started_at = datetime.now().astimezone().isoformat(timespec="seconds")
-    report_dir = new_run_dir(args.report_dir, inventory.cluster) if phase == "drift" else Path(args.report_dir)
-    results = run_checks_in_parallel(inventory, runs, report_dir, formats, args.keyword)
+    if phase == "drift":
+        return _drift(args, inventory, formats)
+    runs: list[NodeRun] = plan_runs(inventory, _nodes(inventory, args, phase), phase)
+    results = run_checks_in_parallel(inventory, runs, Path(args.report_dir), formats, args.keyword)
+    _print_reports(results)
+    statuses = {r.summary.exit_status for r in results}
+    return EXIT_UNREACHABLE if EXIT_UNREACHABLE in statuses else max(statuses, default=0)
+
+
+def _print_reports(results: list[RunResult]) -> None:
     for result in results:
         for path in result.reports:
             print(f"report: {path}")
-    if phase == "drift":
-        if args.keep_days < 0:
-            raise UsageError("--keep-days: expected a number of days, 0 or more")
-        run = record_run(Path(args.report_dir), report_dir, inventory.cluster, started_at,
-                         [NodeOutcome.from_run_result(r) for r in results], keep_days=args.keep_days)  # fmt: skip
-        print(f"drift: {run.verdict}; history: {Path(args.report_dir) / 'index.html'}")
-        return exit_status(run)
-    statuses = {r.summary.exit_status for r in results}
-    return EXIT_UNREACHABLE if EXIT_UNREACHABLE in statuses else max(statuses, default=0)
+
+
+def _drift(args: argparse.Namespace, inventory: Inventory, formats: tuple[str, ...]) -> int:
+    """Every node against its role, recorded in the history; not judged while a runbook holds the run lock.
+
+    The locks are read before the checks (a failover under way: the checks would see a pair half-way
+    through) and again after them (a runbook that started meanwhile changed what they saw).
+    """
+    if args.keep_days < 0:
+        raise UsageError("--keep-days: expected a number of days, 0 or more")
+    report_root = Path(args.report_dir)
+    started_at = datetime.now().astimezone().isoformat(timespec="seconds")
+    survey = survey_run_locks(inventory)
+    run_dir = new_run_dir(report_root, inventory.cluster)
+    results: list[RunResult] = []
+    if survey.holder is None:
+        runs = plan_runs(inventory, list(inventory.nodes), "drift")
+        results = run_checks_in_parallel(inventory, runs, run_dir, formats, args.keyword)
+        _print_reports(results)
+        after = survey_run_locks(inventory)
+        survey = after if after.holder is not None else survey
+    if survey.stale_note():
+        print(f"drift: {survey.stale_note()}")
+    holder = survey.holder
+    if holder is not None:
+        nodes = {node.name: survey.unreachable.get(node.name, "") for node in inventory.nodes}
+        run = record_in_progress(report_root, run_dir, inventory.cluster, started_at, holder.info,
+                                 survey.places_of(holder.info.run_id), nodes, keep_days=args.keep_days)  # fmt: skip
+        print(f"drift: {run.note}; history: {report_root / 'index.html'}")
+    else:
+        run = record_run(report_root, run_dir, inventory.cluster, started_at,
+                         [NodeOutcome.from_run_result(r) for r in results], keep_days=args.keep_days,
+                         note=survey.stale_note())  # fmt: skip
+        print(f"drift: {run.verdict}; history: {report_root / 'index.html'}")
+    return exit_status(run)
 
 
 def main(argv: list[str] | None = None) -> None:

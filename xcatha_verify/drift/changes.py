@@ -1,6 +1,9 @@
 """What changed between two drift runs: newly failing, still failing (with the time its streak began,
 carried from record to record so it survives retention), resolved, not checked (its node
 unreachable now; the streak is kept) and blocked (it could not judge: never resolved by that).
+
+Only judged runs are compared: a run recorded while a runbook held the run lock has no changes, and the
+run after it compares with the last judged run (the store picks it).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ def _open_failures(run: DriftRun) -> dict[str, dict[str, Any]]:
 
 
 def diff_runs(previous: DriftRun | None, current: DriftRun) -> dict[str, Any]:
-    """What changed from `previous` (None for the first run) to `current`.
+    """What changed from `previous` (the last judged run before `current`, None for the first) to `current`.
 
     ``{"previous_run_id", "newly_failing", "resolved", "still_failing", "not_checked"}``, each list of
     ``{"key", "node", "check_id", "outcome", "observed", "fix", "message", "since"}`` sorted by key:
@@ -37,7 +40,11 @@ def diff_runs(previous: DriftRun | None, current: DriftRun) -> dict[str, Any]:
     - not_checked: failing in `previous`, its node unreachable now; the streak is kept.
     - blocked: blocked now (with its blocked_by); since = the streak's start when it was failing in
       `previous` (the streak is kept: a blocked check is never resolved), else empty.
+
+    A `current` not judged (a runbook held the run lock) has every list empty: nothing was looked at.
     """
+    if not current.judged:
+        return {"previous_run_id": previous.run_id if previous else None, **{name: [] for name in _CHANGE_LISTS}}
     before = _open_failures(previous) if previous is not None else {}
     unreachable = set(current.unreachable)
     changes: dict[str, Any] = {"previous_run_id": previous.run_id if previous else None}

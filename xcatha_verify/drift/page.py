@@ -7,7 +7,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from xcatha_verify.drift.records import LATEST_NAME, PROM_NAME, DriftRun, now_iso
+from xcatha_verify.drift.records import IN_PROGRESS, LATEST_NAME, PROM_NAME, DriftRun, now_iso
 from xcatha_verify.html import page_templates
 
 _env = page_templates("xcatha_verify.drift")
@@ -15,7 +15,9 @@ _env = page_templates("xcatha_verify.drift")
 
 # --- index.html -------------------------------------------------------------------------------------
 
-_HEADLINES = {"green": "GREEN", "drift": "DRIFT", "unreachable": "NODE UNREACHABLE"}
+_HEADLINES = {
+    "green": "GREEN", "drift": "DRIFT", "unreachable": "NODE UNREACHABLE", IN_PROGRESS: "FAILOVER IN PROGRESS",
+}  # fmt: skip
 
 
 def _time(stamp: str) -> str:
@@ -49,7 +51,9 @@ def _run_context(run: DriftRun) -> dict[str, Any]:
         "verdict": run.verdict, "headline": _HEADLINES[run.verdict], "counts": run.counts, "nodes": nodes,
         "failing": failing, "newly_failing": items("newly_failing"), "resolved": items("resolved"),
         "still_failing": items("still_failing"), "not_checked": items("not_checked"), "blocked": items("blocked"),
-        "previous_run_id": changes.get("previous_run_id"),
+        "previous_run_id": changes.get("previous_run_id"), "judged": run.judged, "note": run.note,
+        "run_lock": {**run.run_lock, "started_at": _time(str(run.run_lock.get("started_at", "")))}
+        if run.run_lock else None,
     }  # fmt: skip
 
 
@@ -58,7 +62,9 @@ def render_index(runs: list[DriftRun]) -> str:
     ordered = sorted(runs, key=lambda r: (r.started, r.run_id), reverse=True)
     contexts = [_run_context(r) for r in ordered]
     clusters = sorted({r.cluster for r in ordered if r.cluster})
+    # Above a run in progress: what the last run that judged the pair said.
+    last_judged = next((c for c in contexts if c["judged"]), None)
     return _env.get_template("index.html.j2").render(
-        runs=contexts, latest=contexts[0] if contexts else None, clusters=clusters,
+        runs=contexts, latest=contexts[0] if contexts else None, clusters=clusters, last_judged=last_judged,
         generated_at=_time(now_iso()), latest_name=LATEST_NAME, prom_name=PROM_NAME,
     )  # fmt: skip

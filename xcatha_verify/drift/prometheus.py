@@ -2,12 +2,17 @@
 
 ``xcatha_check_state`` keeps one series per check and state, so an unreachable node's checks (those
 of its role, from the catalogue) stay in the file with ``state="unreachable"`` instead of vanishing.
+A run that found a runbook holding the run lock judged no check: it has no check series (nothing to
+alert on while the pair is moved on purpose), ``xcatha_failover_in_progress`` 1 and the lock's start
+in ``xcatha_failover_started_timestamp_seconds`` (for an alert on a failover that never ends).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from xcatha_verify.checkkit import iter_checks, selected
-from xcatha_verify.drift.records import FAILING, DriftRun
+from xcatha_verify.drift.records import FAILING, DriftRun, parse_time
 from xcatha_verify.report.records import OUTCOMES
 
 STATES = (*OUTCOMES, "unreachable")
@@ -68,5 +73,27 @@ def render_prometheus(run: DriftRun) -> str:
         "# HELP xcatha_checks_blocked Checks that could not judge in the newest drift run (a cause they need broke).",
         "# TYPE xcatha_checks_blocked gauge",
         f"xcatha_checks_blocked{cluster} {len(run.blocked)}",
+        "# HELP xcatha_failover_in_progress 1 when the newest drift run found a runbook holding the run lock "
+        "(its checks not judged), else 0.",
+        "# TYPE xcatha_failover_in_progress gauge",
+        f"xcatha_failover_in_progress{cluster} {0 if run.judged else 1}",
     ]
+    if run.run_lock:
+        lines += _failover_started(run.cluster, run.run_lock)
     return "\n".join(lines) + "\n"
+
+
+def _failover_started(cluster: str, run_lock: dict[str, Any]) -> list[str]:
+    """The runbook run holding the lock: when it started (seconds since the epoch), whose and which in labels."""
+    try:
+        started = f"{parse_time(str(run_lock.get('started_at', ''))).timestamp():.0f}"
+    except ValueError:  # a lock whose time cannot be read: the sample stays, its labels still say whose it is
+        started = "NaN"
+    labels = _labels(cluster=cluster, runbook=run_lock.get("runbook", ""), run_id=run_lock.get("run_id", ""),
+                     owner=run_lock.get("owner", ""), host=run_lock.get("host", ""))  # fmt: skip
+    return [
+        "# HELP xcatha_failover_started_timestamp_seconds When the runbook run holding the run lock started, in "
+        "seconds since the epoch.",
+        "# TYPE xcatha_failover_started_timestamp_seconds gauge",
+        f"xcatha_failover_started_timestamp_seconds{labels} {started}",
+    ]

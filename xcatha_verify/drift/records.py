@@ -1,5 +1,8 @@
 """A drift run's records: each node's outcome (its role and summary) and the run's record, ``run.json``
-(``docs/drift-schema.md``, schema version "1"), with the exit status monitors read.
+(``docs/drift-schema.md``, schema version "2"), with the exit status monitors read.
+
+A run that found a runbook holding the run lock (a failover under way) is recorded *in progress*: its
+checks are not judged, it carries the lock (`run_lock`) and a `note`, and exits 0.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ PROM_NAME = "xcatha.prom"
 LOCK_NAME = ".drift.lock"
 FAILING = ("failed", "error")
 LINE_WIDTH = 500
+IN_PROGRESS = "in-progress"  # the verdict of a run that found a runbook holding the run lock
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,9 @@ class DriftRun:
     with report paths relative to the run directory. `checks`: ``{"<node>/<check_id>": {"node", "check_id",
     "outcome", "observed", "fix", "message", "blocked_by"}}`` (first lines only). `counts`: ``passed``,
     ``failed``, ``error``, ``blocked``, ``skipped``, ``unreachable_nodes``. `changes`: see :func:`diff_runs`.
+    `run_lock`: the lock of the runbook run found under way (``{"runbook", "run_id", "owner", "host", "pid",
+    "started_at", "found_on"}``), None for a judged run. `note`: one line for people (why the run was not
+    judged, or a stale lock it passed over), ``""`` when there is nothing to say.
     """
 
     run_id: str
@@ -82,6 +89,8 @@ class DriftRun:
     counts: dict[str, int]
     changes: dict[str, Any] = field(default_factory=dict)
     finished_at: str = ""
+    run_lock: dict[str, Any] | None = None
+    note: str = ""
     tool_version: str = __version__
     schema_version: str = SCHEMA_VERSION
 
@@ -100,8 +109,16 @@ class DriftRun:
         return [key for key, c in self.checks.items() if c.get("outcome") == "blocked"]
 
     @property
+    def judged(self) -> bool:
+        """Whether the checks were judged: not when a runbook held the run lock (the pair was changing)."""
+        return self.run_lock is None
+
+    @property
     def verdict(self) -> str:
-        """``unreachable`` (a node could not be checked), ``drift`` (a check failed or was blocked) or ``green``."""
+        """``in-progress`` (a runbook held the run lock: not judged), ``unreachable`` (a node could not be
+        checked), ``drift`` (a check failed or was blocked) or ``green``."""
+        if not self.judged:
+            return IN_PROGRESS
         if self.unreachable:
             return "unreachable"
         return "drift" if self.failing or self.blocked else "green"
@@ -124,6 +141,8 @@ class DriftRun:
             "nodes": self.nodes,
             "checks": self.checks,
             "changes": self.changes,
+            "run_lock": self.run_lock,
+            "note": self.note,
         }
 
     @classmethod
@@ -132,14 +151,23 @@ class DriftRun:
             run_id=str(data["run_id"]), started_at=str(data["started_at"]), cluster=str(data.get("cluster", "")),
             nodes=dict(data.get("nodes") or {}), checks=dict(data.get("checks") or {}),
             counts=dict(data.get("counts") or {}), changes=dict(data.get("changes") or {}),
-            finished_at=str(data.get("finished_at", "")), tool_version=str(data.get("tool_version", "")),
+            finished_at=str(data.get("finished_at", "")), run_lock=_lock_or_none(data.get("run_lock")),
+            note=str(data.get("note") or ""), tool_version=str(data.get("tool_version", "")),
             schema_version=str(data.get("schema_version", SCHEMA_VERSION)),
         )  # fmt: skip
 
 
+def _lock_or_none(value: Any) -> dict[str, Any] | None:
+    """A record's `run_lock`: an object, else None (a version-2 record before it existed has none)."""
+    return dict(value) if isinstance(value, dict) and value else None
+
+
 def exit_status(run: DriftRun) -> int:
-    """For monitors: 3 a node could not be reached (a check blocked by an unreachable peer too), else 1 a
-    check failed, errored or was blocked by one that did, else 0."""
+    """For monitors: 0 a runbook held the run lock (not judged: the pair was meant to be changing), else 3
+    a node could not be reached (a check blocked by an unreachable peer too), else 1 a check failed, errored
+    or was blocked by one that did, else 0."""
+    if not run.judged:
+        return 0
     if run.unreachable or any(blocked_by_unreachable(run.checks[k].get("blocked_by", "")) for k in run.blocked):
         return EXIT_UNREACHABLE
     return EXIT_FAILED if run.failing or run.blocked else 0

@@ -16,7 +16,7 @@ those per-node summaries into one :class:`DriftRun`, then, holding ``REPORT_ROOT
 
 Every file is written to a temporary file in its directory and renamed over the old one, so a reader
 never sees half a file, and the lock keeps two concurrent runs from overwriting each other's view of
-the history. The records follow ``docs/drift-schema.md`` (schema version "1").
+the history. The records follow ``docs/drift-schema.md`` (schema version "2").
 
 What changed is kept in each run's record: a check failing now and not failing in the run before is
 *newly failing*; failing in both is *still failing* with the time its failing streak began (carried
@@ -24,6 +24,10 @@ from record to record, so it survives retention); failing before and not now is 
 before on a node that could not be reached now is *not checked*, and keeps its streak. Runs are
 ordered by ``started_at``; a run recorded after a later-started one (two runs at once) is slotted in
 and the records after it are recomputed.
+
+A run that found a runbook holding the run lock (:func:`record_in_progress`) judged nothing: it has no
+changes, and each run is compared with the last *judged* run before it, so a failure's streak (or its
+resolution) carries across the failover.
 
 Only the CLI turns the outcome into an exit status: :func:`xcatha_verify.drift.records.exit_status`.
 """
@@ -42,7 +46,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from xcatha_verify.drift.build import build_run
+from xcatha_verify.drift.build import build_in_progress_run, build_run
 from xcatha_verify.drift.changes import diff_runs
 from xcatha_verify.drift.page import render_index
 from xcatha_verify.drift.prometheus import render_prometheus
@@ -58,6 +62,7 @@ from xcatha_verify.drift.records import (
 )  # fmt: skip
 from xcatha_verify.errors import UsageError
 from xcatha_verify.files import write_atomic
+from xcatha_verify.runbook_engine.lock import LockInfo
 
 log = logging.getLogger(__name__)
 DEFAULT_KEEP_DAYS = 30
@@ -141,29 +146,67 @@ def record_run(
     *,
     keep_days: int = DEFAULT_KEEP_DAYS,
     now: datetime | None = None,
+    note: str = "",
 ) -> DriftRun:
     """Record a drift run and update the history; the run, with its `changes`.
 
     `run_dir` is the run's directory directly under `report_root` (its name is the run id) holding the
-    nodes' reports. Under the lock: ``run_dir/run.json`` is written with the changes since the run that
-    started before it (runs that started after it and were recorded first are recomputed), runs older
-    than `keep_days` are removed (never the newest, nor this one), then ``index.html``, ``latest.json``
-    and ``xcatha.prom`` are rewritten from the newest run. `now` is for retention (tests).
+    nodes' reports. Under the lock: ``run_dir/run.json`` is written with the changes since the last judged
+    run that started before it (runs that started after it and were recorded first are recomputed), runs
+    older than `keep_days` are removed (never the newest, nor this one), then ``index.html``,
+    ``latest.json`` and ``xcatha.prom`` are rewritten from the newest run. `note`: one line kept in the
+    record (a stale run lock the run passed over). `now` is for retention (tests).
     """
+    run_dir = _checked_run_dir(report_root, run_dir, keep_days)
+    run = build_run(run_dir, cluster, started_at, node_results)
+    run.note = note
+    return _record(Path(report_root), run_dir, run, keep_days, now)
+
+
+def record_in_progress(
+    report_root: Path,
+    run_dir: Path,
+    cluster: str,
+    started_at: str,
+    lock: LockInfo,
+    found_on: list[str],
+    nodes: dict[str, str],
+    *,
+    keep_days: int = DEFAULT_KEEP_DAYS,
+    now: datetime | None = None,
+) -> DriftRun:
+    """Record a drift run that found `lock` held by a live run (at `found_on`): verdict ``in-progress``, no
+    check judged, exit status 0. `nodes`: node -> ``""`` when asked, else why it could not be reached.
+    The history is updated as by :func:`record_run`; the next judged run compares with the last judged one.
+    """
+    run_dir = _checked_run_dir(report_root, run_dir, keep_days)
+    run = build_in_progress_run(run_dir, cluster, started_at, lock, found_on, nodes)
+    return _record(Path(report_root), run_dir, run, keep_days, now)
+
+
+def _checked_run_dir(report_root: Path, run_dir: Path, keep_days: int) -> Path:
     report_root, run_dir = Path(report_root), Path(run_dir)
     if run_dir.resolve().parent != report_root.resolve():
         raise UsageError(f"run directory {run_dir} must be directly under the report directory {report_root}")
     if keep_days < 0:
         raise UsageError(f"--keep-days {keep_days}: expected 0 or more days")
     run_dir.mkdir(parents=True, exist_ok=True)
-    run = build_run(run_dir, cluster, started_at, node_results)
+    return run_dir
+
+
+def _last_judged(runs: list[tuple[Path, DriftRun]], position: int) -> DriftRun | None:
+    """The newest judged run before `position`: what a run is compared with (runs in progress judged nothing)."""
+    return next((run for _, run in reversed(runs[:position]) if run.judged), None)
+
+
+def _record(report_root: Path, run_dir: Path, run: DriftRun, keep_days: int, now: datetime | None) -> DriftRun:
     with _locked(report_root):
         runs = [(d, r) for d, r in load_runs(report_root) if d.resolve() != run_dir.resolve()]
         runs = sorted([*runs, (run_dir, run)], key=_sort_key)
         position = next(i for i, (d, _) in enumerate(runs) if d == run_dir)
         for i in range(position, len(runs)):
             directory, later = runs[i]
-            changes = diff_runs(runs[i - 1][1] if i else None, later)
+            changes = diff_runs(_last_judged(runs, i), later)
             if later is run or changes != later.changes:
                 later.changes = changes
                 _write_json(directory / RUN_NAME, later.to_dict())

@@ -52,10 +52,13 @@ def _vip_down(inventory: Inventory, node: Node) -> list[str]:
 def _record_storage_id(inventory: Inventory, node: Node) -> list[str]:
     shared = inventory.shared_data[0].path
     # Safe to repeat: once the shared data is disconnected (a resumed deactivation), the id recorded
-    # while it was connected stands.
+    # while it was connected stands; a node that never had it connected (a failback deactivating a
+    # standby the failover never reached) has nothing to record.
     script = (
         'if [ -s "$1" ]; then mkdir -p "$(dirname "$2")" && cp "$1" "$2" && echo "recorded $(cat "$2")"; '
-        'elif [ -s "$2" ] && ! mountpoint -q "$3"; then echo "$3 not connected; recorded id stands: $(cat "$2")"; '
+        'elif ! mountpoint -q "$3"; then '
+        'if [ -s "$2" ]; then echo "$3 not connected; recorded id stands: $(cat "$2")"; '
+        'else echo "$3 not connected and no id recorded here: nothing to record"; fi; '
         'else echo "no storage id in $1" >&2; exit 1; fi'
     )
     return ["sh", "-c", script, "sh", storage_id_path(shared), STORAGE_RECORD, shared]
@@ -91,13 +94,26 @@ def action_of(step: Step) -> Action | None:
     return ACTIONS[step.action] if step.action else None
 
 
+def _argv(step: Step, inventory: Inventory, node: Node) -> list[str]:
+    action = action_of(step)
+    return list(step.command) if action is None or action.argv is None else action.argv(inventory, node)
+
+
 def step_command(step: Step, inventory: Inventory, node: Node) -> str:
-    """The shell command line a step runs on the node, every word quoted, under a time limit."""
+    """The shell command line a step runs on the node, every word quoted, under a time limit (the journal's)."""
     action = action_of(step)
     if action is not None and action.edit is not None:
         return f"[{step.action}] edit computed on {node.name}, shown as a diff"
-    argv = list(step.command) if action is None or action.argv is None else action.argv(inventory, node)
-    return f"timeout --kill-after=5 {int(step.timeout_s)} {shlex.join(argv)}"
+    return f"timeout --kill-after=5 {int(step.timeout_s)} {shlex.join(_argv(step, inventory, node))}"
+
+
+def admin_command(step: Step, inventory: Inventory, node: Node) -> str:
+    """What the step does as an admin would type it (the prompt, --dry-run): no time limit, no shell
+    wrapper where the runbook says what it stands for (`shows:`)."""
+    action = action_of(step)
+    if action is not None and action.edit is not None:
+        return f"(an edit computed on {node.name}, shown as a diff)"
+    return step.shows or shlex.join(_argv(step, inventory, node))
 
 
 def run_step(host: Host, step: Step, inventory: Inventory, node: Node, dry_run: bool = False) -> StepOutcome:

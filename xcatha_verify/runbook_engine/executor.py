@@ -3,11 +3,17 @@
 It knows nothing of HTML: it records into the journal, which the run report renders. A red gate
 or a failed step stops the run (exit 1) with the failing checks and their fixes printed; the
 journal says where to resume. Ctrl-C finishes recording the current step and exits 130.
+
+Asking (a terminal): the phase's gate before runs first and shows its result, then the phase's steps
+as an admin would type them, then `[y/N/d]`, where Enter is No. A dry run judges only the gates
+before the first phase that changes anything (they read the nodes as they are); every later gate
+depends on what the phases before it would have done and is shown as "would check".
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +35,8 @@ from xcatha_verify.targets import ensure_reachable
 
 log = logging.getLogger(__name__)
 GATE_POLL_S = 0.5  # a gate with a retry timeout runs again this often until it passes or time is up
+PROGRESS_EVERY_S = 5.0  # a step or gate still going says so this often
+ANSWERS = "y runs the phase, n or Enter stops the run here (nothing more is changed), d shows its commands"
 
 
 class RunStopped(XcathaError):
@@ -47,6 +55,29 @@ class Options:
     ask: Callable[[str], str] = input
     # False: steps only, no gate (the lab's own set-up, whose result an independent observer judges).
     gates: bool = True
+    progress_every_s: float = PROGRESS_EVERY_S
+
+
+class _StillRunning:
+    """Says `label: running, N s` every `every` seconds until the block ends (long steps are not silent)."""
+
+    def __init__(self, echo: Callable[[str], None], label: str, every: float) -> None:
+        self.echo, self.label, self.every = echo, label, every
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._tick, daemon=True)
+
+    def _tick(self) -> None:
+        started = time.monotonic()
+        while not self._done.wait(self.every):
+            self.echo(f"   .. {self.label}: running, {time.monotonic() - started:.0f} s")
+
+    def __enter__(self) -> _StillRunning:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 class Executor:
@@ -59,24 +90,33 @@ class Executor:
         self.run_dir = run_dir
         self.opts = options
         self._facts: tuple[Phase, NodeFacts] | None = None
+        self.current_phase: str | None = None  # the phase under way (or asked about) when the run stops
+        self.dry_run_red: list[str] = []  # gates a dry run judged red (not advisory): the dry run exits 1
 
     # ------------------------------------------------------------------ the walk
     def run(self, skip_phases: set[str] | None = None) -> None:
         if self.opts.gates and not self.opts.dry_run:
             warm_up_in_background()
+        changed_before = False  # a phase with steps came earlier in this walk (what a dry run cannot judge)
         for phase in self.runbook.phases:
             if skip_phases and phase.name in skip_phases:
                 self.opts.echo(f"-- {phase.name}: done in the run being resumed, skipped")
                 continue
-            self._run_phase(phase)
+            self._run_phase(phase, judge_before=not (self.opts.dry_run and changed_before))
+            changed_before = changed_before or bool(phase.steps)
+        self.current_phase = None
 
-    def _run_phase(self, phase: Phase) -> None:
+    def _run_phase(self, phase: Phase, judge_before: bool = True) -> None:
         node = self.inventory.node(phase.node)
+        self.current_phase = phase.name
         self.opts.echo(f"\n== phase {phase.name!r} on {node.name}")
-        if self.opts.interactive and not self._confirm(phase):
-            raise RunDeclined(f"stopped before phase {phase.name!r}: the operator answered No")
         if phase.gate_before and self.opts.gates:
-            self._gate(phase, phase.gate_before, "before")
+            if judge_before:
+                self._gate(phase, phase.gate_before, "before")
+            else:
+                self._would_check(phase, phase.gate_before, "before")
+        if self.opts.interactive and not self._confirm(phase):
+            raise RunDeclined(f"stopped before phase {phase.name!r} on {node.name}: the operator answered No")
         done: list[Step] = []
         try:
             for index, step in enumerate(phase.steps):
@@ -86,31 +126,40 @@ class Executor:
                 if not self._step(phase, index, step):
                     done.pop()
             if phase.gate_after and self.opts.gates:
-                self._gate(phase, phase.gate_after, "after")
+                if self.opts.dry_run:
+                    self._would_check(phase, phase.gate_after, "after")
+                else:
+                    self._gate(phase, phase.gate_after, "after")
         except BaseException:
             self._undo(phase, done)
             raise
 
     def _confirm(self, phase: Phase) -> bool:
+        """Ask before the phase: Enter is No; an answer that is none of y/n/d says which exist."""
+        self.opts.echo(self.describe_phase(phase))
+        question = f"Run phase {phase.name!r} on {phase.node} now? [y/N/d] "
         while True:
-            self.opts.echo(self.describe_phase(phase))
-            answer = self.opts.ask("Continue? [Y]es/[N]o/[D]ryrun: ").strip().lower()
-            if answer in ("y", "yes", ""):
+            answer = self.opts.ask(question).strip().lower()
+            if answer in ("y", "yes"):
                 return True
-            if answer in ("n", "no"):
+            if answer in ("", "n", "no"):
                 return False
             if answer in ("d", "dryrun", "dry-run"):
                 node = self.inventory.node(phase.node)
                 for step in phase.steps:
-                    self.opts.echo(f"   would run on {node.name}: {actions.step_command(step, self.inventory, node)}")
+                    self.opts.echo(f"   would run on {node.name}: {actions.admin_command(step, self.inventory, node)}")
+                continue
+            self.opts.echo(f"   {answer!r} is not an answer here: {ANSWERS}")
 
     def describe_phase(self, phase: Phase) -> str:
-        lines = [f"[{self.runbook.name}] {phase.name} on {phase.node}:"]
-        if phase.gate_before:
-            lines.append(f"   gate: {phase.gate_before.describe()}")
-        lines += [f"   ... {s.name}" + (f" (when {s.when})" if s.when else "") for s in phase.steps]
+        """The phase as the operator approves it: its steps as commands, and the gate that follows."""
+        node = self.inventory.node(phase.node)
+        lines = [f"[{self.runbook.name}] phase {phase.name!r} on {phase.node}, {len(phase.steps)} step(s):"]
+        for number, step in enumerate(phase.steps, 1):
+            when = f"   (when {step.when})" if step.when else ""
+            lines.append(f"   {number}. {actions.admin_command(step, self.inventory, node)}{when}")
         if phase.gate_after:
-            lines.append(f"   gate: {phase.gate_after.describe()}")
+            lines.append(f"   then gate: {phase.gate_after.describe()}")
         return "\n".join(lines)
 
     # ------------------------------------------------------------------ steps
@@ -128,7 +177,7 @@ class Executor:
             return False
         if self.opts.dry_run:
             self.journal.finish_step(record, "dry-run", None, "", 0.0, attempts=0)
-            self.opts.echo(f"   DRY-RUN {step.name}: {command}")
+            self.opts.echo(f"   DRY-RUN {step.name}: {actions.admin_command(step, self.inventory, node)}")
             return False
         started = time.monotonic()
         try:
@@ -144,14 +193,18 @@ class Executor:
                     self.opts.echo(f"   SKIP {step.name} ({why})")
                     return False
             outcome = StepOutcome(1, "")
-            for attempt in range(step.retries + 1):
-                record.attempts = attempt + 1
-                outcome = actions.run_step(host, step, self.inventory, node)
-                if outcome.rc == 0:
-                    break
-                if attempt < step.retries:
-                    self.opts.echo(f"   retry {attempt + 1}/{step.retries} {step.name}: exit {outcome.rc}")
-                    time.sleep(step.retry_delay_s)
+            self.opts.echo(f"   .. {step.name}: {actions.admin_command(step, self.inventory, node)}")
+            with _StillRunning(self.opts.echo, step.name, self.opts.progress_every_s):
+                for attempt in range(step.retries + 1):
+                    record.attempts = attempt + 1
+                    outcome = actions.run_step(host, step, self.inventory, node)
+                    if outcome.rc == 0:
+                        break
+                    if attempt < step.retries:
+                        said = " | ".join(outcome.output.strip().splitlines()[-3:])
+                        self.opts.echo(f"   retry {attempt + 1}/{step.retries} {step.name}: exit {outcome.rc}"
+                                       + (f": {said}" if said else ""))  # fmt: skip
+                        time.sleep(step.retry_delay_s)
         except KeyboardInterrupt:
             self.journal.finish_step(record, "interrupted", None, "interrupted by Ctrl-C", time.monotonic() - started)
             raise
@@ -197,11 +250,16 @@ class Executor:
         deadline = time.monotonic() + gate.retry_timeout_s
         started = time.monotonic()
         gate_dir = self.run_dir / "gates"
+        said_at = started
         while True:
             result = run_checks(self.inventory, run, gate_dir, ("html", "json"), echo=False)
             failing = result.summary.not_ready
             if not (failing or result.unreachable) or self.opts.dry_run or time.monotonic() >= deadline:
                 break
+            if time.monotonic() - said_at >= min(2.0, self.opts.progress_every_s):
+                said_at = time.monotonic()
+                waiting = ", ".join(f.check_id for f in failing[:3]) or f"{node.name} to answer"
+                self.opts.echo(f"   waiting for {waiting}, {said_at - started:.0f} s of {gate.retry_timeout_s:.0f} s")
             time.sleep(GATE_POLL_S)  # things that settle: a database starting, a daemon binding its port
         red = bool(failing or result.unreachable)
         status: GateStatus = "passed" if not red else ("advisory-failed" if gate.advisory else "failed")
@@ -222,8 +280,16 @@ class Executor:
                 self.opts.echo(f"     {f.check_id}: blocked by {f.blocked_by}: {f.message}")
             else:
                 self.opts.echo(f"     {f.check_id}: {f.observed or f.message}\n       fix: {f.fix}")
+        if red and not gate.advisory and self.opts.dry_run:
+            self.dry_run_red.append(f"gate {when} phase {phase.name!r}: " + ", ".join(names))
         if red and not gate.advisory and not self.opts.dry_run:
             raise RunStopped(f"gate {when} phase {phase.name!r} is red: " + ", ".join(names))
+
+    def _would_check(self, phase: Phase, gate: Gate, when: GateWhen) -> None:
+        """A dry run's gate that depends on phases it did not run: named, not judged."""
+        why = "what this phase would do" if when == "after" else "what the phases before it would do"
+        self.opts.echo(f"   gate {when} {phase.name}: would check {gate.describe()} "
+                       f"(not judged now: it depends on {why})")  # fmt: skip
 
 
 def _indent(text: str) -> str:

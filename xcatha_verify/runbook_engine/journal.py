@@ -74,6 +74,7 @@ class Journal:
     status: RunStatus = "running"
     failed_phase: str | None = None
     message: str = ""
+    pair_now: dict[str, Any] | None = None  # after a stop: what the pair is now (pairnow.PairNow.to_dict)
     phases: list[str] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
     gates: list[GateRecord] = field(default_factory=list)
@@ -150,7 +151,7 @@ class Journal:
                 "args": self.args, "cluster": self.cluster, "inventory": self.inventory,
                 "started_at": self.started_at, "finished_at": self.finished_at, "status": self.status,
                 "failed_phase": self.failed_phase, "message": self.message, "phases": self.phases,
-                "host": self.host, "pid": self.pid,
+                "host": self.host, "pid": self.pid, "pair_now": self.pair_now,
                 "steps": [s.to_dict() for s in self.steps], "gates": [g.to_dict() for g in self.gates],
             }  # fmt: skip
             return dict(redact_tree(data))
@@ -223,7 +224,8 @@ class Journal:
 
     def update(self, **changes: Any) -> None:
         """Set top-level fields (``status``, ``message``, ``failed_phase``, ``phases``, ...) and save."""
-        allowed = {"status", "message", "failed_phase", "phases", "finished_at", "args", "cluster", "inventory"}
+        allowed = {"status", "message", "failed_phase", "phases", "finished_at", "args", "cluster", "inventory",
+                   "pair_now"}  # fmt: skip
         unknown = sorted(set(changes) - allowed)
         if unknown:
             raise ValueError(f"cannot update {', '.join(unknown)}")

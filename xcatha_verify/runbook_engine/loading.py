@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.resources
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -130,11 +131,14 @@ def _step(data: Any, source: str, key: str) -> Step:
     when = data.get("when")
     if when is not None and when not in CONDITIONS:
         raise _err(source, f"{key}.when", f"expected one of {', '.join(CONDITIONS)}")
+    shows = data.get("shows", "")
+    if not isinstance(shows, str):
+        raise _err(source, f"{key}.shows", "expected a string: the command an admin would type")
     undo = ACTIONS[action].undo if action else None
     return Step(
         name=data["name"], command=tuple(command or ()), action=action, args=dict(data.get("args") or {}),
         timeout_s=float(data.get("timeout", 120)), retries=int(data.get("retries", 0)),
-        retry_delay_s=float(data.get("retry_delay", 3)), when=when,
+        retry_delay_s=float(data.get("retry_delay", 3)), when=when, shows=shows,
         undo=Step(name=undo[0], action=undo[1]) if undo else None,
     )  # fmt: skip
 
@@ -159,7 +163,12 @@ def _included(entry: Any, source: str, key: str, include: Include | None) -> tup
         raise _err(source, key, "expected a mapping with runbook and node")
     if include is None:
         raise _err(source, key, "expected no include here: load the runbook with an inventory (load_for)")
-    return include(entry["runbook"], entry["node"])
+    prefix = entry.get("prefix", "")
+    if not isinstance(prefix, str):
+        raise _err(source, f"{key}.prefix", "expected a string put before each phase name")
+    # A runbook included twice (failback deactivates both nodes) needs distinct phase names: the journal
+    # and --resume know phases by name.
+    return tuple(replace(p, name=prefix + p.name) for p in include(entry["runbook"], entry["node"]))
 
 
 def _runbook(data: Any, source: str, include: Include | None = None) -> Runbook:
@@ -171,6 +180,9 @@ def _runbook(data: Any, source: str, include: Include | None = None) -> Runbook:
             raise _err(source, "include", "expected a non-empty list of {runbook, node}, and no phases beside it")
         for i, entry in enumerate(data["include"]):
             phases += _included(entry, source, f"include[{i}]", include)
+        names = [p.name for p in phases]
+        if len(set(names)) != len(names):
+            raise _err(source, "include", "expected distinct phase names: give a runbook included twice a prefix")
     elif isinstance(data.get("phases"), list) and data["phases"]:
         phases = [_phase(p, source, f"phases[{i}]") for i, p in enumerate(data["phases"])]
     else:

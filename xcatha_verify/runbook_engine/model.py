@@ -38,6 +38,7 @@ class Step:
     retries: int = 0
     retry_delay_s: float = 3
     when: Condition | None = None
+    shows: str = ""  # the command an admin would type for what a shell wrapper does (the prompt, --dry-run)
     undo: Step | None = None  # run when the phase fails after this step succeeded (from the action's registry entry)
 
     def describe(self) -> str:

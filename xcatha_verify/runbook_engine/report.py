@@ -26,7 +26,8 @@ from xcatha_verify.runbook_engine.journal_records import GateRecord
 from xcatha_verify.runbook_engine.resume import abandoned, completed_phases, effective_status
 
 __all__ = [
-    "OPTION_NAMES", "RUN_PROGRAM", "VERIFY_PROGRAM", "drift_command", "headline", "render_run_report",
+    "OPTION_NAMES", "RUN_PROGRAM", "VERIFY_PROGRAM", "active_check_command", "drift_command", "failback_command",
+    "headline", "render_run_report",
     "rerun_command", "resume_command", "write_run_report",
 ]
 
@@ -85,6 +86,23 @@ def rerun_command(journal: Journal) -> str:
 def resume_command(journal: Journal) -> str:
     """``xcatha-run RUNBOOK --opt value ... --resume``: the same run continued from its first incomplete phase."""
     return redact(shlex.join([*_base(journal), *_options(journal.args, journal.inventory), "--resume"]))
+
+
+# What a go-back command keeps of the run's own options: where things are and how to run, not what to do.
+_KEPT_GOING_BACK = frozenset({"inventory", "report_dir", "runbook_dir", "yes", "verbose"})
+
+
+def failback_command(journal: Journal, to_node: str) -> str:
+    """``xcatha-run failback --to NODE --inventory INV ...``: the role back to `to_node`, with the run's own options."""
+    kept = {k: v for k, v in journal.args.items() if str(k).lstrip("-").replace("-", "_") in _KEPT_GOING_BACK}
+    return redact(shlex.join([RUN_PROGRAM, "failback", "--to", to_node, *_options(kept, journal.inventory)]))
+
+
+def active_check_command(journal: Journal, node: str) -> str:
+    """``xcatha-verify --inventory INV --node NODE active``: is `node` the active node, whole and green."""
+    inventory = journal.args.get("inventory") or journal.inventory
+    argv = [VERIFY_PROGRAM, *(["--inventory", str(inventory)] if inventory else []), "--node", node, "active"]
+    return redact(shlex.join(argv))
 
 
 def drift_command(journal: Journal) -> str:
@@ -231,7 +249,7 @@ def _context(journal: Journal, run_dir: Path | None) -> dict[str, Any]:
         "phases": phases, "done": done, "resume_from": resume_from,
         "blocking": blocking, "advisory": advisory, "bad_steps": bad_steps,
         "resume_command": resume_command(journal), "rerun_command": rerun_command(journal),
-        "drift_command": drift_command(journal),
+        "drift_command": drift_command(journal), "pair_now": journal.pair_now,
         "generated_at": _time(datetime.now().astimezone().isoformat(timespec="seconds")),
     }  # fmt: skip
 

@@ -1,0 +1,133 @@
+"""Every point where a planned failover can stop, and the way back as printed.
+
+For each phase of `xcatha-run failover`, on a terminal (a pseudo-terminal here), the operator answers
+Yes until that phase and then presses Enter (No); and once PostgreSQL fails to start on the target (a
+failed step inside the database phase, with --yes). Each time, the command the "pair now" block printed
+(`go back to ...`, or the `confirm with` check when nothing moved) is run as printed; it must end with
+the node that was active before active, `xcatha-verify drift` green and the rows written before the
+failover still there. Prints one line per stop point and the totals; exit 1 when any point fails.
+
+CI runs two of these points (tests/test_runbooks_lab.py); this runs all of them:
+
+    .venv/bin/python benchmarks/way_back.py            # its own lab, named "wb"
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.observe import psql_via_vip
+from tests.way_back import printed, run_on_terminal, stop_before
+from xcatha_verify.inventory import load_inventory
+from xcatha_verify.lab import faults
+from xcatha_verify.lab.lab import Lab
+from xcatha_verify.lab.layout import LabLayout
+from xcatha_verify.runbook_engine import loading
+
+BIN = Path(sys.executable).parent
+NODES = ("xcatmn1", "xcatmn2")
+
+
+def holder(lab: Lab) -> str:
+    holders = [n for n in NODES if lab.holds_vip(n)]
+    if len(holders) != 1:
+        raise AssertionError(f"VIP holders: {holders}")
+    return holders[0]
+
+
+def psql(lab: Lab, sql: str) -> str:
+    return psql_via_vip(lab, sql, from_node=next(n for n in NODES if n != holder(lab)))
+
+
+def run_printed(argv: list[str]) -> tuple[int, str]:
+    argv = [str(BIN / argv[0]), *argv[1:]]
+    if "--yes" in argv or argv[1] != "failback":
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
+        return proc.returncode, proc.stdout + proc.stderr
+    return run_on_terminal(argv, lambda phase: "y")
+
+
+def stop_point(lab: Lab, reports: Path, case: str, stop_at: str | None) -> str:
+    """One stop and the way back; the result line."""
+    source = holder(lab)
+    target = next(n for n in NODES if n != source)
+    inventory = str(lab.layout.inventory)
+    psql(lab, "CREATE TABLE IF NOT EXISTS way_back_rows (token text)")
+    token = "".join(c if c.isalnum() else "-" for c in case)  # test data of our own: no quote reaches SQL
+    psql(lab, f"INSERT INTO way_back_rows VALUES ('{token}-{time.time_ns()}')")  # noqa: S608
+    rows = psql(lab, "SELECT token FROM way_back_rows ORDER BY token")
+    failover = [str(BIN / "xcatha-run"), "failover", "--from", source, "--to", target, "--inventory", inventory,
+                "--report-dir", str(reports)]  # fmt: skip
+    started = time.monotonic()
+    if stop_at is None:  # a failed step: PostgreSQL cannot start on the target
+        faults.inject(lab, "pg-cannot-start", target)
+        try:
+            proc = subprocess.run([*failover, "--yes"], capture_output=True, text=True, timeout=900,
+                                  stdin=subprocess.DEVNULL)  # fmt: skip
+            status, screen = proc.returncode, proc.stdout
+            stopped = time.monotonic() - started
+            back = printed(screen, f"go back to {source}")
+            back_status, back_screen = run_printed(back)
+        finally:
+            faults.repair(lab, "pg-cannot-start", target)
+    else:
+        status, screen = run_on_terminal(failover, stop_before(stop_at))
+        stopped = time.monotonic() - started
+        if "nothing moved since the run started" in screen:
+            confirm = screen.split("confirm with: ", 1)[1].splitlines()[0].split()
+            back_status, back_screen = run_printed(confirm)
+        else:
+            back_status, back_screen = run_printed(printed(screen, f"go back to {source}"))
+    went_back = time.monotonic() - started - stopped
+    serving = next((line.split(": ", 1)[1].split(" (")[0] for line in screen.splitlines() if "served by" in line), "?")
+    problems = []
+    if status != 1:
+        problems.append(f"the stopped run exited {status}")
+    if back_status != 0:
+        problems.append(f"the way back exited {back_status}: {back_screen[-400:]}")
+    if holder(lab) != source:
+        problems.append(f"{holder(lab)} holds the VIP, not {source}")
+    if psql(lab, "SELECT token FROM way_back_rows ORDER BY token") != rows:
+        problems.append("rows differ")
+    drift = subprocess.run([str(BIN / "xcatha-verify"), "--inventory", inventory, "drift", "--report-dir",
+                            str(reports / "drift")], capture_output=True, text=True, timeout=300)  # fmt: skip
+    if drift.returncode != 0:
+        problems.append(f"drift exit {drift.returncode}")
+    verdict = "OK  " if not problems else "FAIL"
+    return (f"{verdict} {case:<34} stopped after {stopped:5.1f} s, served by {serving:<11} way back "
+            f"{went_back:5.1f} s" + (f"  ({'; '.join(problems)})" if problems else ""))  # fmt: skip
+
+
+def main() -> int:
+    layout = LabLayout(name="wb")
+    lab = Lab(layout)
+    lab.up()
+    results: list[str] = []
+    try:
+        inventory = load_inventory(str(layout.inventory))
+        source = holder(lab)
+        target = next(n for n in NODES if n != source)
+        phases = [p.name for p in loading.load_for("failover", inventory, inventory.node(target)).phases]
+        cases = [(f"No before {phase!r}", phase) for phase in phases]
+        cases.append(("postgresql fails to start", None))
+        with tempfile.TemporaryDirectory(prefix="way-back-") as reports:
+            for case, stop_at in cases:
+                line = stop_point(lab, Path(reports), case, stop_at)
+                results.append(line)
+                print(line, flush=True)
+    finally:
+        lab.down()
+    failed = [r for r in results if r.startswith("FAIL")]
+    print(json.dumps({"stop_points": len(results), "restored": len(results) - len(failed)}))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
