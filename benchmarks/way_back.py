@@ -1,15 +1,16 @@
 """Every point where a planned failover can stop, and the way back as printed.
 
 For each phase of `xcatha-run failover`, on a terminal (a pseudo-terminal here), the operator answers
-Yes until that phase and then presses Enter (No); and once PostgreSQL fails to start on the target (a
-failed step inside the database phase, with --yes). Each time, the command the "pair now" block printed
-(`go back to ...`, or the `confirm with` check when nothing moved) is run as printed; it must end with
-the node that was active before active, `xcatha-verify drift` green and the rows written before the
-failover still there. Prints one line per stop point and the totals; exit 1 when any point fails.
+Yes until that phase and then presses Enter (No); and with --yes, a step that fails inside each phase
+of the activation that has one to break on the target (FAILED_STEPS). Each time, the command the
+"pair now" block printed (`go back to ...`, or the `confirm with` check when nothing moved) is run as
+printed; it must end with the node that was active before active, `xcatha-verify drift` green and the
+rows written before the failover still there. Prints one line per stop point and the totals; exit 1
+when any point fails.
 
 CI runs two of these points (tests/test_runbooks_lab.py); this runs all of them:
 
-    .venv/bin/python benchmarks/way_back.py            # its own lab, named "wb"
+    .venv/bin/python benchmarks/way_back.py [all|no|failed]   # its own lab, named "wb"
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -54,6 +56,32 @@ def run_printed(argv: list[str]) -> tuple[int, str]:
     return run_on_terminal(argv, lambda phase: "y")
 
 
+def _fstab_source_gone(lab: Lab, node: str, undo: bool) -> None:
+    """Test equipment: /install's fstab line names a source that does not exist (`mount /install` fails)."""
+    script = ("mv /etc/fstab.way-back /etc/fstab" if undo else
+              "cp /etc/fstab /etc/fstab.way-back && sed -i 's|^[^ ]* /install |/no-such-export /install |' /etc/fstab")
+    lab.run(node, ["sh", "-c", script])
+
+
+def _masked(unit: str) -> Callable[[Lab, str, bool], None]:
+    """A unit masked on the node (an admin's leftover): `systemctl start` refuses it."""
+    return lambda lab, node, undo: lab.run(node, ["systemctl", "unmask" if undo else "mask", unit])
+
+
+def _fault(name: str) -> Callable[[Lab, str, bool], None]:
+    return lambda lab, node, undo: (faults.repair if undo else faults.inject)(lab, name, node)
+
+
+# A failed step inside each phase of the activation, caused on the target (what the way back lets go of;
+# a cause on the old active node would stop its own re-activation the same way until it is mended).
+FAILED_STEPS: dict[str, Callable[[Lab, str, bool], None]] = {
+    "shared data: mount /install fails": _fstab_source_gone,
+    "database: postgresql fails to start": _fault("pg-cannot-start"),
+    "xcatd: xcatd masked": _masked("xcatd"),
+    "services: named masked": _masked("named"),
+}
+
+
 def stop_point(lab: Lab, reports: Path, case: str, stop_at: str | None) -> str:
     """One stop and the way back; the result line."""
     source = holder(lab)
@@ -66,8 +94,9 @@ def stop_point(lab: Lab, reports: Path, case: str, stop_at: str | None) -> str:
     failover = [str(BIN / "xcatha-run"), "failover", "--from", source, "--to", target, "--inventory", inventory,
                 "--report-dir", str(reports)]  # fmt: skip
     started = time.monotonic()
-    if stop_at is None:  # a failed step: PostgreSQL cannot start on the target
-        faults.inject(lab, "pg-cannot-start", target)
+    if stop_at is None:  # a failed step, broken on the target
+        breakage = FAILED_STEPS[case]
+        breakage(lab, target, False)
         try:
             proc = subprocess.run([*failover, "--yes"], capture_output=True, text=True, timeout=900,
                                   stdin=subprocess.DEVNULL)  # fmt: skip
@@ -76,7 +105,7 @@ def stop_point(lab: Lab, reports: Path, case: str, stop_at: str | None) -> str:
             back = printed(screen, f"go back to {source}")
             back_status, back_screen = run_printed(back)
         finally:
-            faults.repair(lab, "pg-cannot-start", target)
+            breakage(lab, target, True)
     else:
         status, screen = run_on_terminal(failover, stop_before(stop_at))
         stopped = time.monotonic() - started
@@ -115,8 +144,9 @@ def main() -> int:
         source = holder(lab)
         target = next(n for n in NODES if n != source)
         phases = [p.name for p in loading.load_for("failover", inventory, inventory.node(target)).phases]
-        cases = [(f"No before {phase!r}", phase) for phase in phases]
-        cases.append(("postgresql fails to start", None))
+        only = sys.argv[1] if len(sys.argv) > 1 else "all"  # all, no (the No points) or failed (the failed steps)
+        cases = [(f"No before {phase!r}", phase) for phase in phases] if only in ("all", "no") else []
+        cases += [(case, None) for case in FAILED_STEPS] if only in ("all", "failed") else []
         with tempfile.TemporaryDirectory(prefix="way-back-") as reports:
             for case, stop_at in cases:
                 line = stop_point(lab, Path(reports), case, stop_at)
