@@ -237,7 +237,9 @@ def _run(args: argparse.Namespace) -> int:
                     print(f"broke lock {location}: {text.strip()}")
             lock.acquire()
             if args.runbook != "prepare":
-                at_start = pairnow.observe(inventory)  # what "nothing moved" is judged against
+                # What "nothing moved" is judged against; an unplanned run has no way back to compare for,
+                # and asking its fenced node would only wait out ssh's timeout before the first phase.
+                at_start = pairnow.observe(inventory) if previous_active else []
         executor.run(skip)
         status, exit_status = ("dry-run", 0) if args.dry_run else ("succeeded", 0)
         if executor.dry_run_red:
