@@ -24,6 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.way_back import drift_verdict
 from xcatha_verify.lab.lab import Lab
 from xcatha_verify.lab.layout import DB_NAME, DB_USER, LabLayout
 
@@ -100,14 +103,12 @@ def main() -> None:
                 _xrun(lab, str(report_dir), "failover", "--from", source, "--to", target, "--break-lock")
             lost = written - int(_psql(lab, "SELECT count(*) FROM fault_matrix") or 0)
             with tempfile.TemporaryDirectory() as drift_dir:
-                drift = subprocess.run([str(BIN / "xcatha-verify"), "--inventory", str(lab.layout.inventory), "drift",
-                                        "--report-dir", drift_dir, "--format", "json"],
-                                       capture_output=True, text=True, check=False, timeout=300)  # fmt: skip
-            results.append(finished and lost == 0 and drift.returncode == 0)
+                verdict, _ = drift_verdict(BIN, lab.layout.inventory, Path(drift_dir))
+            results.append(finished and lost == 0 and verdict == "green")
             holder = "yes" if holders == [target] else holders
             print(f"  {step[:58]:<58} stopped inside: {'yes' if caught else 'NO (run ended first)'}, exit {status}; "
                   f"finished: {'yes' if finished else 'NO'}, one VIP holder: {holder}, rows lost: {lost}, "
-                  f"drift green: {'yes' if drift.returncode == 0 else 'NO'}", flush=True)
+                  f"drift: {verdict}", flush=True)
             source, target = target, source
         print(f"{sum(results)} of {len(results)} cases finished with nothing lost and drift green")
     finally:

@@ -2,7 +2,9 @@
 
 For each phase of `xcatha-run failover`, on a terminal (a pseudo-terminal here), the operator answers
 Yes until that phase and then presses Enter (No); and with --yes, a step that fails inside each phase
-of the activation that has one to break on the target (FAILED_STEPS). Each time, the command the
+of the activation that has one to break on the target (FAILED_STEPS), and the unmount of the
+deactivation refused on the source (FAILED_ON_SOURCE: the way back stops there too until the admin ends
+what holds /install, as the failed step's output names it). Each time, the command the
 "pair now" block printed (`go back to ...`, or the `confirm with` check when nothing moved) is run as
 printed; it must end with the node that was active before active, `xcatha-verify drift` green and the
 rows written before the failover still there. Prints one line per stop point and the totals; exit 1
@@ -10,7 +12,7 @@ when any point fails.
 
 CI runs two of these points (tests/test_runbooks_lab.py); this runs all of them:
 
-    .venv/bin/python benchmarks/way_back.py [all|no|failed]   # its own lab, named "wb"
+    .venv/bin/python benchmarks/way_back.py [all|no|failed|source]   # its own lab, named "wb"
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.observe import psql_via_vip
-from tests.way_back import printed, run_on_terminal, stop_before
+from tests.way_back import drift_verdict, printed, run_on_terminal, stop_before
 from xcatha_verify.inventory import load_inventory
 from xcatha_verify.lab import faults
 from xcatha_verify.lab.lab import Lab
@@ -82,6 +84,26 @@ FAILED_STEPS: dict[str, Callable[[Lab, str, bool], None]] = {
 }
 
 
+def _hold_install(lab: Lab, node: str) -> Callable[[], None]:
+    """An admin's shell left in /install on the active node (test equipment: a sleep with its cwd there), so
+    `umount /install` is refused as busy; the returned call ends it (by its PID), as the admin would."""
+    pid = lab.run(node, ["sh", "-c", "cd /install && { setsid sleep 900 </dev/null >/dev/null 2>&1 & echo $!; }"])
+
+    def end_it() -> None:
+        lab.run(node, ["kill", pid.stdout.strip()], check=False)
+
+    return end_it
+
+
+# A failed step inside a deactivation phase, caused on the node being deactivated: its re-activation (the
+# way back) deactivates it first and stops at the same step until the cause is mended; mended, the printed
+# command brings it back. Of the deactivation's steps only the unmount fails on a sound node (a stop or
+# disable that fails, or a VIP that cannot be deleted, needs a broken systemd or kernel).
+FAILED_ON_SOURCE: dict[str, Callable[[Lab, str], Callable[[], None]]] = {
+    "disconnect: /install busy (source)": _hold_install,
+}
+
+
 def stop_point(lab: Lab, reports: Path, case: str, stop_at: str | None) -> str:
     """One stop and the way back; the result line."""
     source = holder(lab)
@@ -94,7 +116,24 @@ def stop_point(lab: Lab, reports: Path, case: str, stop_at: str | None) -> str:
     failover = [str(BIN / "xcatha-run"), "failover", "--from", source, "--to", target, "--inventory", inventory,
                 "--report-dir", str(reports)]  # fmt: skip
     started = time.monotonic()
-    if stop_at is None:  # a failed step, broken on the target
+    problems: list[str] = []
+    again_screen = ""
+    if case in FAILED_ON_SOURCE:
+        mend = FAILED_ON_SOURCE[case](lab, source)
+        try:
+            proc = subprocess.run([*failover, "--yes"], capture_output=True, text=True, timeout=900,
+                                  stdin=subprocess.DEVNULL)  # fmt: skip
+            status, screen = proc.returncode, proc.stdout
+            stopped = time.monotonic() - started
+            if "is held by:" not in screen:
+                problems.append("the failed unmount did not say who holds /install")
+            again, again_screen = run_printed(printed(screen, f"go back to {source}"))
+            if again != 1 or "is held by:" not in again_screen:
+                problems.append(f"the way back before the mend exited {again}, not 1 at the same step")
+        finally:
+            mend()
+        back_status, back_screen = run_printed(printed(again_screen or screen, f"go back to {source}"))
+    elif stop_at is None:  # a failed step, broken on the target
         breakage = FAILED_STEPS[case]
         breakage(lab, target, False)
         try:
@@ -116,7 +155,6 @@ def stop_point(lab: Lab, reports: Path, case: str, stop_at: str | None) -> str:
             back_status, back_screen = run_printed(printed(screen, f"go back to {source}"))
     went_back = time.monotonic() - started - stopped
     serving = next((line.split(": ", 1)[1].split(" (")[0] for line in screen.splitlines() if "served by" in line), "?")
-    problems = []
     if status != 1:
         problems.append(f"the stopped run exited {status}")
     if back_status != 0:
@@ -125,10 +163,9 @@ def stop_point(lab: Lab, reports: Path, case: str, stop_at: str | None) -> str:
         problems.append(f"{holder(lab)} holds the VIP, not {source}")
     if psql(lab, "SELECT token FROM way_back_rows ORDER BY token") != rows:
         problems.append("rows differ")
-    drift = subprocess.run([str(BIN / "xcatha-verify"), "--inventory", inventory, "drift", "--report-dir",
-                            str(reports / "drift")], capture_output=True, text=True, timeout=300)  # fmt: skip
-    if drift.returncode != 0:
-        problems.append(f"drift exit {drift.returncode}")
+    verdict, _ = drift_verdict(BIN, inventory, reports / "drift")
+    if verdict != "green":
+        problems.append(f"drift: {verdict}")
     verdict = "OK  " if not problems else "FAIL"
     return (f"{verdict} {case:<34} stopped after {stopped:5.1f} s, served by {serving:<11} way back "
             f"{went_back:5.1f} s" + (f"  ({'; '.join(problems)})" if problems else ""))  # fmt: skip
@@ -144,9 +181,10 @@ def main() -> int:
         source = holder(lab)
         target = next(n for n in NODES if n != source)
         phases = [p.name for p in loading.load_for("failover", inventory, inventory.node(target)).phases]
-        only = sys.argv[1] if len(sys.argv) > 1 else "all"  # all, no (the No points) or failed (the failed steps)
+        only = sys.argv[1] if len(sys.argv) > 1 else "all"  # all, no (the No points), failed (the failed steps), source
         cases = [(f"No before {phase!r}", phase) for phase in phases] if only in ("all", "no") else []
         cases += [(case, None) for case in FAILED_STEPS] if only in ("all", "failed") else []
+        cases += [(case, None) for case in FAILED_ON_SOURCE] if only in ("all", "failed", "source") else []
         with tempfile.TemporaryDirectory(prefix="way-back-") as reports:
             for case, stop_at in cases:
                 line = stop_point(lab, Path(reports), case, stop_at)

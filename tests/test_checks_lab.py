@@ -66,6 +66,21 @@ def test_healthy_lab_is_ready_in_its_steady_states(lab: Lab, tmp_path: Path) -> 
     assert {c.id for c in checks_for("active") + checks_for("standby") if not c.pair} <= ran
 
 
+def test_all_in_a_steady_state_checks_each_node_by_role_and_check_picks_by_id(lab: Lab, tmp_path: Path) -> None:
+    # Both nodes cannot be active: `--all active` checks the standby as the standby (it gave 10 false failures).
+    for phase in ("active", "standby"):
+        status, failing, out = verify(lab, tmp_path, phase, "--all")
+        assert (status, failing) == (0, {"xcatmn1": set(), "xcatmn2": set()}), out
+        assert "each node against its role" in out and "xcatmn1 active, xcatmn2 standby" in out, out
+    status, failing, out = verify(lab, tmp_path, "active", "--node", "xcatmn1", "--check", "vip.present",
+                                  "--check", "pg.hba")  # fmt: skip
+    assert status == 0, out
+    assert sorted(r["check_id"] for r in _results(tmp_path, "xcatmn1")) == ["pg.hba", "vip.present"]
+    status, failing, out = verify(lab, tmp_path, "active", "--node", "xcatmn1", "-k", "pg.hba")
+    assert status == 0, out
+    assert [r["check_id"] for r in _results(tmp_path, "xcatmn1")] == ["pg.hba"]
+
+
 def test_pre_activate_on_the_standby_fails_while_the_primary_holds_the_vip(lab: Lab, tmp_path: Path) -> None:
     status, failing, out = verify(lab, tmp_path, "pre-activate", "--node", "xcatmn2")
     assert status == 1, out

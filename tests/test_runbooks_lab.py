@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.observe import snapshot
-from tests.way_back import printed, read_until, run_on_terminal, stop_before
+from tests.way_back import drift_verdict, printed, read_until, run_on_terminal, stop_before
 from xcatha_verify.lab import faults
 from xcatha_verify.lab.fixture import SESSION_LAB, own_lab
 from xcatha_verify.lab.lab import Lab
@@ -38,12 +38,9 @@ def xrun(lab: Lab, tmp_path: Path, *args: str, timeout: float = 600) -> subproce
     )  # fmt: skip
 
 
-def drift(lab: Lab, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "xcatha-verify"), "--inventory", str(lab.layout.inventory), "drift", "--report-dir",
-         str(tmp_path / "drift"), "--format", "json"],
-        capture_output=True, text=True, check=False, timeout=300,
-    )  # fmt: skip
+def assert_drift_green(lab: Lab, tmp_path: Path) -> None:
+    verdict, shown = drift_verdict(BIN, lab.layout.inventory, tmp_path / "drift")
+    assert verdict == "green", shown
 
 
 def active_node(lab: Lab) -> str:
@@ -143,8 +140,7 @@ def _way_back(rlab: Lab, tmp_path: Path, screen: str, source: str, rows: list[st
     assert status == 0, shown
     assert active_node(rlab) == source
     assert psql(rlab, "SELECT token FROM way_back_rows ORDER BY token").split() == rows
-    check = drift(rlab, tmp_path)
-    assert check.returncode == 0, check.stdout
+    assert_drift_green(rlab, tmp_path)
 
 
 def _rows(rlab: Lab, case: str) -> list[str]:
@@ -250,7 +246,7 @@ def test_postgresql_failing_stops_at_its_gate_and_resume_completes(rlab: Lab, tm
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "done in the run being resumed, skipped" in proc.stdout
     assert active_node(rlab) == target
-    assert drift(rlab, tmp_path).returncode == 0
+    assert_drift_green(rlab, tmp_path)
 
 
 TOKEN = "/etc/xcat/.xcatha-storage-id"
@@ -307,7 +303,7 @@ def test_a_stale_or_empty_storage_stops_the_activation_before_postgresql(rlab: L
     proc = xrun(rlab, tmp_path, "activate", "--node", target, "--yes", "--resume")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert active_node(rlab) == target
-    assert drift(rlab, tmp_path).returncode == 0
+    assert_drift_green(rlab, tmp_path)
 
 
 def test_a_second_run_is_refused_by_the_lock(rlab: Lab, tmp_path: Path) -> None:
@@ -365,8 +361,7 @@ def test_unplanned_failover_needs_fencing_then_activates(rlab: Lab, tmp_path: Pa
         # The seed's advice followed: the failed node reboots disconnected; nothing of it starts at boot.
         rlab.reboot(failed)
     assert active_node(rlab) == target
-    check = drift(rlab, tmp_path)
-    assert check.returncode == 0, check.stdout
+    assert_drift_green(rlab, tmp_path)
 
 
 def test_ctrl_c_records_the_step_exits_130_and_resume_finishes(rlab: Lab, tmp_path: Path) -> None:
@@ -444,5 +439,4 @@ def test_failover_killed_with_sigkill_resumes_to_one_holder_and_loses_nothing(
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert active_node(rlab) == target
     assert psql(rlab, "SELECT token FROM killed_rows ORDER BY token").split() == before
-    check = drift(rlab, tmp_path)
-    assert check.returncode == 0, check.stdout
+    assert_drift_green(rlab, tmp_path)

@@ -4,6 +4,7 @@ each phase's question answered as a callback decides, and the commands the "pair
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import select
@@ -12,6 +13,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 QUESTION = re.compile(r"Run phase '([^']+)' on (\S+) now\? \[y/N/d\] ")
 
@@ -76,3 +78,13 @@ def printed(screen: str, label: str) -> list[str]:
 def stop_before(phase: str) -> Callable[[str], str]:
     """Yes to every phase until `phase`; Enter (the default, No) there."""
     return lambda asked: "" if asked == phase else "y"
+
+
+def drift_verdict(bin_dir: Path, inventory: Path | str, report_dir: Path) -> tuple[str, str]:
+    """`xcatha-verify drift` on the pair: (the verdict latest.json records, its console). Exit 0 alone is not
+    green: a run that found a failover's lock also exits 0, with verdict `in-progress`."""
+    proc = subprocess.run([str(bin_dir / "xcatha-verify"), "--inventory", str(inventory), "drift", "--report-dir",
+                           str(report_dir)], capture_output=True, text=True, check=False, timeout=300)  # fmt: skip
+    latest = report_dir / "latest.json"
+    verdict = json.loads(latest.read_text())["verdict"] if latest.is_file() else "none"
+    return (verdict if proc.returncode == 0 else f"{verdict} (exit {proc.returncode})"), proc.stdout + proc.stderr

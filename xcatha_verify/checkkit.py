@@ -8,6 +8,7 @@ marks without touching any node.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterator
@@ -26,6 +27,15 @@ if TYPE_CHECKING:
     from xcatha_verify.inventory import Inventory
 
 PHASES = ("pre-deactivate", "post-deactivate", "pre-activate", "post-activate", "active", "standby", "drift")
+PHASE_SUMMARIES = {
+    "pre-deactivate": "the active node before it is deactivated: whole, so what it hands over is sound",
+    "post-deactivate": "the old active node after its deactivation: nothing of xCAT runs, VIP and shared data gone",
+    "pre-activate": "the standby before activation: the VIP free, the peer let go of everything, the clocks agree",
+    "post-activate": "the new active node after activation: VIP, shared data, PostgreSQL, xcatd and services serve",
+    "active": "the active node in steady state",
+    "standby": "the standby in steady state: passive, and nothing of it starts at boot",
+    "drift": "both nodes, each against its role (the VIP holder as active), and the pair checks; kept as history",
+}
 MARK = "xcatha_check"
 # A check is a function named check_* in a module of checks/ (pytest is told: python_functions).
 CHECK_PREFIX = "check_"
@@ -78,7 +88,9 @@ def check(
 
 def check_phase(phase: str) -> str:
     if phase not in PHASES:
-        raise UsageError(f"unknown phase {phase!r}; phases: {', '.join(PHASES)}")
+        close = difflib.get_close_matches(phase, PHASES, n=1)
+        raise UsageError(f"unknown phase {phase!r}" + (f"; did you mean {close[0]}?" if close else "")
+                         + f" (phases: {', '.join(PHASES)})")  # fmt: skip
     return phase
 
 

@@ -48,6 +48,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARK}(id, phases): an xcatha-verify check")
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    # `-k pg.hba` matches the id printed everywhere, not only the function's name (check_hba).
+    mark = item.get_closest_marker(MARK)
+    if mark is not None:
+        item.extra_keyword_matches.add(str(mark.kwargs["id"]))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     phase = config.getoption("--xcatha-phase")
     if not phase:

@@ -9,42 +9,64 @@ import os
 import sys
 import time
 
-from xcatha_verify.cli.common import run_main, setup_logging
+from xcatha_verify.cli.common import Parser, add_version, run_main, setup_logging
 from xcatha_verify.errors import UsageError
 from xcatha_verify.lab import faults, system, xcatsource
 from xcatha_verify.lab.lab import Lab, labs_present
 from xcatha_verify.lab.layout import NODE_NAMES, LabLayout
 
+EXIT_STATUS = "exit status: 0 done, 1 the command failed, 2 usage error (or not root, or no such lab)"
+EXAMPLES = {
+    "up": "xcatha-lab up\n  xcatha-lab --name rehearsal up --subnet 198.51.100.0/24",
+    "down": "xcatha-lab down   # also finds what a lab of that name left without its state file",
+    "status": "xcatha-lab status\n  xcatha-lab status --json",
+    "shell": "xcatha-lab shell xcatmn1\n  xcatha-lab shell xcatmn2 -- systemctl is-active xcatd",
+    "fault": "xcatha-lab faults\n  xcatha-lab fault pg-cannot-start xcatmn2",
+    "repair": "xcatha-lab repair pg-cannot-start xcatmn2",
+    "power": "xcatha-lab power off xcatmn1\n  xcatha-lab power status xcatmn1",
+}
+# What a non-root user may run: the rest reads namespaces and cgroups, and would end in a traceback.
+WITHOUT_ROOT = ("faults",)
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="xcatha-lab",
+    parser = Parser(
+        prog="xcatha-lab", free_after=("shell",), epilog=EXIT_STATUS,
         description="A real two-node xCAT HA pair (xcatmn1 active, xcatmn2 standby) in namespaces on this machine.",
-    )
+    )  # fmt: skip
+    add_version(parser)
     parser.add_argument("--name", default=os.environ.get("XCATHA_LAB", "lab"), help="lab name (default: lab)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every command")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    up = sub.add_parser("up", help="build the lab: xcatmn1 active, xcatmn2 standby")
+
+    def command(name: str, summary: str) -> argparse.ArgumentParser:
+        examples = f"examples:\n  {EXAMPLES[name]}\n\n" if name in EXAMPLES else ""
+        return sub.add_parser(name, help=summary, description=f"xcatha-lab {name}: {summary}.",
+                              epilog=examples + EXIT_STATUS,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+
+    up = command("up", "build the lab: xcatmn1 active, xcatmn2 standby")
     up.add_argument("--subnet", default="192.0.2.0/24", help="lab network (default: TEST-NET-1 192.0.2.0/24)")
     up.add_argument("--interface", default="eth0", help="node interface name (default: eth0)")
     up.add_argument("--label", default=None, help="VIP label (default: INTERFACE:0)")
-    sub.add_parser("down", help="remove the lab and everything it made")
-    status = sub.add_parser("status", help="what runs where")
+    command("down", "remove the lab and everything it made")
+    status = command("status", "what runs where")
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    shell = sub.add_parser("shell", help="a shell (or a command) inside a node")
+    shell = command("shell", "a shell (or a command) inside a node")
     shell.add_argument("node", choices=NODE_NAMES)
     shell.add_argument("cmd", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
-    sub.add_parser("inventory", help="print the path of the lab's inventory file")
-    sub.add_parser("faults", help="list the faults that can be injected")
-    cache = sub.add_parser("cache", help="the assembled xCAT trees kept between labs: show or clear them")
+    command("inventory", "print the path of the lab's inventory file")
+    command("faults", "list the faults that can be injected")
+    cache = command("cache", "the assembled xCAT trees kept between labs: show or clear them")
     cache.add_argument("action", choices=("show", "clear"))
-    power = sub.add_parser("power", help="power a node on or off (hard, as a BMC does), or show its power state")
+    power = command("power", "power a node on or off (hard, as a BMC does), or show its power state")
     power.add_argument("action", choices=("on", "off", "status"))
     power.add_argument("node", choices=NODE_NAMES)
-    reboot = sub.add_parser("reboot", help="power a node off and on again: it boots on its kept disk")
+    reboot = command("reboot", "power a node off and on again: it boots on its kept disk")
     reboot.add_argument("node", choices=NODE_NAMES)
-    for verb in ("fault", "repair"):
-        p = sub.add_parser(verb, help=f"{verb} a fault on a node")
+    for verb, summary in (("fault", "inject a fault on a node (`xcatha-lab faults` lists them)"),
+                          ("repair", "undo a fault injected on a node")):  # fmt: skip
+        p = command(verb, summary)
         p.add_argument("fault", choices=sorted(faults.FAULTS))
         p.add_argument("node", choices=NODE_NAMES)
     return parser
@@ -176,10 +198,16 @@ COMMANDS = {
 }  # fmt: skip
 
 
+def _as_root(args: argparse.Namespace) -> int:
+    if args.command not in WITHOUT_ROOT and os.geteuid() != 0:
+        raise UsageError(f"xcatha-lab {args.command} needs root (the lab's namespaces, mounts and cgroups are root's)")
+    return COMMANDS[args.command](args)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     setup_logging(args.verbose)
-    run_main("xcatha-lab", lambda: COMMANDS[args.command](args))
+    run_main("xcatha-lab", lambda: _as_root(args))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from xcatha_verify.cli.common import LOG_FORMAT, run_main, setup_logging
+from xcatha_verify.cli.common import LOG_FORMAT, Parser, add_version, run_main, setup_logging
 from xcatha_verify.errors import NodeUnreachable, UsageError, XcathaError
 from xcatha_verify.inventory import DEFAULT_INVENTORY_PATH, Inventory, Node, load_inventory
 from xcatha_verify.nodepaths import NODE_LOCK, shared_lock_path
@@ -42,28 +42,79 @@ SEED_ADVICE = (
 )
 
 
+EXIT_STATUS = """exit status:
+  0    done (a dry run: every gate that could be judged is green)
+  1    stopped: a red gate, a failed step, the operator said no, a held lock (a dry run: a red gate)
+  2    usage or inventory error, nothing was changed
+  130  interrupted (Ctrl-C); the run can be resumed with --resume"""
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "deactivate": ("stop and disable the xCAT services on a node, disconnect the shared data, drop the VIP",
+                   "xcatha-run deactivate --node xcatmn1\n  xcatha-run deactivate --node xcatmn1 --dry-run"),
+    "activate": ("bring the VIP up on a node, connect the shared data, start PostgreSQL, xcatd and the services",
+                 "xcatha-run activate --node xcatmn2\n  xcatha-run activate --node xcatmn2 --resume"),
+    "failover": ("deactivate --from, then activate --to, every phase gated by the checks; --unplanned when the "
+                 "--from node is down (it must be fenced first)",
+                 "xcatha-run failover --from xcatmn1 --to xcatmn2\n"
+                 "  xcatha-run failover --from xcatmn1 --to xcatmn2 --dry-run\n"
+                 "  xcatha-run failover --to xcatmn2 --unplanned --fenced"),
+    "failback": ("the way back to the node that was active before a failover stopped half-way: let go of what "
+                 "either node holds, then activate --to",
+                 "xcatha-run failback --to xcatmn1"),
+    "prepare": ("the one-time set-up of a node pair for HA (pg_hba.conf, listen_addresses, mgtifname, /etc/hosts)",
+                "xcatha-run prepare --node xcatmn1 --dry-run"),
+}
+
+
+def _common_options(parser: argparse.ArgumentParser, *, given_only: bool) -> None:
+    """Options every runbook takes. On the commands (`given_only`) a default would overwrite what was
+    given before the command's name (`xcatha-run --inventory X failover`), so there they have none."""
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if given_only else value
+
+    parser.add_argument("--inventory", default=default(DEFAULT_INVENTORY_PATH),
+                        help=f"inventory file (default: {DEFAULT_INVENTORY_PATH})")  # fmt: skip
+    parser.add_argument("--dry-run", action="store_true", default=default(False),
+                        help="show every step's final command and judge the gates that can be; change nothing")
+    parser.add_argument("--yes", action="store_true", default=default(False),
+                        help="do not ask before each phase (automation)")
+    parser.add_argument("--resume", action="store_true", default=default(False),
+                        help="continue the last failed run of this runbook at its failed phase")
+    parser.add_argument("--break-lock", action="store_true", default=default(False),
+                        help="remove a lock left by another run first")
+    parser.add_argument("--report-dir", default=default("reports"), help="where run reports go (default: ./reports)")
+    parser.add_argument("--runbook-dir", action="append", default=default([]), help="site runbooks, searched first")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default(False), help="log every command")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="xcatha-run",
-        description="Gated runbooks for xCAT management-node HA: deactivate, activate, failover, and failback "
-        "(the way back to the node that was active before a failover stopped half-way).",
+        description="Gated runbooks for xCAT management-node HA: deactivate, activate, failover, failback and prepare.",
+        epilog="`xcatha-run COMMAND --help` shows a command's options and examples.\n\n" + EXIT_STATUS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "runbook", choices=("deactivate", "activate", "failover", "failback", "prepare"), help="what to do"
-    )
-    parser.add_argument("--inventory", default=DEFAULT_INVENTORY_PATH, help=f"(default: {DEFAULT_INVENTORY_PATH})")
-    parser.add_argument("--node", help="deactivate/activate/prepare: the node (default: this host)")
-    parser.add_argument("--from", dest="from_node", help="failover: the node giving up the role")
-    parser.add_argument("--to", dest="to_node", help="failover: the node taking the role; failback: the one going back")
-    parser.add_argument("--unplanned", action="store_true", help="failover: the --from node is down or unreachable")
-    parser.add_argument("--fenced", action="store_true", help="unplanned: I have fenced the failed node")
-    parser.add_argument("--dry-run", action="store_true", help="show every step's final command; change nothing")
-    parser.add_argument("--yes", action="store_true", help="do not ask before each phase (automation)")
-    parser.add_argument("--resume", action="store_true", help="continue the last failed run at its failed phase")
-    parser.add_argument("--break-lock", action="store_true", help="remove a lock left by another run first")
-    parser.add_argument("--report-dir", default="reports", help="where run reports go (default: ./reports)")
-    parser.add_argument("--runbook-dir", action="append", default=[], help="site runbooks, searched first")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every command")
+    add_version(parser)
+    _common_options(parser, given_only=False)
+    sub = parser.add_subparsers(dest="runbook", required=True, metavar="COMMAND")
+    commands = {}
+    for name, (summary, examples) in COMMANDS.items():
+        command = sub.add_parser(name, help=summary, description=f"xcatha-run {name}: {summary}.",
+                                 epilog=f"examples:\n  {examples}\n\n{EXIT_STATUS}",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+        # Every run's namespace has every key: the journal records them and the resume command reads them.
+        command.set_defaults(node=None, from_node=None, to_node=None, unplanned=False, fenced=False)
+        commands[name] = command
+    for name in ("deactivate", "activate", "prepare"):
+        commands[name].add_argument("--node", help="the node (default: this host, if the inventory names it)")
+    failover = commands["failover"]
+    failover.add_argument("--from", dest="from_node", help="the node giving up the role (planned failover)")
+    failover.add_argument("--to", dest="to_node", required=True, help="the node taking the role")
+    failover.add_argument("--unplanned", action="store_true", help="the --from node is down or unreachable")
+    failover.add_argument("--fenced", action="store_true", help="with --unplanned: I have fenced the failed node")
+    commands["failback"].add_argument("--to", dest="to_node", required=True, help="the node going back to active")
+    for command in commands.values():
+        _common_options(command, given_only=True)
     return parser
 
 
@@ -184,15 +235,15 @@ def _locks(inventory: Inventory, nodes: list[Node], run_id: str, runbook: str) -
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.runbook == "failover" and not (args.from_node or args.unplanned):
+        raise UsageError("failover needs --from NODE (the node giving up the role), or --unplanned when it is down")
+    if args.fenced and not args.unplanned:
+        raise UsageError("--fenced goes with --unplanned: a planned failover deactivates --from itself")
     inventory = load_inventory(args.inventory)
-    if args.runbook not in ("failover", "failback") and (args.from_node or args.to_node or args.unplanned):
-        raise UsageError("--from, --to and --unplanned go with failover")
-    if args.runbook == "failback" and (args.from_node or args.unplanned):
-        raise UsageError("failback takes --to NODE only: the other node is let go")
+    runbook, nodes = plan(args, inventory)  # unknown nodes are named before anything else is asked
     interactive = sys.stdin.isatty() and not args.yes and not args.dry_run
     if not interactive and not args.yes and not args.dry_run:
         raise UsageError("no terminal to ask on: add --yes to run without asking, or --dry-run to look first")
-    runbook, nodes = plan(args, inventory)
     skip: set[str] = set()
     resumed: set[str] = set()
     if args.resume:
@@ -300,12 +351,13 @@ def _pair_now(
         fenced = inventory.peer_of(str(journal.args.get("to_node"))).name if journal.args.get("to_node") else ""
         pair.go_back_note = (f"no way back from here: {fenced or 'the other node'} was fenced; once it is "
                              "repaired, `xcatha-run failback --to NODE` brings the role back")  # fmt: skip
-    elif not resumed and [n.state for n in nodes] == [n.state for n in at_start]:
-        serving = next((n for n in nodes if n.name == previous and n.serves_xcat), None)
-        pair.go_back_note = "nothing moved since the run started" + (
-            f": {previous} serves xCAT as before; confirm with: {active_check_command(journal, previous)}"
-            if serving else "")  # fmt: skip
+    elif not resumed and [n.state for n in nodes] == [n.state for n in at_start] and any(
+            n.name == previous and n.serves_xcat for n in nodes):
+        pair.go_back_note = (f"nothing moved since the run started: {previous} serves xCAT as before; confirm with: "
+                             f"{active_check_command(journal, previous)}")  # fmt: skip
     else:
+        # Also when nothing moved but no node serves (a failback that stopped where the failover did):
+        # the way back is still the way out once the failed step's cause is mended.
         pair.go_back_command = failback_command(journal, previous)
     return pair
 

@@ -7,40 +7,59 @@ not be reached. drift: 0 also when a runbook run holds the run lock (failover in
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from xcatha_verify.checkkit import PHASES, check_phase, checks_for, iter_checks
-from xcatha_verify.cli.common import run_main, setup_logging
+from xcatha_verify.checkkit import PHASE_SUMMARIES, PHASES, check_phase, checks_for, iter_checks
+from xcatha_verify.cli.common import Parser, add_version, run_main, setup_logging
 from xcatha_verify.drift import NodeOutcome, exit_status, record_in_progress, record_run
 from xcatha_verify.drift.runlocks import survey_run_locks
 from xcatha_verify.errors import EXIT_UNREACHABLE, UsageError
 from xcatha_verify.files import new_run_dir
 from xcatha_verify.inventory import DEFAULT_INVENTORY_PATH, Inventory, Node, load_inventory
-from xcatha_verify.runner import FORMATS, NodeRun, RunResult, plan_runs, run_checks_in_parallel
+from xcatha_verify.runner import FORMATS, RunResult, plan_runs, run_checks_in_parallel
 from xcatha_verify.targets import this_host_name
+
+EXIT_STATUS = """exit status:
+  0  every check passed (drift: also while a failover holds the run lock: not judged, said so)
+  1  a check failed, or was blocked by one that failed
+  2  usage or inventory error
+  3  a node could not be reached, or a check was blocked by an unreachable peer"""
+
+EXAMPLES = {
+    "": "xcatha-verify --node xcatmn2 pre-activate\n  xcatha-verify --all active\n"
+        "  xcatha-verify --node xcatmn1 active --check pg.hba --check vip.present\n  xcatha-verify --list standby",
+    "drift": "xcatha-verify drift\n  xcatha-verify drift --report-dir /var/lib/xcatha/drift --keep-days 90",
+}
+STEADY_PHASES = ("active", "standby")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="xcatha-verify",
-        description="Readiness checks for xCAT management-node HA phases (pytest-testinfra, locally or over SSH).",
-        epilog=f"phases: {', '.join(PHASES)}. Exit status: 0 ready, 1 a check failed, 2 usage or inventory "
-        "error, 3 a node unreachable.",
-    )
-    parser.add_argument("phase", nargs="?", help="phase whose checks run")
+    # Help by hand: `xcatha-verify PHASE --help` explains that phase, which argparse's -h cannot know.
+    parser = Parser(prog="xcatha-verify", add_help=False, formatter_class=argparse.RawDescriptionHelpFormatter,
+                    description="Readiness checks for xCAT management-node HA phases (pytest-testinfra, locally "
+                    "or over SSH).", epilog=f"phases:\n{_phase_lines()}\n\nexamples:\n  {EXAMPLES['']}\n\n"
+                    f"`xcatha-verify PHASE --help` lists a phase's checks.\n\n{EXIT_STATUS}")  # fmt: skip
+    parser.add_argument("-h", "--help", action="store_true", help="this help; with a PHASE: that phase's checks")
+    add_version(parser)
+    parser.add_argument("phase", nargs="?", metavar="PHASE", help="phase whose checks run")
     parser.add_argument(
         "--inventory", default=DEFAULT_INVENTORY_PATH, help=f"inventory file (default: {DEFAULT_INVENTORY_PATH})"
     )
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--node", help="node to check (default: this host, if the inventory names it)")
-    target.add_argument("--all", action="store_true", help="check every node, in parallel")
+    target.add_argument("--all", action="store_true", help="check every node, in parallel (active and standby: "
+                        "each node against its role, as drift does)")  # fmt: skip
     parser.add_argument("--report-dir", default="reports", help="where reports go (default: ./reports)")
     parser.add_argument(
         "--format", default="html,junit,json", help=f"report formats, comma-separated from {','.join(FORMATS)}"
     )
-    parser.add_argument("-k", dest="keyword", help="only checks matching this pytest -k expression")
+    parser.add_argument("--check", action="append", default=[], metavar="ID",
+                        help="run only this check of the phase (repeatable); ids as --list prints them")  # fmt: skip
+    parser.add_argument("-k", dest="keyword", help="only checks matching this pytest -k expression (ids match: pg.hba)")
     parser.add_argument(
         "--keep-days", type=int, default=30, help="drift: remove runs older than this many days (default 30)"
     )
@@ -49,6 +68,49 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every command")
     return parser
+
+
+def _phase_lines() -> str:
+    return "\n".join(f"  {phase:16}{summary}" for phase, summary in PHASE_SUMMARIES.items())
+
+
+def _phase_help(phase: str) -> str:
+    """What `xcatha-verify PHASE --help` prints: the phase, its checks, its options, examples, exit status."""
+    checks = "\n".join(f"  {info.id:28} {info.summary}" for info in checks_for(phase))
+    if phase == "drift":
+        usage = "xcatha-verify [--inventory FILE] drift [--report-dir DIR] [--keep-days N] [--format F] [-k EXPR]"
+        how = ("Each node is checked against its role (the VIP holder, with the shared data if both hold it, as "
+               "active), the pair checks once;\nthe run is kept in DIR's history (index.html, latest.json, "
+               "xcatha_drift.prom) and runs older than --keep-days are removed.\nBelow: the pair checks and those of "
+               "both roles; `xcatha-verify active --help` and `standby --help` list each role's.")  # fmt: skip
+        examples = EXAMPLES["drift"]
+    else:
+        usage = (f"xcatha-verify [--inventory FILE] [--node NAME | --all] {phase} [--check ID ...] [-k EXPR] "
+                 "[--report-dir DIR] [--format F]")  # fmt: skip
+        how = ("--all checks each node against its role (as drift does, without the history)."
+               if phase in STEADY_PHASES else "--all checks every node in this phase.")  # fmt: skip
+        examples = f"xcatha-verify --node xcatmn2 {phase}\n  xcatha-verify --node xcatmn2 {phase} --check ID"
+    return (f"usage: {usage}\n\n{phase}: {PHASE_SUMMARIES[phase]}.\n{how}\n\nchecks:\n{checks}\n\n"
+            f"examples:\n  {examples}\n\n{EXIT_STATUS}")  # fmt: skip
+
+
+def _chosen_checks(ids: list[str], phase: str) -> tuple[str, ...]:
+    """--check ids, each a check of the phase (one-line error with a did-you-mean otherwise)."""
+    if not ids:
+        return ()
+    if phase == "drift":
+        raise UsageError("--check goes with a phase; drift judges the whole pair (use -k to narrow it)")
+    known = {info.id: info for info in iter_checks()}
+    in_phase = [info.id for info in checks_for(phase)]
+    for check_id in ids:
+        if check_id not in known:
+            close = difflib.get_close_matches(check_id, list(known), n=1)
+            raise UsageError(f"--check {check_id}: no such check" + (f"; did you mean {close[0]}?" if close else
+                             "; xcatha-verify --list shows them"))  # fmt: skip
+        if check_id not in in_phase:
+            raise UsageError(f"--check {check_id}: not a check of {phase} (its phases: "
+                             f"{', '.join(known[check_id].phases)})")  # fmt: skip
+    return tuple(dict.fromkeys(ids))
 
 
 def _list(phase: str | None) -> int:
@@ -79,16 +141,29 @@ def _formats(text: str) -> tuple[str, ...]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.help:
+        print(_phase_help(check_phase(args.phase)) if args.phase else _parser().format_help().rstrip("\n"))
+        return 0
     if args.list:
         return _list(check_phase(args.phase) if args.phase else None)
     if not args.phase:
         raise UsageError(f"a PHASE is required ({', '.join(PHASES)})")
     phase = check_phase(args.phase)
     formats = _formats(args.format)
+    only = _chosen_checks(args.check, phase)
     inventory = load_inventory(args.inventory)
     if phase == "drift":
         return _drift(args, inventory, formats)
-    runs: list[NodeRun] = plan_runs(inventory, _nodes(inventory, args, phase), phase)
+    if args.all and phase in STEADY_PHASES:
+        if only:
+            raise UsageError(f"--check with --all {phase}: each node is checked against its own role; "
+                             "name the node with --node")  # fmt: skip
+        # The steady states are roles: both nodes cannot be active, so each is checked as what it is.
+        runs = plan_runs(inventory, list(inventory.nodes), "drift")
+        print(f"--all {phase}: each node against its role, as drift does (no history kept): "
+              + ", ".join(f"{r.node.name} {r.role}" for r in runs))  # fmt: skip
+    else:
+        runs = [replace(r, only=only) for r in plan_runs(inventory, _nodes(inventory, args, phase), phase)]
     results = run_checks_in_parallel(inventory, runs, Path(args.report_dir), formats, args.keyword)
     _print_reports(results)
     statuses = {r.summary.exit_status for r in results}
