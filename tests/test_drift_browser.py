@@ -14,6 +14,7 @@ any console line fails the test. A canary page with a console.error and an uncau
 detection works with the Chromium installed.
 """
 
+import html
 import os
 import re
 import shutil
@@ -68,49 +69,66 @@ def fake_summary(run_dir: Path, node: str, role: str, started_at: str) -> Path:
     return Path(f"{base}.json")
 
 
-def real_reports(tmp: Path, run_dir: Path) -> Path:
-    """xcatmn2's reports of a run, written by pytest with the xcatha plugins as the runner would."""
+def checks_run(tmp: Path, source: str, base: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """pytest with the xcatha plugins on the check module `source`, as the runner runs it: xcatmn2's reports
+    at `base`."""
     checks = tmp / "checks"
     checks.mkdir()
-    (checks / "standby.py").write_text(CHECKS)
-    base = run_dir / f"{run_dir.name}-{CLUSTER}-xcatmn2-drift-standby"
+    (checks / "checks.py").write_text(source)
     argv = [
-        sys.executable, "-m", "pytest", str(checks / "standby.py"), "-o", "python_functions=check_*",
+        sys.executable, "-m", "pytest", str(checks / "checks.py"), "-o", "python_functions=check_*",
         "--rootdir", str(checks), "-c", os.devnull,
         "-p", "no:cacheprovider", "-p", "xcatha_verify.pytest_checks", "-p", "xcatha_verify.report.recorder",
-        "--hosts=local://", f"--xcatha-inventory={INVENTORY}", "--xcatha-node=xcatmn2", "--xcatha-phase=drift",
-        "--xcatha-role=standby", f"--html={base}.html", "--self-contained-html", f"--junitxml={base}.xml",
+        "--hosts=local://", f"--xcatha-inventory={INVENTORY}", "--xcatha-node=xcatmn2", *options,
+        f"--html={base}.html", "--self-contained-html", f"--junitxml={base}.xml",
         f"--xcatha-json={base}.json", "--xcatha-console", "-qq", "--no-header", "--no-summary", "--tb=short",
         "--color=no", "-p", "no:warnings",
     ]  # fmt: skip
-    proc = subprocess.run(argv, cwd=tmp, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(argv, cwd=tmp, capture_output=True, text=True, timeout=120, check=False)
+
+
+def real_reports(tmp: Path, run_dir: Path) -> Path:
+    """xcatmn2's reports of a run, written by pytest with the xcatha plugins as the runner would."""
+    base = run_dir / f"{run_dir.name}-{CLUSTER}-xcatmn2-drift-standby"
+    proc = checks_run(tmp, CHECKS, base, "--xcatha-phase=drift", "--xcatha-role=standby")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     return Path(f"{base}.json")
 
 
 class _Text(HTMLParser):
-    """The text a reader sees: character data outside head/style/script, no attribute values."""
+    """The text a reader sees: character data outside head/style/script, no attribute values; with
+    `closed_details`, also none inside a closed <details> but its <summary> (what its toggle hides)."""
 
     HIDDEN = ("head", "title", "style", "script", "template")
 
-    def __init__(self) -> None:
+    def __init__(self, closed_details: bool = False) -> None:
         super().__init__()
         self.parts: list[str] = []
         self.hidden = 0
+        self.closed_details = closed_details
+        self.details: list[bool] = []  # per open <details> element: whether it is closed
+        self.summary = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.hidden += tag in self.HIDDEN
+        if tag == "details":
+            self.details.append("open" not in dict(attrs))
+        self.summary += tag == "summary"
 
     def handle_endtag(self, tag: str) -> None:
         self.hidden -= tag in self.HIDDEN
+        if tag == "details" and self.details:
+            self.details.pop()
+        self.summary -= tag == "summary"
 
     def handle_data(self, data: str) -> None:
-        if not self.hidden:
+        toggled_away = self.closed_details and any(self.details) and not self.summary
+        if not self.hidden and not toggled_away:
             self.parts.append(data)
 
 
-def page_text(dom: str) -> str:
-    parser = _Text()
+def page_text(dom: str, closed_details: bool = False) -> str:
+    parser = _Text(closed_details)
     parser.feed(dom)
     parser.close()
     return re.sub(r"\s+", " ", "".join(parser.parts)).strip()
@@ -128,6 +146,23 @@ def load(page: Path, profile: Path) -> tuple[str, list[str]]:
     assert "</html>" in proc.stdout, proc.stderr[-3000:]
     console = [line for line in proc.stderr.splitlines() if CONSOLE.search(line) or "Uncaught" in line]
     return proc.stdout, console
+
+
+# Run after the page's own script: the text the browser renders (CSS and closed <details> applied), kept
+# in an attribute of <html> so that the dumped DOM carries it.
+VISIBLE_PROBE = "<script>document.documentElement.dataset.visible = document.body.innerText;</script>"
+
+
+def visible_text(page: Path, profile: Path) -> tuple[str, list[str]]:
+    """What Chromium renders as text on `page` (body.innerText), and the console lines of that load."""
+    probed = page.with_name(f"probed-{page.name}")
+    html_text = page.read_text()
+    assert html_text.count("</body>") == 1
+    probed.write_text(html_text.replace("</body>", VISIBLE_PROBE + "</body>"))
+    dom, console = load(probed, profile)
+    found = re.search(r'<html[^>]* data-visible="([^"]*)"', dom)
+    assert found is not None, dom[:2000]
+    return re.sub(r"\s+", " ", html.unescape(found.group(1))).strip(), console
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +244,82 @@ def test_index_during_a_failover_shows_it_in_progress_without_console_errors(his
     assert "failover in progress (run 20261125T075500-failover, failover, root@xcatmn1, since " in text
     assert "Last judged" in text and "DRIFT" in text  # the run before the failover, not claimed as now
     assert f"newly failing: {CHECK_ID} on xcatmn2" in text  # still listed, under that run
+
+
+# --- the checks page --------------------------------------------------------------------------------
+
+FIX = "ss -ltnp 'sport = :3001'\nkill 4242  # the program holding xcatd's port, then run the checks again"
+# The drift run's two checks and one of every other kind: an error, a blocked check, a pass that noted
+# what it found true, a failure whose fix has two lines.
+PAGE_CHECKS = CHECKS.replace("import check, verdict", "import blocked, check, verdict") + textwrap.dedent(f'''
+
+
+    @check("services.stopped", phases=("standby",))
+    def check_stopped(host):
+        peer = "xcatmn2"
+        raise RuntimeError(f"ssh: connect to host {{peer}}: Connection refused")
+
+
+    @check("services.ports_free", phases=("standby",))
+    def check_ports_free(host):
+        verdict(False, observed="python3 (pid 4242) holds 3001/tcp", expected="free for the services: 3001/tcp",
+                fix={FIX!r})
+
+
+    @check("pair.peer_deactivated", phases=("standby",))
+    def check_peer(host):
+        blocked(by="xcatmn1 unreachable", why="xcatmn1 cannot be reached: timed out")
+
+
+    @check("shared.disconnected", phases=("standby",))
+    def check_disconnected(host):
+        verdict(True, observed="", expected="none connected: /etc/xcat, /install", fix="")
+
+''')
+# Lines of pytest's traceback (--tb=short), never our own cells: the source lines that raised.
+TRACEBACK = ('raise RuntimeError(f"ssh: connect to host {peer}', "in check_disabled_at_boot")
+
+
+@pytest.fixture(scope="module")
+def checks_page(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("checks-page")
+    base = tmp / "reports" / "20261125T060000-test-xcatmn2-standby"
+    proc = checks_run(tmp, PAGE_CHECKS, base, "--xcatha-phase=standby")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    return tmp, Path(f"{base}.html")
+
+
+def test_failing_checks_page_loads_without_console_errors_and_hides_the_traceback(checks_page):
+    tmp, page = checks_page
+    dom, console = load(page, tmp / "profile-page")
+    assert console == []
+    for line in TRACEBACK:
+        assert line in page_text(dom)  # pytest's traceback is on the page, for developers ...
+        assert line not in page_text(dom, closed_details=True)  # ... inside a closed <details> only
+    assert "<details open" not in dom
+    assert page_text(dom, closed_details=True).count("details for developers") == 4  # each check that did not pass
+    # Failing rows first (for pytest an error in the check's call is a failure too), then blocked (pytest's
+    # skip), then passed: the check module's order is passed, failed, failed, failed, blocked, passed.
+    rows = re.findall(r'<tbody class="results-table-row (\w+)"', dom)
+    assert rows == ["failed", "failed", "failed", "skipped", "passed", "passed"], rows
+
+
+def test_failing_checks_page_shows_the_verdict_and_the_whole_fix(checks_page):
+    tmp, page = checks_page
+    text, console = visible_text(page, tmp / "profile-visible")
+    assert console == []
+    assert ("NOT READY: xcatmn1 unreachable 3 of 6 checks failed (1 could not run); 1 blocked by xcatmn1 unreachable "
+            "xcatmn2 standby: 2 passed, 2 failed, 1 errors, 1 blocked") in text
+    assert "OBSERVED xcatd: enabled EXPECTED disabled or masked at boot: postgresql, xcatd FIX systemctl" in text
+    assert f"FIX {' '.join(FIX.split())}" in text  # every line of it
+    assert "RuntimeError: ssh: connect to host xcatmn2: Connection refused" in text
+    assert "BLOCKED BY xcatmn1 unreachable" in text
+    for line in TRACEBACK:
+        assert line not in text
+    assert "details for developers" in text
+    # A passed check shows what it found true.
+    assert "shared.disconnected OBSERVED none connected: /etc/xcat, /install" in text
+    # Only the filters a check run can have.
+    assert "3 Failed, 0 Errors, 1 Skipped or blocked, 2 Passed" in text
+    for other in ("Expected failures", "Unexpected passes", "Reruns", "Retried"):
+        assert other not in text

@@ -161,7 +161,7 @@ def drift_command(tmp_path, monkeypatch):
     def survey(_inventory):
         return surveys.pop(0)
 
-    def checks(_inventory, runs, _report_dir, _formats, _keyword):
+    def checks(_inventory, runs, _report_dir, _formats, _keyword, _color="never"):
         """Every node green: one passed check each."""
         checked.append(len(runs))
         return [RunResult(run, RunSummary("0.1.0", "test", run.node.name, "drift", run_started, "", results=[
@@ -210,3 +210,9 @@ def test_a_stale_lock_is_printed_and_the_run_judged(drift_command, capsys):
     assert status == 0 and latest["verdict"] == "green"
     assert latest["run_lock"] is None and latest["note"] == stale.stale_note()
     assert f"drift: {stale.stale_note()}\n" in capsys.readouterr().out
+
+
+def test_a_green_run_says_so_in_words(drift_command, capsys):
+    status, latest = drift_command.run(runlocks.LockSurvey(), runlocks.LockSurvey())
+    assert status == 0 and latest["verdict"] == "green"
+    assert capsys.readouterr().out == f"drift: green, no drift; history: {drift_command.index}\n"

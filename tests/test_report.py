@@ -22,7 +22,7 @@ from types import SimpleNamespace
 import pytest
 
 from xcatha_verify.report import MASK, CheckResult, RunSummary, redact, register_secret
-from xcatha_verify.report.recorder import CONSOLE_WIDTH, OBSERVED_WIDTH, console_line
+from xcatha_verify.report.console import OBSERVED_LINES, check_lines, recap_lines, use_color
 
 ROOT = Path(__file__).resolve().parents[1]
 INVENTORY = ROOT / "tests" / "inventories" / "minimal.yml"
@@ -202,44 +202,95 @@ def test_html_title_and_environment(run):
 def test_html_rows_and_verdict(run):
     data = html_data(run.html)
     rows = {test_id: tests[0]["resultsTableRow"] for test_id, tests in data["tests"].items()}
-    checks = {re.search(r'class="col-check">(.*?)</td>', cells[1]).group(1) for cells in rows.values()}
+    checks = {re.search(r'class="col-testId">(.*?)</td>', cells[1]).group(1) for cells in rows.values()}
     assert checks == set(CHECK_IDS)
+    assert {test_id.split("::")[-1] for test_id in rows} >= {"check_ok[local]", "check_bad[local]"}
     bad = next(cells for cells in rows.values() if "demo.bad" in cells[1])
-    assert html.escape(SCRIPT) in bad[-1] and "restore /etc/xcat/cfgloc" in bad[-1]
+    assert html.escape(SCRIPT) in bad[2] and "restore /etc/xcat/cfgloc" in bad[2]
+    columns = [re.search(r'class="col-(\w+)"', cell).group(1) for cell in bad]
+    assert columns == ["result", "testId", "detail", "duration"]
     # the blob is injected with innerHTML: no live tag may survive, in our cells or pytest-html's log
     assert "<script>alert" not in json.dumps(data)
     assert "<script>alert" not in run.html.read_text()
-    assert "NOT READY: 3 of 4 checks failed (2 could not run)" in run.html.read_text()
+    assert ">NOT READY</h2>" in run.html.read_text()
+    assert ">3 of 4 checks failed (2 could not run)</p>" in run.html.read_text()
 
 
 # --- console ------------------------------------------------------------------------------------------
 
 
-def test_console_one_line_per_check_and_a_summary(run):
+def test_console_each_check_and_a_failure_in_full(run):
     lines = [line for line in run.proc.stdout.splitlines() if line.strip()]
-    check_lines = [line for line in lines if re.match(r"(PASS|FAIL|ERROR|SKIP) ", line)]
-    assert len(check_lines) == len(CHECK_IDS)
+    check_lines_seen = [line for line in lines if re.match(r"(PASS|FAIL|ERROR|SKIP) ", line)]
+    assert len(check_lines_seen) == len(CHECK_IDS)
     for check_id in CHECK_IDS:
-        assert sum(f" {check_id} " in line for line in check_lines) == 1
-    assert all(len(line) <= CONSOLE_WIDTH for line in check_lines)
-    assert re.match(r"PASS  demo\.ok +xcatmn1$", check_lines[0])
-    bad = next(line for line in check_lines if " demo.bad " in line)
-    assert bad.startswith("FAIL  demo.bad")
-    assert f"observed: {SCRIPT} in /etc/xcat/cfgloc:" in bad and bad.endswith("; fix: restore /etc/xcat/cfgloc")
-    assert "second line" not in bad
+        assert sum(f" {check_id} " in line for line in check_lines_seen) == 1
+    assert re.match(r"PASS  demo\.ok +xcatmn1$", check_lines_seen[0])
+    at = lines.index(next(line for line in lines if line.startswith("FAIL  demo.bad")))
+    assert re.fullmatch(r"FAIL  demo\.bad +xcatmn1", lines[at])
+    cfgloc = f"Pg:dbname=xcatdb;host=192.0.2.7|xcatadm|{MASK}"
+    assert lines[at + 1] == f"      observed: {SCRIPT} in /etc/xcat/cfgloc: {cfgloc}"
+    assert lines[at + 2] == "                second line"
+    assert lines[at + 3] == "      expected: no script"
+    assert lines[at + 4] == "      fix:      restore /etc/xcat/cfgloc"
+    ssh = lines.index(next(line for line in lines if line.startswith("ERROR demo.ssh")))
+    assert lines[ssh + 1] == f"      RuntimeError: ssh: connect to host 192.0.2.9 port 22: Connection refused ({MASK})"
     assert "xcatmn1 active: 1 passed, 1 failed, 2 errors" in lines
-    others = [line for line in lines if line not in check_lines and not line.startswith("xcatmn1 active:")]
-    assert all("Generated html report" in line for line in others), others
+    assert not any("Generated html report" in line for line in lines)
+    assert lines[-1] == "xcatmn1 active: 1 passed, 1 failed, 2 errors"  # pytest's own lines are all gone
+    assert "\x1b[" not in run.proc.stdout  # --color=no
 
 
-def test_console_line_keeps_observed_then_the_fix():
-    long = CheckResult("x.y", "xcatmn1", "active", "failed", observed="o" * 300, fix="ip addr add 192.0.2.7/24")
-    line = console_line(long)
-    assert "o" * (OBSERVED_WIDTH - 3) + "...; fix: ip addr add 192.0.2.7/24" in line
-    assert len(line) <= CONSOLE_WIDTH
-    # The fix is never cut short: it is what gets copied.
-    huge = CheckResult("x.y", "xcatmn1", "active", "failed", observed="o" * 300, fix="f" * 300 + "\nsystemctl reload x")
-    assert console_line(huge).endswith("...; fix: " + "f" * 300 + "; systemctl reload x")
+def test_console_keeps_the_whole_fix_and_cuts_only_a_long_observed():
+    fix = "f" * 300 + "\nsystemctl reload x"
+    diff = "\n".join(f"line {n}" for n in range(40))
+    lines = check_lines(CheckResult("x.y", "xcatmn1", "active", "failed", observed=diff, expected="e", fix=fix))
+    assert lines[-2:] == ["      fix:      " + "f" * 300, "                systemctl reload x"]
+    observed = [line for line in lines if "line " in line]
+    assert len(observed) == OBSERVED_LINES
+    assert f"({40 - OBSERVED_LINES} more lines in the HTML report)" in lines[OBSERVED_LINES + 1]
+    painted = check_lines(CheckResult("x.y", "n", "active", "failed", observed="o", fix="f"), color=True)
+    assert painted[0].startswith("\x1b[1;31mFAIL \x1b[0m x.y")
+    assert check_lines(CheckResult("x.y", "n", "active", "passed", observed="o")) == [f"PASS  {'x.y':25} n"]
+
+
+def test_recap_lists_the_failing_checks_the_blocked_and_the_unreachable():
+    first = RunSummary("0.1.0", "c", "xcatmn1", "active", "", "", results=[
+        CheckResult("a.ok", "xcatmn1", "active", "passed"),
+        CheckResult("a.bad", "xcatmn1", "active", "failed", observed="seen\nmore", fix="do it"),
+        CheckResult("a.err", "xcatmn1", "active", "error", message="OSError: no"),
+        CheckResult("a.blocked", "xcatmn1", "active", "blocked", blocked_by="a.bad"),
+    ])  # fmt: skip
+    second = RunSummary.standing_in("xcatmn2", "active", unreachable="ssh: timed out")
+    assert recap_lines([first, second]) == [
+        "",
+        "== recap: 2 failing checks, 1 blocked, 1 node unreachable",
+        "FAIL  xcatmn1  a.bad  seen",
+        "ERROR xcatmn1  a.err  OSError: no",
+        "BLOCK xcatmn1  a.blocked (blocked by a.bad)",
+        "UNREACHABLE xcatmn2  ssh: timed out",
+    ]
+    assert recap_lines([RunSummary("0.1.0", "c", "n", "active", "", "", results=[
+        CheckResult("a.ok", "n", "active", "passed")])]) == []  # fmt: skip
+
+
+class _Stream:
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_color_choice():
+    terminal, pipe = _Stream(True), _Stream(False)
+    assert use_color("auto", terminal, {}) and not use_color("auto", pipe, {})
+    assert not use_color("auto", terminal, {"NO_COLOR": "1"})
+    assert use_color("auto", terminal, {"NO_COLOR": ""})  # only a non-empty NO_COLOR counts
+    assert not use_color("auto", terminal, {"TERM": "dumb"})
+    assert use_color("always", pipe, {"NO_COLOR": "1"}) and not use_color("never", terminal, {})
+    with pytest.raises(ValueError, match="expected one of auto, always, never"):
+        use_color("yes", terminal, {})
 
 
 # --- secrets ------------------------------------------------------------------------------------------

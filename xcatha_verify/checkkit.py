@@ -169,9 +169,15 @@ def fail(*, observed: str, expected: str, fix: str) -> NoReturn:
 
 
 def verdict(ok: bool, *, observed: str, expected: str, fix: str) -> None:
-    """Fail the running check with observed/expected/fix unless `ok`."""
+    """Fail the running check with observed/expected/fix unless `ok`.
+
+    A pass with nothing noted notes `expected`: it is what the check found true, so the report shows
+    an observed value for every passed check. Not `observed`, which is often worded for the failure.
+    """
     if not ok:
         fail(observed=observed, expected=expected, fix=fix)
+    if not _notes and expected.strip():
+        note(expected)
 
 
 # What the running check saw that its report shows when it passes (one check runs at a time per process).

@@ -27,6 +27,7 @@ from xcatha_verify.errors import NodeUnreachable, UsageError
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.forkrun import Child
 from xcatha_verify.inventory import Inventory, Node
+from xcatha_verify.report.console import paint, recap_lines, use_color
 from xcatha_verify.report.recorder import SUMMARY
 from xcatha_verify.report.records import RunSummary, SummaryUnreadable
 from xcatha_verify.targets import ensure_reachable, give_up_on, hostspec
@@ -128,10 +129,11 @@ def check_paths(run: NodeRun) -> list[str]:
 
 def pytest_argv(
     inventory: Inventory, run: NodeRun, base: Path, formats: tuple[str, ...], keyword: str | None,
-    summary_json: Path | None = None,
+    summary_json: Path | None = None, color: bool = False,
 ) -> list[str]:  # fmt: skip
     """pytest's command line for one run; the JSON summary goes to `summary_json` when given (a
-    forked run always writes one: it is how the child hands its results over)."""
+    forked run always writes one: it is how the child hands its results over). `color` is the
+    caller's decision: the run itself writes to a file or a buffer and cannot tell a terminal."""
     argv = [
         sys.executable, "-m", "pytest", *check_paths(run), "--rootdir", checks_dir(), "-c", os.devnull,
         "-o", f"python_functions={CHECK_PREFIX}*",
@@ -139,7 +141,7 @@ def pytest_argv(
         *(arg for name in UNUSED_PLUGINS for arg in ("-p", f"no:{name}")),
         f"--hosts={hostspec(run.node)}", f"--xcatha-inventory={inventory.source}", f"--xcatha-node={run.node.name}",
         f"--xcatha-phase={run.phase}", "--xcatha-console", "-qq", "--no-header", "--no-summary", "--tb=short",
-        "--color=no",
+        f"--color={'yes' if color else 'no'}",
     ]  # fmt: skip
     if run.role:
         argv.append(f"--xcatha-role={run.role}")
@@ -194,9 +196,13 @@ def run_checks_in_parallel(
     report_dir: str | os.PathLike[str],
     formats: tuple[str, ...] = FORMATS,
     keyword: str | None = None,
+    color: str = "never",
 ) -> list[RunResult]:
     """Every run at once, each in a child forked from this process; results in the order of `runs`,
-    each node's console block printed as soon as its run ends.
+    each node's console block printed as soon as its run ends, then a recap of what failed.
+
+    `color` is ``auto``, ``always`` or ``never``; ``auto`` is decided here, from this process's stdout
+    (the children's goes to files), and handed to each run.
 
     Forking (not a new interpreter per node) spares every node an interpreter's start and pytest's
     imports, made once here first: about a quarter second of each node's run. The children are
@@ -206,6 +212,7 @@ def run_checks_in_parallel(
     timeout). A child hands its results over as the JSON summary it writes (`RunSummary.load`).
     """
     import_for_checks()
+    colored = use_color(color)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     children: dict[int, Child] = {}
     order: list[int | RunResult] = []  # per run: its child's pid, or its result when no child was needed
@@ -213,10 +220,10 @@ def run_checks_in_parallel(
         for index, run in enumerate(runs):
             base = report_base(report_dir, inventory, run, stamp)
             if run.unreachable:
-                order.append(_unreachable(inventory, run, run.unreachable, base, formats, True))
+                order.append(_unreachable(inventory, run, run.unreachable, base, formats, True, colored))
                 continue
             summary_json = Path(f"{base}.json") if "json" in formats else Path(handover) / f"{index}.json"
-            argv = pytest_argv(inventory, run, base, formats, keyword, summary_json)[3:]
+            argv = pytest_argv(inventory, run, base, formats, keyword, summary_json, colored)[3:]
             child = Child.fork(inventory, run, argv, base, summary_json)
             children[child.pid] = child
             order.append(child.pid)
@@ -226,23 +233,29 @@ def run_checks_in_parallel(
                 ready, _, _ = select.select([c.pidfd for c in children.values() if c.pid not in results], [], [])
                 for child in children.values():
                     if child.pidfd in ready:
-                        results[child.pid] = _collected(inventory, child, formats, keyword)
+                        results[child.pid] = _collected(inventory, child, formats, keyword, colored)
         finally:
             for child in children.values():
                 child.close()
-    return [results[item] if isinstance(item, int) else item for item in order]
+    ordered = [results[item] if isinstance(item, int) else item for item in order]
+    recap = recap_lines([r.summary for r in ordered], colored)
+    if recap:
+        _emit("\n".join(recap), True)
+    return ordered
 
 
-def _collected(inventory: Inventory, child: Child, formats: tuple[str, ...], keyword: str | None) -> RunResult:
+def _collected(
+    inventory: Inventory, child: Child, formats: tuple[str, ...], keyword: str | None, color: bool
+) -> RunResult:
     outcome = child.collect()
     if outcome.unreachable:
-        return _unreachable(inventory, child.run, outcome.unreachable, child.base, formats, True)
+        return _unreachable(inventory, child.run, outcome.unreachable, child.base, formats, True, color)
     _refuse_failed_run(child.run, keyword, outcome.proc)
     try:
         summary = RunSummary.load(child.summary_json)
     except SummaryUnreadable as exc:
         summary = _summary_lost(inventory, child.run, str(exc))
-    return _result(inventory, child.run, child.base, formats, summary, outcome.proc.stdout, True)
+    return _result(inventory, child.run, child.base, formats, summary, outcome.proc.stdout, True, color)
 
 
 class _SummaryKeeper:
@@ -259,15 +272,15 @@ class _SummaryKeeper:
         return self.config.stash.get(SUMMARY, None) if self.config is not None else None
 
 
-def _header(inventory: Inventory, run: NodeRun) -> str:
-    return f"== {inventory.cluster} {run.node.name} ({hostspec(run.node)}): {run.phase}" + (
-        f" as {run.role}" if run.role else ""
-    )
+def _header(inventory: Inventory, run: NodeRun, color: bool = False) -> str:
+    text = f"== {inventory.cluster} {run.node.name} ({hostspec(run.node)}): {run.phase}"
+    return paint(text + (f" as {run.role}" if run.role else ""), "bold", color)
 
 
 def _unreachable(
-    inventory: Inventory, run: NodeRun, why: str, base: Path, formats: tuple[str, ...], echo: bool
-) -> RunResult:
+    inventory: Inventory, run: NodeRun, why: str, base: Path, formats: tuple[str, ...], echo: bool,
+    color: bool = False,
+) -> RunResult:  # fmt: skip
     """The result of a node that could not be reached; its JSON summary says why (no other report)."""
     summary = RunSummary.standing_in(run.node.name, run.phase, cluster=inventory.cluster,
                                      inventory=inventory.source, unreachable=why)  # fmt: skip
@@ -275,7 +288,8 @@ def _unreachable(
     if "json" in formats:
         summary.write_json(f"{base}.json")
         reports.append(Path(f"{base}.json"))
-    result = RunResult(run, summary, reports, f"{_header(inventory, run)}\nUNREACHABLE  {why}\n")
+    block = f"{_header(inventory, run, color)}\n{paint('UNREACHABLE', 'bad', color)}  {why}\n"
+    result = RunResult(run, summary, reports, block)
     _emit(result.output, echo)
     return result
 
@@ -296,11 +310,13 @@ def _refuse_failed_run(run: NodeRun, keyword: str | None, proc: subprocess.Compl
 
 def _result(
     inventory: Inventory, run: NodeRun, base: Path, formats: tuple[str, ...], summary: RunSummary, console: str,
-    echo: bool,
+    echo: bool, color: bool = False,
 ) -> RunResult:  # fmt: skip
     reports = [Path(f"{base}{ext}") for fmt, ext in (("html", ".html"), ("junit", ".xml"), ("json", ".json"))
                if fmt in formats]  # fmt: skip
-    result = RunResult(run, summary, [p for p in reports if p.exists()], f"{_header(inventory, run)}\n{console}")
+    # pytest's closing blank line goes: the recap and the report lines follow the last block directly.
+    block = f"{_header(inventory, run, color)}\n{console.rstrip()}\n"
+    result = RunResult(run, summary, [p for p in reports if p.exists()], block)
     _emit(result.output, echo)
     return result
 

@@ -20,6 +20,7 @@ from xcatha_verify.drift.runlocks import survey_run_locks
 from xcatha_verify.errors import EXIT_UNREACHABLE, UsageError
 from xcatha_verify.files import new_run_dir
 from xcatha_verify.inventory import DEFAULT_INVENTORY_PATH, Inventory, Node, load_inventory
+from xcatha_verify.report.console import COLOR_CHOICES
 from xcatha_verify.runner import FORMATS, RunResult, plan_runs, run_checks_in_parallel
 from xcatha_verify.targets import this_host_name
 
@@ -66,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--list", action="store_true", help="list the checks of PHASE (or all) without touching any node"
     )
+    parser.add_argument("--color", choices=COLOR_CHOICES, default="auto",
+                        help="colour the console: auto (on a terminal, unless NO_COLOR is set), always, never")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every command")
     return parser
 
@@ -164,7 +167,7 @@ def _run(args: argparse.Namespace) -> int:
               + ", ".join(f"{r.node.name} {r.role}" for r in runs))  # fmt: skip
     else:
         runs = [replace(r, only=only) for r in plan_runs(inventory, _nodes(inventory, args, phase), phase)]
-    results = run_checks_in_parallel(inventory, runs, Path(args.report_dir), formats, args.keyword)
+    results = run_checks_in_parallel(inventory, runs, Path(args.report_dir), formats, args.keyword, args.color)
     _print_reports(results)
     statuses = {r.summary.exit_status for r in results}
     return EXIT_UNREACHABLE if EXIT_UNREACHABLE in statuses else max(statuses, default=0)
@@ -174,6 +177,9 @@ def _print_reports(results: list[RunResult]) -> None:
     for result in results:
         for path in result.reports:
             print(f"report: {path}")
+
+
+_DRIFT_WORDS = {"green": "green, no drift", "drift": "DRIFT found", "unreachable": "NODE UNREACHABLE, not all judged"}
 
 
 def _drift(args: argparse.Namespace, inventory: Inventory, formats: tuple[str, ...]) -> int:
@@ -191,7 +197,7 @@ def _drift(args: argparse.Namespace, inventory: Inventory, formats: tuple[str, .
     results: list[RunResult] = []
     if survey.holder is None:
         runs = plan_runs(inventory, list(inventory.nodes), "drift")
-        results = run_checks_in_parallel(inventory, runs, run_dir, formats, args.keyword)
+        results = run_checks_in_parallel(inventory, runs, run_dir, formats, args.keyword, args.color)
         _print_reports(results)
         after = survey_run_locks(inventory)
         survey = after if after.holder is not None else survey
@@ -207,7 +213,7 @@ def _drift(args: argparse.Namespace, inventory: Inventory, formats: tuple[str, .
         run = record_run(report_root, run_dir, inventory.cluster, started_at,
                          [NodeOutcome.from_run_result(r) for r in results], keep_days=args.keep_days,
                          note=survey.stale_note())  # fmt: skip
-        print(f"drift: {run.verdict}; history: {report_root / 'index.html'}")
+        print(f"drift: {_DRIFT_WORDS.get(run.verdict, run.verdict)}; history: {report_root / 'index.html'}")
     return exit_status(run)
 
 

@@ -12,13 +12,15 @@ Options:
 ``--xcatha-json=PATH``
     write the run summary (``docs/report-schema.md``) to PATH at the end, atomically.
 ``--xcatha-console``
-    print one line per check as it finishes (``FAIL  pg.hba  xcatmn2  observed: ...; fix: ...``) and one
-    summary line at the end (``xcatmn2 pre-activate: 9 passed, 2 failed, 0 errors``); pytest's own
-    progress letters are suppressed. For nothing else on the console, also pass ``-qq`` (no stats line,
-    no junitxml line), ``--no-header``, ``--no-summary`` (no FAILURES section, no -r summary) and
-    ``-p no:warnings``; ``--tb=short`` then only shapes the tracebacks in the HTML log and JUnit XML.
-    What remains after the summary line is pytest's blank line and pytest-html's "Generated html
-    report: file://..." line (and "Interrupted: ..." when a check module fails to import).
+    print each check as it finishes (``PASS  vip.absent  xcatmn2``; a failure with its observed, expected
+    and whole fix on the lines under it: :mod:`.console`) and one summary line at the end (``xcatmn2
+    pre-activate: 9 passed, 2 failed, 0 errors``), coloured when pytest's ``--color`` says so; pytest's
+    own progress letters and pytest-html's "Generated html report" line are suppressed (the CLI prints
+    one line per report). For nothing else on the console, also pass ``-qq`` (no stats line, no
+    junitxml line), ``--no-header``, ``--no-summary`` (no FAILURES section, no -r summary) and ``-p
+    no:warnings``; ``--tb=short`` then only shapes the tracebacks in the HTML log and JUnit XML. What
+    remains after the summary line is pytest's blank line (and "Interrupted: ..." when a check module
+    fails to import).
 ``--xcatha-secrets-file=PATH``
     a file of secrets, one per line, hidden (``********``) in every output, like ``register_secret()``.
     The CLI runs pytest in a child process, so it cannot call ``register_secret()`` for it: write its
@@ -53,12 +55,10 @@ from xcatha_verify import __version__
 from xcatha_verify.checkkit import MARK, CheckBlocked, CheckFailed, take_notes
 from xcatha_verify.errors import XcathaError
 from xcatha_verify.inventory import Inventory, load_inventory
-from xcatha_verify.report import junit
+from xcatha_verify.report import checks_page, junit
+from xcatha_verify.report.console import check_lines, first_line, summary_line
 from xcatha_verify.report.records import CheckResult, Outcome, RunSummary, redact, register_secret
 
-CONSOLE_WIDTH = 320
-OBSERVED_WIDTH = 200
-LABELS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "blocked": "BLOCK", "skipped": "SKIP"}
 PLUGIN_NAME = "xcatha-report"
 # The run's summary, for a caller that runs pytest in its own process (the config stays readable after).
 SUMMARY = pytest.StashKey[RunSummary]()
@@ -91,11 +91,6 @@ def _now() -> datetime:
     return datetime.now().astimezone()
 
 
-def _first_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[0] if lines else ""
-
-
 def exception_summary(exc: BaseException) -> str:
     """One line: the type and the first line of the message (ssh's last stderr line for testinfra)."""
     detail = exc.args[0] if exc.args else None
@@ -103,34 +98,8 @@ def exception_summary(exc: BaseException) -> str:
     if isinstance(stderr, str) and stderr.strip():
         line = stderr.strip().splitlines()[-1].strip()
     else:
-        line = _first_line(str(exc))
+        line = first_line(str(exc))
     return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(width - 3, 0)] + "..."
-
-
-def console_line(result: CheckResult, width: int = 25) -> str:
-    """``FAIL  pg.hba  xcatmn2  observed: ...; fix: ...`` on one line.
-
-    Only the first line of what was observed is shown, up to OBSERVED_WIDTH characters. The fix is
-    never cut short, whatever the width: it is what the admin copies (its lines joined with "; ").
-    Without a fix the line is at most CONSOLE_WIDTH characters.
-    """
-    line = f"{LABELS[result.outcome]:5} {result.check_id:{width}} {result.node}"
-    if result.outcome == "blocked":
-        return _clip(f"{line}  blocked by {result.blocked_by}: {_first_line(result.message)}", CONSOLE_WIDTH)
-    if result.outcome != "passed":
-        observed = _first_line(result.observed)
-        fix = "; ".join(part.strip() for part in result.fix.splitlines() if part.strip())
-        if observed:
-            line += f"  observed: {_clip(observed, OBSERVED_WIDTH)}"
-        elif result.message and not fix:
-            line += f"  {_clip(_first_line(result.message), OBSERVED_WIDTH)}"
-        if fix:
-            return _clip(line.replace("\t", " "), CONSOLE_WIDTH) + f"; fix: {fix}"
-    return _clip(line.replace("\t", " "), CONSOLE_WIDTH)
 
 
 def _redact_report(report: pytest.TestReport | pytest.CollectReport) -> None:
@@ -200,13 +169,23 @@ def _environment_table(summary: RunSummary, inventory: Inventory | None) -> dict
     return {key: clean(value) for key, value in table.items()}
 
 
-def _detail_html(result: CheckResult | None) -> str:
-    if result is None:
-        return ""
-    fields = (("blocked by", result.blocked_by), ("observed", result.observed), ("expected", result.expected),
-              ("fix", result.fix), ("message", result.message))
-    return "".join(f'<div><b>{name}</b><pre style="margin:0 0 .3em;white-space:pre-wrap">{escape(value)}</pre>'
-                   "</div>" for name, value in fields if value)
+def _drop_html_terminal_line(config: pytest.Config) -> None:
+    """pytest-html's "Generated html report: file://..." console line goes: the CLI prints one line per report.
+
+    pytest-html registers its report object without a name, and pluggy takes only callables as hook
+    implementations, so the object is registered again with that one hook masked.
+    """
+    try:
+        from pytest_html.basereport import BaseReport
+    except ImportError:
+        return
+    manager = config.pluginmanager
+    for plugin in manager.get_plugins():
+        if isinstance(plugin, BaseReport):
+            name = manager.get_name(plugin)
+            manager.unregister(plugin)
+            plugin.pytest_terminal_summary = None
+            manager.register(plugin, name)
 
 
 class XcathaReport:
@@ -231,6 +210,8 @@ class XcathaReport:
         self.by_nodeid: dict[str, CheckResult] = {}
         self.id_width = 22
         self._set_metadata()
+        if self.console:
+            _drop_html_terminal_line(config)
 
     @staticmethod
     def _read_secrets(path: str | None) -> None:
@@ -278,7 +259,7 @@ class XcathaReport:
                 message = exception_summary(exc)
         else:
             outcome = "error"
-            message = exception_summary(exc) if exc is not None else _first_line(report.longreprtext)
+            message = exception_summary(exc) if exc is not None else first_line(report.longreprtext)
         return CheckResult(
             check_id=redact(str(check_id)), node=self.summary.node, phase=self.summary.phase, outcome=outcome,
             observed=redact(observed), expected=redact(expected), fix=redact(fix), message=redact(message),
@@ -334,9 +315,14 @@ class XcathaReport:
     def _finish(self, result: CheckResult) -> None:
         self.summary.results.append(result)
         if self.console:
-            self._write_line(console_line(result, self.id_width))
+            for line in check_lines(result, self.id_width, self._color()):
+                self._write_line(line)
 
     # --- console ------------------------------------------------------------------------------------
+
+    def _color(self) -> bool:
+        """pytest's own decision (``--color``, which the CLI sets from what its stdout is)."""
+        return self.console and self.config.get_terminal_writer().hasmarkup
 
     def _write_line(self, line: str) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -354,14 +340,6 @@ class XcathaReport:
             return status[0], "", ""  # keep the category (for the counts), drop the progress letter
         return status
 
-    def summary_line(self) -> str:
-        counts = self.summary.counts
-        skipped = f", {counts['skipped']} skipped" if counts["skipped"] else ""
-        blocked = f", {counts['blocked']} blocked" if counts["blocked"] else ""
-        head = " ".join(filter(None, (self.summary.node, self.summary.phase))) or "checks"
-        return (f"{head}: {counts['passed']} passed, {counts['failed']} failed, {counts['error']} errors"
-                f"{blocked}{skipped}")  # fmt: skip
-
     def _xcat_versions(self) -> dict[str, str]:
         """Each checked node's xCAT version, read by the checks' facts (once, then kept)."""
         if "xcat_version" not in self.summary.environment:
@@ -376,7 +354,7 @@ class XcathaReport:
         self.config.stash[SUMMARY] = self.summary  # for a caller in this process (runner.run_checks)
         self._xcat_versions()
         if self.console:
-            self._write_line(self.summary_line())
+            self._write_line(summary_line(self.summary, self._color()))
         if self.json_path:
             self.summary.write_json(self.json_path)
 
@@ -387,23 +365,21 @@ class XcathaReport:
         s = self.summary
         words = [s.cluster, s.node, s.phase, self.started.strftime("%Y-%m-%d %H:%M:%S")]
         report.title = redact("xcatha-verify: " + " ".join(w for w in words if w))
+        checks_page.arrange_filters(report.outcomes)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
-        cells.insert(1, '<th class="sortable" data-column-type="check">Check</th>')
-        cells.append("<th>Observed / Expected / Fix</th>")
+        checks_page.table_header(cells)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
-        result = self.by_nodeid.get(report.nodeid)
-        cells.insert(1, f'<td class="col-check">{escape(result.check_id) if result else ""}</td>')
-        cells.append(f'<td class="col-detail">{_detail_html(result)}</td>')
+        checks_page.table_row(self.by_nodeid.get(report.nodeid), report.nodeid, cells)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_html(self, report: pytest.TestReport, data: list[str]) -> None:
+        checks_page.developer_log(data)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix: list[str]) -> None:
-        color = "#1b7f2a" if self.summary.ready else "#b3261e"
-        prefix.append(f'<p class="xcatha-verdict" style="font-size:1.6em;font-weight:bold;color:{color}">'
-                      f"{escape(self.summary.verdict)}</p>")
-        versions = self._xcat_versions()
-        if versions:
-            prefix.append("<p>xCAT: " + escape(", ".join(f"{n} {v}" for n, v in versions.items())) + "</p>")
+        # A <style> in the page itself: every run with this plugin gets the look, whatever its command line.
+        prefix[:0] = [f"<style>{checks_page.STYLE}</style>", checks_page.banner(self.summary, self._xcat_versions())]
