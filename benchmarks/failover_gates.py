@@ -53,7 +53,8 @@ the log lines carry wall-clock stamps. A step's window runs from the mtime of th
 version listing it running (the journal is rewritten atomically when each step starts and ends,
 docs/journal-schema.md, and watched every 10 ms) to the mtime of the first version listing it ended;
 a version not seen is replaced by the other end -/+ duration_s; a window never reaches past the next
-step's start. The journal's own started_at has only whole seconds.
+step's start. (The journal's own started_at had only whole seconds when this was written; it has
+milliseconds now, and the mtimes stay.)
 
 Also printed beside the limit: the same sum with exactly one round trip off each non-systemd step
 (the narrower reading: it leaves one of the runner's round trips in every step), and the part of the

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.observe import snapshot
+from tests.test_run_timeline import assert_page_window_matches_journal
 from tests.way_back import drift_verdict, printed, read_until, run_on_terminal, stop_before
 from xcatha_verify.lab import faults
 from xcatha_verify.lab.fixture import SESSION_LAB, own_lab
@@ -60,6 +61,11 @@ def psql(lab: Lab, sql: str) -> str:
 def journal(tmp_path: Path) -> dict:
     newest = max(tmp_path.glob("*/journal.json"), key=lambda p: p.stat().st_mtime)
     return json.loads(newest.read_text())
+
+
+def newest_run(tmp_path: Path, runbook: str) -> Path:
+    """The run directory of the newest run of `runbook` (its journal.json and index.html)."""
+    return max(tmp_path.glob(f"*-{runbook}/journal.json"), key=lambda p: p.stat().st_mtime).parent
 
 
 def test_dry_run_changes_nothing_and_shows_every_command(rlab: Lab, tmp_path: Path) -> None:
@@ -139,6 +145,8 @@ def _way_back(rlab: Lab, tmp_path: Path, screen: str, source: str, rows: list[st
         status, shown = run_on_terminal(argv, lambda phase: "y")
     assert status == 0, shown
     assert active_node(rlab) == source
+    # Its page marks the outage where its journal's steps put it: stop xcatd on the peer to start xcatd here.
+    assert_page_window_matches_journal(newest_run(tmp_path, "failback"))
     assert psql(rlab, "SELECT token FROM way_back_rows ORDER BY token").split() == rows
     assert_drift_green(rlab, tmp_path)
 
@@ -179,6 +187,9 @@ def test_postgresql_failing_on_the_target_the_way_back_restores_the_source(rlab:
         assert f"{target}: VIP yes; shared data all of" in proc.stdout
         assert "xCAT is served by: NO NODE" in proc.stdout
         assert journal(tmp_path)["pair_now"]["stopped_in"] == "database"
+        # xcatd stopped on the source and never started on the target: not ended, up to the run's end.
+        assert_page_window_matches_journal(newest_run(tmp_path, "failover"))
+        assert "xCAT outage: not ended; " in (newest_run(tmp_path, "failover") / "index.html").read_text()
         # Progress while it retries: the attempt's own words, and the step saying it still runs.
         assert "retry 1/3 start postgresql: exit " in proc.stdout
         assert "   .. start postgresql: running, 5 s" in proc.stdout
@@ -351,6 +362,8 @@ def test_unplanned_failover_needs_fencing_then_activates(rlab: Lab, tmp_path: Pa
         proc = xrun(rlab, tmp_path, "failover", "--to", target, "--unplanned", "--fenced", "--yes")
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "disconnect it from the network before it reboots" in proc.stdout
+        # No stop xcatd (the failed node is fenced): the page's window runs from the run's start to start xcatd.
+        assert assert_page_window_matches_journal(newest_run(tmp_path, "failover-unplanned"))[0] == 0.0
         assert rlab.holds_vip(target)
         # The failed node's server never shut down: before PostgreSQL started, the report said so.
         gates = sorted(tmp_path.glob("*/gates/*post-activate*.json"), key=lambda p: p.stat().st_mtime_ns)

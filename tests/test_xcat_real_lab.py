@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.observe import cluster_view, psql_via_vip, role_problems
+from tests.test_run_timeline import assert_page_window_matches_journal
 from xcatha_verify.inventory import load_inventory
 from xcatha_verify.lab.fixture import SESSION_LAB, own_lab
 from xcatha_verify.lab.lab import Lab
@@ -107,7 +108,11 @@ def test_planned_failover_there_and_back_three_times_with_real_xcat(xlab: Lab, t
                 assert not lock.exists()
             rows = psql_via_vip(xlab, "SELECT token FROM failover_rows ORDER BY token", source).split()
             assert rows == sorted(written)
-            assert (tmp_path / f"run-{n}" / _run_id(tmp_path / f"run-{n}") / "index.html").exists()  # its page
+            run_dir = tmp_path / f"run-{n}" / _run_id(tmp_path / f"run-{n}")
+            # Its page marks the outage as its journal's steps put it: stop xcatd here to start xcatd there.
+            begin, end = assert_page_window_matches_journal(run_dir)
+            assert 0 < begin < end
+            assert f"from stop xcatd on {source} to start xcatd on {target}." in (run_dir / "index.html").read_text()
             # Before PostgreSQL started on it, the report says how the deactivation left the data directory.
             assert _gate_observed(tmp_path / f"run-{n}", "pg.data_dir_state")[0] == "cluster state 'shut down'; " \
                 "no postmaster.pid"

@@ -28,7 +28,7 @@ from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.inventory import Inventory, Node
 from xcatha_verify.runbook_engine import actions
 from xcatha_verify.runbook_engine.journal import Journal
-from xcatha_verify.runbook_engine.journal_records import GateRecord, GateStatus, GateWhen, StepStatus
+from xcatha_verify.runbook_engine.journal_records import GateRecord, GateStatus, GateWhen, StepStatus, now_iso
 from xcatha_verify.runbook_engine.model import Gate, Phase, Runbook, Step, StepOutcome
 from xcatha_verify.runner import NodeRun, run_checks, warm_up_in_background
 from xcatha_verify.targets import ensure_reachable
@@ -248,7 +248,7 @@ class Executor:
         node = self.inventory.node(phase.node)
         run = NodeRun(node, gate.phase, only=gate.checks, exclude=gate.exclude)
         deadline = time.monotonic() + gate.retry_timeout_s
-        started = time.monotonic()
+        started, started_at = time.monotonic(), now_iso()  # when it began: the timeline places it from there
         gate_dir = self.run_dir / "gates"
         said_at = started
         while True:
@@ -266,7 +266,7 @@ class Executor:
         self.journal.add_gate(GateRecord(
             phase=phase.name, when=when, node=node.name, checks=list(gate.checks) or [gate.phase], status=status,
             failing=failing, report_paths=[str(p) for p in result.reports if p.suffix == ".html"],
-            started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), duration_s=time.monotonic() - started,
+            started_at=started_at, duration_s=round(time.monotonic() - started, 3),
             unreachable=result.unreachable,
         ))  # fmt: skip
         label = {"passed": "GREEN", "failed": "RED", "advisory-failed": "AMBER"}[status]

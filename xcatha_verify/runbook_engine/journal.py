@@ -105,7 +105,7 @@ class Journal:
         journal = cls(
             run_id=run_dir.name, runbook=runbook, run_dir=run_dir, args=dict(args or {}), cluster=cluster,
             inventory=os.fspath(inventory), phases=list(phases), status=status,
-            started_at=when.isoformat(timespec="seconds"),
+            started_at=when.isoformat(timespec="milliseconds"),
         )  # fmt: skip
         journal.save()
         return journal

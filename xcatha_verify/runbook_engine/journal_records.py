@@ -44,8 +44,10 @@ class JournalError(UsageError):
 
 
 def now_iso() -> str:
-    """Now, as ISO 8601 local time with UTC offset, to the second: ``2026-11-25T07:06:38+01:00``."""
-    return datetime.now().astimezone().isoformat(timespec="seconds")
+    """Now, as ISO 8601 local time with UTC offset, to the millisecond: ``2026-11-25T07:06:38.412+01:00``.
+
+    Milliseconds because the run page's timeline and the outage window are read from these times."""
+    return datetime.now().astimezone().isoformat(timespec="milliseconds")
 
 
 def tail(text: str, lines: int = TAIL_LINES) -> str:

@@ -1,9 +1,10 @@
 """The run page: ``<run dir>/index.html``, one self-contained HTML page of a runbook run, from its journal.
 
-It answers, in this order: what happened (headline, message, cluster, runbook, arguments, times), what
-each phase did (its gates with the failing checks' observed/expected/fix and links to the gate reports,
-its steps with their output tails), and what to do next (the fixes and the exact ``xcatha-run ...
---resume`` command after a failure, the drift check after a success).
+It answers, in this order: what happened (headline, message, cluster, runbook, arguments, times, the
+xCAT outage), the run as a picture (``timeline.py``: phases, steps and gates on one time axis per node,
+the outage window shaded), what each phase did (its gates with the failing checks' observed/expected/fix
+and links to the gate reports, its steps with their output tails), and what to do next (the fixes and
+the exact ``xcatha-run ... --resume`` command after a failure, the drift check after a success).
 
 Rendered with Jinja2 from ``templates/run.html.j2`` (autoescaped, StrictUndefined); inline CSS, no
 script, no external resource. The executor calls :func:`write_run_report` when a run ends; it knows
@@ -24,6 +25,7 @@ from xcatha_verify.report import redact
 from xcatha_verify.runbook_engine.journal import Journal
 from xcatha_verify.runbook_engine.journal_records import GateRecord
 from xcatha_verify.runbook_engine.resume import abandoned, completed_phases, effective_status
+from xcatha_verify.runbook_engine.timeline import build, duration_text, svg
 
 __all__ = [
     "OPTION_NAMES", "RUN_PROGRAM", "VERIFY_PROGRAM", "active_check_command", "drift_command", "failback_command",
@@ -147,17 +149,6 @@ def _stopped_phase(journal: Journal) -> str | None:
     return None
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
-
-
 def _time(stamp: str | None) -> str:
     return stamp.replace("T", " ") if stamp else ""
 
@@ -216,14 +207,14 @@ def _context(journal: Journal, run_dir: Path | None) -> dict[str, Any]:
     for name in journal.phase_names():
         gates = [{
             "when": g.when, "node": g.node, "checks": ", ".join(g.checks), "status": g.status,
-            "started_at": _time(g.started_at), "duration": _duration(g.duration_s),
+            "started_at": _time(g.started_at), "duration": duration_text(g.duration_s),
             "failing": _failing(g),
             "reports": [{"name": Path(p).name, "href": _href(p, run_dir)} for p in g.report_paths],
         } for g in journal.gates if g.phase == name]  # fmt: skip
         steps = [{
             "anchor": f"step-{i}", "index": s.index, "name": s.name, "node": s.node, "command": s.command,
             "status": s.status, "exit_status": "" if s.exit_status is None else str(s.exit_status),
-            "started_at": _time(s.started_at), "duration": _duration(s.duration_s), "attempts": s.attempts,
+            "started_at": _time(s.started_at), "duration": duration_text(s.duration_s), "attempts": s.attempts,
             "output_tail": s.output_tail, "note": s.note, "open": s.status in _BAD_STEPS,
         } for i, s in enumerate(journal.steps) if s.phase == name]  # fmt: skip
         phases.append({
@@ -237,6 +228,7 @@ def _context(journal: Journal, run_dir: Path | None) -> dict[str, Any]:
     bad_steps = [s for p in phases for s in p["steps"] if s["status"] in _BAD_STEPS]
     resume_from = next((n for n in journal.phase_names() if n not in done), None)
     tone = {"succeeded": "ok", "dry-run": "info", "running": "info", "refused": "warn"}.get(status, "bad")
+    timeline = build(journal.to_dict())
     return {
         "title": redact(f"{journal.runbook} {journal.cluster} {journal.run_id}".strip()),
         "headline": headline(journal), "tone": tone, "status": status, "message": journal.message,
@@ -245,11 +237,12 @@ def _context(journal: Journal, run_dir: Path | None) -> dict[str, Any]:
         "arguments": [(str(k), "" if v is None else str(v)) for k, v in journal.args.items()],
         "command": rerun_command(journal),
         "started_at": _time(journal.started_at), "finished_at": _time(journal.finished_at),
-        "duration": _duration(_run_seconds(journal)),
+        "duration": duration_text(_run_seconds(journal)),
         "phases": phases, "done": done, "resume_from": resume_from,
         "blocking": blocking, "advisory": advisory, "bad_steps": bad_steps,
         "resume_command": resume_command(journal), "rerun_command": rerun_command(journal),
         "drift_command": drift_command(journal), "pair_now": journal.pair_now,
+        "outage": timeline.outage, "timeline": svg(timeline) if timeline.steps or timeline.gates else "",
         "generated_at": _time(datetime.now().astimezone().isoformat(timespec="seconds")),
     }  # fmt: skip
 
