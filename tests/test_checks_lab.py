@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
@@ -101,7 +102,7 @@ def test_both_standby_tells_the_peers_probe_from_a_strangers_and_finds_shared_da
             status, failing, out = verify(lab, tmp_path, "pre-activate", "--all", "-k", "free_on_network")
         assert (status, failing) == (1, {"xcatmn1": {"vip.free_on_network"}, "xcatmn2": {"vip.free_on_network"}}), out
         stranger = link_mac(lab.layout.compute_ns, lab.layout.interface)
-        assert out.count(f"Probe from {lab.layout.vip} [{stranger}]") == 2, out
+        assert out.count(f"observed: Probe from {lab.layout.vip} [{stranger}]") == 2, out
         # With no active node, which storage is the pair's cannot be judged: one red (nobody holds the
         # VIP), and pair.same_storage blocked by it rather than failed beside it.
         blocked: dict[str, dict[str, str]] = {}
@@ -256,9 +257,12 @@ def test_a_different_xcat_version_names_the_node_to_update(lab: Lab, tmp_path: P
     finally:
         faults.repair(lab, "xcat-version-differs", "xcatmn2")
     assert (status, failing.get("xcatmn1")) == (1, {"pair.same_xcat_version"}), out
-    line = next(line for line in out.splitlines() if " pair.same_xcat_version " in line)
-    assert f"xcatmn2: xCAT {faults.OTHER_XCAT_VERSION}" in line and "xcatmn1: xCAT 2.19.0" in line, line
-    assert "fix: on xcatmn2: update xCAT to 2.19.0" in line, line
+    # The failing check's block on the console: its line, then observed, expected and fix under it.
+    lines = out.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("FAIL  pair.same_xcat_version "))
+    block = "\n".join(itertools.takewhile(lambda line: line.startswith(" "), lines[first + 1:]))
+    assert f"xcatmn2: xCAT {faults.OTHER_XCAT_VERSION}" in block and "xcatmn1: xCAT 2.19.0" in block, block
+    assert "fix:      on xcatmn2: update xCAT to 2.19.0" in block, block
 
 
 @pytest.mark.parametrize("fault", ["sshd-down", "link-down"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -65,7 +66,10 @@ def journal(tmp_path: Path) -> dict:
 
 def newest_run(tmp_path: Path, runbook: str) -> Path:
     """The run directory of the newest run of `runbook` (its journal.json and index.html)."""
-    return max(tmp_path.glob(f"*-{runbook}/journal.json"), key=lambda p: p.stat().st_mtime).parent
+    # A second run started in the same second is RUNID-2 (files.new_run_dir); failover is not failover-unplanned.
+    name = re.compile(rf"\d{{8}}T\d{{6}}-{re.escape(runbook)}(-\d+)?")
+    runs = [p for p in tmp_path.glob("*/journal.json") if name.fullmatch(p.parent.name)]
+    return max(runs, key=lambda p: p.stat().st_mtime_ns).parent
 
 
 def test_dry_run_changes_nothing_and_shows_every_command(rlab: Lab, tmp_path: Path) -> None:

@@ -67,3 +67,21 @@ def test_a_node_given_up_on_is_not_asked_again(inventory: Inventory, monkeypatch
     with pytest.raises(NodeUnreachable, match="timed out"):
         targets.ensure_reachable(inventory, node)
     assert host.calls == 0
+
+
+def test_ssh_reason_is_what_ssh_said_never_an_object_dump() -> None:
+    from testinfra.backend.base import CommandResult
+
+    from xcatha_verify.errors import ssh_reason
+
+    class Backend:  # what CommandResult asks of a backend to decode its output
+        def decode(self, data: bytes) -> str:
+            return data.decode()
+
+    said = b"Warning: Permanently added ...\nssh: connect to host 192.0.2.70 port 22: No route to host\n"
+    failed = RuntimeError(CommandResult(Backend(), 255, b"true", b"", said))  # type: ignore[arg-type]
+    assert ssh_reason(failed) == "ssh: connect to host 192.0.2.70 port 22: No route to host"
+    silent = RuntimeError(CommandResult(Backend(), 255, b"true", b"", b""))  # type: ignore[arg-type]
+    assert ssh_reason(silent) == "ssh failed (exit 255)"
+    assert "CommandResult" not in ssh_reason(silent)
+    assert ssh_reason(OSError(28, "No space left on device")) == "[Errno 28] No space left on device"

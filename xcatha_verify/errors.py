@@ -47,3 +47,16 @@ class NodeUnreachable(XcathaError, ConnectionError):
     """A node could not be reached: exit status 3."""
 
     exit_status = EXIT_UNREACHABLE
+
+
+def ssh_reason(exc: BaseException) -> str:
+    """Why a command could not run on a node, as ssh said it: the last line of its stderr.
+
+    testinfra raises RuntimeError(CommandResult) when ssh itself fails; printed whole, that is an object
+    dump (`CommandResult(backend=<...SshBackend object at 0x...>, ...)`).
+    """
+    result = exc.args[0] if exc.args else None
+    rc = getattr(result, "rc", None)
+    text = str(getattr(result, "stderr", "") or "") if rc is not None else str(exc)
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else f"ssh failed (exit {rc})" if rc is not None else "ssh failed"

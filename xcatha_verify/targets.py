@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import testinfra
 from testinfra.host import Host
 
-from xcatha_verify.errors import NodeUnreachable
+from xcatha_verify.errors import NodeUnreachable, ssh_reason
 from xcatha_verify.inventory import Inventory, Node
 
 REACHABLE_FRESH_S = 1.0
@@ -54,11 +54,7 @@ def ensure_reachable(inventory: Inventory, node: Node) -> Host:
     try:
         _probe(host, inventory, node)
     except RuntimeError as exc:
-        result = exc.args[0] if exc.args else None
-        lines = str(getattr(result, "stderr", "") or exc).strip().splitlines()
-        raise NodeUnreachable(
-            f"{node.name} ({hostspec(node)}) cannot be reached: {lines[-1] if lines else 'ssh failed'}"
-        ) from None
+        raise NodeUnreachable(f"{node.name} ({hostspec(node)}) cannot be reached: {ssh_reason(exc)}") from None
     _answered[key] = time.monotonic()
     return host
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from testinfra.host import Host
 
+from xcatha_verify.errors import ssh_reason
 from xcatha_verify.inventory import Inventory, Node
 from xcatha_verify.nodepaths import STORAGE_RECORD, node_python, storage_id_path
 from xcatha_verify.runbook_engine import prepare
@@ -124,7 +125,7 @@ def run_step(host: Host, step: Step, inventory: Inventory, node: Node, dry_run: 
     try:
         result = host.run(step_command(step, inventory, node))
     except RuntimeError as exc:  # ssh itself failed
-        return StepOutcome(255, f"ssh to {node.name} failed: {exc}")
+        return StepOutcome(255, f"ssh to {node.name} failed: {ssh_reason(exc)}")
     output = (result.stdout + result.stderr).strip()
     if result.rc == 124:
         output += f"\n(timed out after {step.timeout_s:.0f}s)"

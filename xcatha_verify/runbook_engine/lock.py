@@ -32,7 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
-from xcatha_verify.errors import XcathaError
+from xcatha_verify.errors import XcathaError, ssh_reason
 from xcatha_verify.report import redact
 
 __all__ = [
@@ -294,7 +294,7 @@ class RunLock:
             location.store.remove(location.path)
             return True
         except Exception as exc:  # release must go on to the other places; the lock shows up as stale later
-            log.warning("could not release run lock %s: %s", location, redact(str(exc)))
+            log.warning("could not release run lock %s: %s", location, redact(ssh_reason(exc)))
             return False
 
     def release(self) -> list[str]:
