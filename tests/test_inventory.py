@@ -57,6 +57,12 @@ def write(tmp_path, data, name="inventory.yml"):
     return path
 
 
+def write_raw(tmp_path, raw: bytes, name="inventory.yml"):
+    path = tmp_path / name
+    path.write_bytes(raw)
+    return path
+
+
 def load_error(path) -> str:
     with pytest.raises(InventoryError) as info:
         load_inventory(path)
@@ -240,6 +246,21 @@ BROKEN_FILES = [
     ("control-char", b"cluster: a\x07b\n", "unacceptable character"),
     ("top-list", b"- cluster\n- vip\n", "mapping of inventory keys at the top level, found a list"),
     ("top-scalar", b"cluster\n", "found 'cluster'"),
+    # The limits (issue 15), met while YAML composes its tree: named at their key, before any object is built.
+    ("int-5000-digits", b"cluster: " + b"9" * 5000 + b"\n",
+     "cluster: expected an integer of at most 20 digits, found one of 5000 at line 1, column 10"),
+    ("hex-5000-digits", b"vip: {prefix: 0x" + b"f" * 5000 + b"}\n", "vip.prefix: expected an integer of at most 20"),
+    ("nested-5000", b"cluster: " + b"[" * 5000 + b"]" * 5000 + b"\n", "expected at most 32 levels of nesting"),
+    ("nested-33", b"nodes: " + b"[" * 32 + b"]" * 32 + b"\n", "nodes" + "[0]" * 31 + ": expected at most 32 levels"),
+    ("nested-by-alias", b"a: &a " + b"[" * 30 + b"]" * 30 + b"\nb: [[*a]]\n", "b[0]: expected at most 32 levels"),
+    ("billion-laughs", b"a: &a [x, x, x, x, x, x, x, x, x, x]\n" + b"".join(
+        b"%c: &%c [%s]\n" % (98 + i, 98 + i, b", ".join([b"*%c" % (97 + i)] * 10)) for i in range(6)),
+     "expected at most 20000 values in the file (each alias counted as what it stands for)"),
+    ("tag-int", b"cluster: !!int abc\n", "expected valid YAML; cannot read 'abc' as !!int at line 1, column 10"),
+    ("tag-bool", b"cluster: !!bool maybe\n", "cannot read 'maybe' as !!bool"),
+    ("tag-timestamp", b"cluster: !!timestamp x\n", "cannot read 'x' as !!timestamp"),
+    ("escaped-controls", b'cluster: "a\\e[2Jb\\nc\\u2028"\n', r"found 'a\x1b[2Jb\nc\u2028'"),
+    ("long-unknown-key", b"? " + b"k" * 5000 + b"\n: 1\n", f"'{'k' * 39}... (5002 characters): unknown key"),
 ]
 
 
@@ -257,7 +278,28 @@ def test_missing_file(tmp_path):
 
 
 def test_unreadable_directory(tmp_path):
-    assert "expected a file, found a directory" in load_error(tmp_path)
+    assert "expected a regular file, found a directory; not read" in load_error(tmp_path)
+
+
+def test_just_within_the_limits_is_judged_by_the_rules(tmp_path):
+    # 32 levels, a 20-digit integer, 1 MiB: the file is read and composed, and refused by the key's own rule.
+    assert "cluster: expected a cluster name" in load_error(write_raw(tmp_path, b"cluster: " + b"[" * 31 + b"]" * 31))
+    prefix = b"cluster: a\nvip: {address: 192.0.2.7, prefix: " + b"9" * 20 + b", hostname: h.example}\n"
+    assert "vip.prefix: expected an IPv4 prefix length from 1 to 32, found 99999999999999999999" in load_error(
+        write_raw(tmp_path, prefix))
+    padded = (HERE / "minimal.yml").read_bytes()
+    padded += b"#" * ((1 << 20) - len(padded) - 1) + b"\n"
+    assert len(padded) == 1 << 20
+    assert load_inventory(write_raw(tmp_path, padded)).cluster == "test"
+
+
+def test_a_file_name_with_control_characters_is_escaped_in_one_line(tmp_path):
+    path = write_raw(tmp_path, b"cluster: [\n", "in\nventory\x1b[2J\u2028.yml")
+    with pytest.raises(InventoryError) as info:
+        load_inventory(path)
+    escaped = f"{tmp_path}/in\\nventory\\x1b[2J\\u2028.yml"
+    assert str(info.value).startswith(f"inventory error: {escaped}: expected valid YAML")
+    assert str(info.value).isprintable() and info.value.path == str(path)
 
 
 def test_default_path(monkeypatch, tmp_path):

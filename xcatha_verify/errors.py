@@ -9,6 +9,13 @@ EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
 
 
+def escape_controls(text: str) -> str:
+    """`text` with each character that is not printable (newline, CR, ESC and the other C0/C1 controls, DEL, line
+    separators, invisible format characters) written as its Python escape: a message naming a hostile file name or
+    value stays one line and cannot move a terminal's cursor."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class XcathaError(Exception):
     """Root of every error this project raises on purpose."""
 
@@ -24,7 +31,8 @@ class UsageError(XcathaError, ValueError):
 class InventoryError(UsageError):
     """The inventory file is missing, unreadable or invalid.
 
-    The message always names the file, the key path and what was expected.
+    The message always names the file, the key path and what was expected, on one line: control characters in
+    any of them are escaped (`path`, `key` and `expected` keep them as given).
     """
 
     def __init__(self, path: str, key: str, expected: str) -> None:
@@ -32,7 +40,7 @@ class InventoryError(UsageError):
         self.key = key
         self.expected = expected
         where = f"{path}: {key}" if key else path
-        super().__init__(f"inventory error: {where}: {expected}")
+        super().__init__(escape_controls(f"inventory error: {where}: {expected}"))
 
 
 class LabError(XcathaError, RuntimeError):

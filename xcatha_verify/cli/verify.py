@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     add_version(parser)
     parser.add_argument("phase", nargs="?", metavar="PHASE", help="phase whose checks run")
     parser.add_argument(
-        "--inventory", default=DEFAULT_INVENTORY_PATH, help=f"inventory file (default: {DEFAULT_INVENTORY_PATH})"
+        # None when not given: --list then reads no file; load_inventory(None) reads the default.
+        "--inventory", default=None, help=f"inventory file (default: {DEFAULT_INVENTORY_PATH})"
     )
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--node", help="node to check (default: this host, if the inventory names it)")
@@ -148,6 +149,8 @@ def _run(args: argparse.Namespace) -> int:
         print(_phase_help(check_phase(args.phase)) if args.phase else _parser().format_help().rstrip("\n"))
         return 0
     if args.list:
+        if args.inventory is not None:  # named, so it is meant to be right: refuse a bad one before listing
+            load_inventory(args.inventory)
         return _list(check_phase(args.phase) if args.phase else None)
     if not args.phase:
         raise UsageError(f"a PHASE is required ({', '.join(PHASES)})")

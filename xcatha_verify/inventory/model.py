@@ -10,7 +10,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from xcatha_verify.errors import UsageError
+from xcatha_verify.errors import UsageError, escape_controls
 from xcatha_verify.facts.conditions import SERVICE_CONDITIONS, Condition
 
 DEFAULT_INVENTORY_PATH = "/etc/xcatha/inventory.yml"
@@ -145,7 +145,8 @@ class Inventory:
         for node in self.nodes:
             if node.name == name:
                 return node
-        raise UsageError(f"unknown node {name!r} in {self.source}; known nodes: {', '.join(self.node_names)}")
+        raise UsageError(escape_controls(f"unknown node {name!r} in {self.source}; known nodes: "
+                                         f"{', '.join(self.node_names)}"))
 
     def peer_of(self, name: str) -> Node:
         me = self.node(name)

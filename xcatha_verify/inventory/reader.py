@@ -2,6 +2,10 @@
 model. Every error is one line naming the file, the key path (``nodes[1].static_ip``) and what was
 expected. One table of rules, a function per key of the file in the file's own order: kept whole, so
 that what a key accepts is read in one place.
+
+The file is hostile until read: only a regular file is read (a FIFO or device is refused from the open
+descriptor, unread), at most MAX_BYTES of it, and YAML's tree is bounded while it is composed (nesting
+depth, values with aliases expanded, integer digits) before any Python object is built.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import math
 import os
 import posixpath
 import re
-from pathlib import Path
+import stat
 from typing import Any, Literal, NoReturn, cast
 
 import yaml
@@ -35,6 +39,15 @@ _SSH_USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
 _SSH_URI = re.compile(r"ssh://(?:(?P<user>[^@/]*)@)?(?P<host>\[[^\]/]*\]|[^:/@\[\]]*)(?::(?P<port>[0-9]{1,5}))?")
 _REQUIRED: Any = object()
 
+# An inventory is a few kilobytes, four levels deep, with a few hundred values and no integer beyond a port:
+# the limits leave it room a hundred times over and keep a hostile file's cost to about a second.
+MAX_BYTES = 1 << 20
+MAX_DEPTH = 32
+MAX_VALUES = 20_000  # scalars and collections, each alias counted as what it stands for ("billion laughs")
+MAX_INT_DIGITS = 20  # int() of 4,300 digits raises; str() of a 5,000-digit hex value too
+_NOT_REGULAR = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
 
 def _describe(value: object) -> str:
     if value is None:
@@ -52,7 +65,10 @@ def _describe(value: object) -> str:
 
 
 def _key_name(key: object) -> str:
-    return key if isinstance(key, str) and re.fullmatch(r"[\w.-]+", key) else repr(key)
+    if isinstance(key, str) and re.fullmatch(r"[\w.-]{1,60}", key):
+        return key
+    text = repr(key)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
 
 
 def _ip(text: str) -> model.IPAddress | None:
@@ -372,8 +388,78 @@ def parse_inventory(data: object, source: str) -> model.Inventory:
                      tuple(networks), ssh_r.path() if ssh_r else None, tuple(fence), **switches)
 
 
+class _LimitError(Exception):
+    """A limit of the reader crossed while the YAML tree is composed, at a key path and a place in the file."""
+
+    def __init__(self, key: str, expected: str, mark: yaml.Mark) -> None:
+        super().__init__(expected)
+        self.key, self.expected, self.mark = key, expected, mark
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys: a repeated key must not silently win."""
+    """SafeLoader that refuses duplicate keys (a repeated key must not silently win) and bounds the tree as it is
+    composed: PyYAML's composer recurses once per level and aliases share nodes, so the depth and the expanded
+    size are counted here, before Python's recursion limit or anything walking the data meets them."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._path: list[str] = []  # the key path of the node being composed, one step per level
+        self._values = 0
+        self._depth = 0  # collections around the node being composed
+        self._deepest = 0  # the deepest level reached in the collection being composed
+        self._anchored: dict[object, tuple[int, int]] = {}  # anchored node -> (values, levels) an alias adds
+
+    def _key(self) -> str:
+        return "".join(self._path).lstrip(".")
+
+    def _count(self, values: int, depth: int, mark: yaml.Mark) -> None:
+        self._values += values
+        self._deepest = max(self._deepest, depth)
+        if depth > MAX_DEPTH:
+            raise _LimitError(self._key(), f"expected at most {MAX_DEPTH} levels of nesting, found more", mark)
+        if self._values > MAX_VALUES:
+            raise _LimitError(self._key(), f"expected at most {MAX_VALUES} values in the file (each alias counted "
+                              "as what it stands for), found more", mark)
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        mark = self.peek_event().start_mark
+        if self.check_event(yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            values, levels = self._anchored.get(node, (1, 0))  # an alias of a node still being composed: 1
+            self._count(values, self._depth + levels, mark)
+            return node
+        if isinstance(index, int):
+            step = f"[{index}]"
+        else:  # a mapping's value is composed with its key node as index; a key, or the root, with None
+            step = f".{_key_name(index.value)}" if isinstance(index, yaml.ScalarNode) else ""
+        anchor = self.peek_event().anchor
+        levels = 1 if self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent) else 0
+        outer_depth, outer_deepest, before = self._depth, self._deepest, self._values
+        self._path.append(step)
+        try:
+            self._count(1, outer_depth + levels, mark)
+            self._depth = self._deepest = outer_depth + levels
+            node = super().compose_node(parent, index)
+            if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:int":
+                digits = len(node.value.lstrip("+-").replace("_", ""))
+                if digits > MAX_INT_DIGITS:
+                    raise _LimitError(self._key(), f"expected an integer of at most {MAX_INT_DIGITS} digits, "
+                                      f"found one of {digits}", mark)
+            if anchor is not None:
+                self._anchored[node] = (self._values - before, self._deepest - outer_depth)
+        finally:
+            self._path.pop()
+            self._depth, self._deepest = outer_depth, max(outer_deepest, self._deepest)
+        return node
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+            # An explicit tag on a value it cannot take (`!!int abc`, `!!bool maybe`): PyYAML's own exception.
+            tag = node.tag.removeprefix("tag:yaml.org,2002:")
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {_describe(node.value)} as !!{tag}", node.start_mark) from None
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[object] = set()
@@ -391,18 +477,44 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _at(mark: yaml.Mark | None) -> str:
+    return f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+
+
+def _read(source: str) -> bytes:
+    """The file's bytes, if it is a regular file of at most MAX_BYTES. Opened without blocking (a FIFO with no
+    writer would wait forever) and judged by the descriptor's fstat, so what is judged is what would be read, even
+    through a symlink or if the path is swapped; anything else is refused before a byte is read."""
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise InventoryError(source, "", "file not found") from None
+    except OSError as exc:
+        raise InventoryError(source, "", f"file not readable ({_one_line(exc.strerror or str(exc))})") from None
+    try:
+        mode, size = (info := os.fstat(fd)).st_mode, info.st_size
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _NOT_REGULAR if test(mode)), "not a regular file")
+            raise InventoryError(source, "", f"expected a regular file, found {kind}; not read")
+        chunks: list[bytes] = []
+        total = 0
+        while size <= MAX_BYTES and total <= MAX_BYTES and (chunk := os.read(fd, MAX_BYTES + 1 - total)):
+            chunks.append(chunk)
+            total += len(chunk)
+        if max(size, total) > MAX_BYTES:  # st_size first: a 5 GB file is refused unread; a growing one at 1 MiB+1
+            found = f"{size} bytes" if size > MAX_BYTES else "more"
+            raise InventoryError(source, "", f"expected at most {MAX_BYTES} bytes (1 MiB), found {found}")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise InventoryError(source, "", f"file not readable ({_one_line(exc.strerror or str(exc))})") from None
+    finally:
+        os.close(fd)
+
+
 def load_inventory(path: str | os.PathLike[str] | None = None) -> model.Inventory:
     """Read, parse and validate the inventory file (default DEFAULT_INVENTORY_PATH)."""
     source = os.fsdecode(model.DEFAULT_INVENTORY_PATH if path is None else path)
-    try:
-        raw = Path(source).read_bytes()
-    except FileNotFoundError:
-        raise InventoryError(source, "", "file not found") from None
-    except IsADirectoryError:
-        raise InventoryError(source, "", "expected a file, found a directory") from None
-    except OSError as exc:
-        reason = _one_line(exc.strerror or str(exc))
-        raise InventoryError(source, "", f"file not readable ({reason})") from None
+    raw = _read(source)
     key = (source, hashlib.sha256(raw).digest())
     if key in _PARSED:  # a runbook's gates read the same file a dozen times; the model is immutable
         return _PARSED[key]
@@ -416,11 +528,12 @@ def load_inventory(path: str | os.PathLike[str] | None = None) -> model.Inventor
     try:
         loader = _StrictLoader(text)  # the reader already rejects control characters here
         data = loader.get_single_data()
+    except _LimitError as exc:
+        raise InventoryError(source, exc.key, f"{exc.expected}{_at(exc.mark)}") from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = _one_line(", ".join(filter(None, (exc.context, exc.problem))) or "a syntax error")
-        raise InventoryError(source, "", f"expected valid YAML; {problem}{where}") from None
+        raise InventoryError(source, "", f"expected valid YAML; {problem}{_at(exc.problem_mark or exc.context_mark)}"
+                             ) from None
     except yaml.reader.ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
         raise InventoryError(source, "", f"expected valid YAML; unacceptable character "
