@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from xcatha_verify import __version__
-from xcatha_verify.errors import XcathaError
+from xcatha_verify.errors import XcathaError, escape_controls
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -32,7 +32,7 @@ def run_main(prog: str, body: Callable[[], int]) -> None:
     try:
         status = body()
     except XcathaError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {escape_controls(str(exc))}", file=sys.stderr)  # one line, whatever it names
         status = exc.exit_status
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
