@@ -290,11 +290,14 @@ def test_unreachable_node_is_exit_3_and_named(lab: Lab, tmp_path: Path, fault: s
 
 
 def test_list_touches_no_node(tmp_path: Path) -> None:
-    proc = subprocess.run([VERIFY, "--list", "pre-activate", "--inventory", "/nonexistent"], capture_output=True,
-                          text=True, check=True)  # fmt: skip
+    proc = subprocess.run([VERIFY, "--list", "pre-activate"], capture_output=True, text=True, check=True)
     ids = [line.split()[0] for line in proc.stdout.splitlines()]
     assert "vip.free_on_network" in ids and "pair.peer_deactivated" in ids
     assert "vip.present" not in ids
+    # An inventory named with --list is validated (issue 15): a missing one is one line, exit 2.
+    named = subprocess.run([VERIFY, "--list", "pre-activate", "--inventory", "/nonexistent"], capture_output=True,
+                           text=True, check=False)  # fmt: skip
+    assert named.returncode == 2 and len(named.stderr.strip().splitlines()) == 1, named.stderr
 
 
 def test_reports_hold_no_secret(lab: Lab, tmp_path: Path) -> None:
