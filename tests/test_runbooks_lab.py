@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.observe import snapshot
-from tests.test_run_timeline import assert_page_window_matches_journal
+from tests.run_page import assert_page_window_matches_journal
 from tests.way_back import drift_verdict, printed, read_until, run_on_terminal, stop_before
 from xcatha_verify.lab import faults
 from xcatha_verify.lab.fixture import SESSION_LAB, own_lab

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.observe import cluster_view, psql_via_vip, role_problems
-from tests.test_run_timeline import assert_page_window_matches_journal
+from tests.run_page import assert_page_window_matches_journal
 from xcatha_verify.inventory import load_inventory
 from xcatha_verify.lab.fixture import SESSION_LAB, own_lab
 from xcatha_verify.lab.lab import Lab

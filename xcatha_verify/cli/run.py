@@ -129,19 +129,16 @@ def _this_node(inventory: Inventory, name: str | None) -> Node:
 
 
 def plan(args: argparse.Namespace, inventory: Inventory) -> tuple[model.Runbook, list[Node]]:
-    """The runbook to walk (rendered for the node it acts on; a failover for its target) and the nodes it touches."""
+    """The runbook to walk (rendered for the node it acts on; a failover for its target) and the nodes it touches.
+    failover and failback always have --to (their parsers require it)."""
     if args.runbook in ("deactivate", "activate", "prepare"):
         node = _this_node(inventory, args.node)
         touched = [node, inventory.peer_of(node.name)] if args.runbook == "prepare" else [node]
         return loading.load_for(args.runbook, inventory, node, extra_dirs=args.runbook_dir), touched
     if args.runbook == "failback":
-        if not args.to_node:
-            raise UsageError("failback needs --to NODE: the node that was active before")
         target = inventory.node(args.to_node)
         runbook = loading.load_for("failback", inventory, target, extra_dirs=args.runbook_dir)
         return runbook, [target, inventory.peer_of(target.name)]
-    if not args.to_node:
-        raise UsageError("failover needs --to NODE (and --from NODE, or --unplanned)")
     target = inventory.node(args.to_node)
     source = inventory.node(args.from_node) if args.from_node else inventory.peer_of(target.name)
     if source.name == target.name:
