@@ -356,6 +356,12 @@ class MemoryStore:
         self.files[path] = text
         return True
 
+    def rename(self, path: str, new_path: str) -> bool:
+        if path not in self.files:
+            return False
+        self.files[new_path] = self.files.pop(path)
+        return True
+
     def remove(self, path: str) -> None:
         self.files.pop(path, None)
 

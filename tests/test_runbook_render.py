@@ -241,3 +241,70 @@ def test_the_run_page_opens_with_the_pair_now(tmp_path: Path) -> None:
     assert "<h1>FAILED at phase stop services</h1>" in page
     assert page.index('id="pair-now"') < page.index('id="what-next"')
     assert "xcatha-run failback --to xcatmn1 --inventory inv.yml --yes" in page and "NO NODE" in page
+
+
+def test_a_node_lost_mid_run_gets_continue_once_back_and_the_way_on_without_it(tmp_path: Path) -> None:
+    from xcatha_verify.runbook_engine.journal import Journal
+    from xcatha_verify.runbook_engine.pairnow import NodeNow, PairNow
+    from xcatha_verify.runbook_engine.report import render_run_report, unplanned_command
+
+    journal = Journal.create(tmp_path, "failover", args={"runbook": "failover", "inventory": "inv.yml",
+                             "from_node": "xcatmn1", "to_node": "xcatmn2", "yes": True, "dry_run": False})  # fmt: skip
+    without = unplanned_command(journal, "xcatmn1")
+    assert without == "xcatha-run failover --to xcatmn1 --unplanned --inventory inv.yml --yes"
+    pair = PairNow([NodeNow("xcatmn1"), NodeNow("xcatmn2", reachable=False, error="ssh: No route to host")],
+                   stopped_in="shared data", previous_active="xcatmn1", continue_command="xcatha-run x --resume",
+                   without_node="xcatmn2", without_command=without)  # fmt: skip
+    lines = pair.lines()
+    assert "  continue once xcatmn2 answers again: xcatha-run x --resume" in lines
+    assert f"  without xcatmn2 (power it off or fence it first: it may still hold the VIP and the shared data): " \
+           f"{without}" in lines
+    journal.update(pair_now=pair.to_dict())
+    journal.finish("failed", "xcatmn2 cannot be reached", "shared data")
+    page = render_run_report(journal)
+    assert "Continue once xcatmn2 answers again:" in page and "Without xcatmn2 (power it off" in page
+    assert without in page
+
+
+@pytest.mark.parametrize("node_answers", [False, True], ids=["node-gone", "node-answers"])
+def test_ssh_failing_in_a_step_stops_at_once_when_the_node_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, node_answers: bool
+) -> None:
+    """ssh's exit 255 is asked about: a node that no longer answers stops the run without the step's
+    retries, naming the node and ssh's reason; one that answers (the command's own 255) gets them."""
+    from xcatha_verify.errors import NodeUnreachable
+    from xcatha_verify.runbook_engine import executor as executor_mod
+    from xcatha_verify.runbook_engine.journal import Journal
+    from xcatha_verify.runbook_engine.model import Phase, Runbook, Step, StepOutcome
+
+    inventory = load_inventory(INVENTORY)
+    probes: list[str] = []
+
+    def ensure_reachable(_inventory: object, node: object) -> object:
+        probes.append(getattr(node, "name", ""))
+        if len(probes) > 1 and not node_answers:
+            raise NodeUnreachable("xcatmn2 (ssh://root@xcatmn2) cannot be reached: ssh: connect to host xcatmn2 "
+                                  "port 22: No route to host")  # fmt: skip
+        return object()
+
+    attempts: list[int] = []
+
+    def run_step(*_args: object, **_kwargs: object) -> StepOutcome:
+        attempts.append(1)
+        return StepOutcome(255, "ssh to xcatmn2 failed: Connection closed by remote host", ssh_failed=True)
+
+    monkeypatch.setattr(executor_mod, "ensure_reachable", ensure_reachable)
+    monkeypatch.setattr(executor_mod.actions, "run_step", run_step)
+    step = Step("start postgresql", ("systemctl", "start", "postgresql"), retries=3, retry_delay_s=0)
+    runbook = Runbook("activate", "", (Phase("database", "xcatmn2", (step,)),), "test")
+    journal = Journal.create(tmp_path, "activate")
+    executor = executor_mod.Executor(runbook, inventory, journal, tmp_path, executor_mod.Options(echo=lambda _: None,
+                                                                                                 gates=False))
+    with pytest.raises(executor_mod.RunStopped) as stopped:
+        executor.run()
+    if node_answers:
+        assert len(attempts) == 4 and "failed (exit 255)" in str(stopped.value)
+    else:
+        assert len(attempts) == 1 and journal.steps[0].attempts == 1
+        assert str(stopped.value) == ("phase 'database', step 'start postgresql': xcatmn2 (ssh://root@xcatmn2) "
+                                      "cannot be reached: ssh: connect to host xcatmn2 port 22: No route to host")

@@ -412,22 +412,27 @@ def test_ctrl_c_records_the_step_exits_130_and_resume_finishes(rlab: Lab, tmp_pa
     assert active_node(rlab) == target
 
 
-def _kill_when(proc: subprocess.Popen[str], tmp_path: Path, step: str, status: str, timeout: float = 180) -> None:
-    """SIGKILL the run the moment its journal shows `step` with `status` (no chance to record anything)."""
+def _wait_for_step(proc: subprocess.Popen[str], tmp_path: Path, step: str, status: str, timeout: float = 180) -> None:
+    """Return the moment the newest run's journal shows a step named `step` (or starting so) with `status`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
-        journals = list(tmp_path.glob("*/journal.json"))
+        journals = sorted(tmp_path.glob("*/journal.json"), key=lambda p: p.stat().st_mtime_ns)
         try:
-            steps = json.loads(journals[0].read_text())["steps"] if journals else []
+            steps = json.loads(journals[-1].read_text())["steps"] if journals else []  # the newest run's
         except ValueError:  # never half-written (atomic), but be safe
             steps = []
-        if any(s["name"] == step and s["status"] == status for s in steps):
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
+        if any(s["name"].startswith(step) and s["status"] == status for s in steps):
             return
         time.sleep(0.01)
     proc.kill()
     raise AssertionError(f"the run never reached {step!r} {status}: {proc.communicate()[0]}")
+
+
+def _kill_when(proc: subprocess.Popen[str], tmp_path: Path, step: str, status: str, timeout: float = 180) -> None:
+    """SIGKILL the run the moment its journal shows `step` with `status` (no chance to record anything)."""
+    _wait_for_step(proc, tmp_path, step, status, timeout)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
 
 
 @pytest.mark.parametrize(
@@ -456,4 +461,95 @@ def test_failover_killed_with_sigkill_resumes_to_one_holder_and_loses_nothing(
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert active_node(rlab) == target
     assert psql(rlab, "SELECT token FROM killed_rows ORDER BY token").split() == before
+    assert_drift_green(rlab, tmp_path)
+
+
+def _lock_files(lab: Lab) -> dict[str, str]:
+    """Every run lock file on the nodes (node locks, and the shared storage's where it is mounted)."""
+    found = {}
+    for node in NODES:
+        for path in ("/var/lib/xcatha/run.lock", "/etc/xcat/.xcatha-run.lock"):
+            text = lab.run(node, ["sh", "-c", 'cat -- "$1" 2>/dev/null || true', "sh", path]).stdout
+            if text.strip():
+                found[f"{node}:{path}"] = text
+    return found
+
+
+def test_a_resume_of_a_resume_takes_over_the_chains_locks_and_finishes(rlab: Lab, tmp_path: Path) -> None:
+    """Run A fails (PostgreSQL cannot start), resume B is killed with SIGKILL inside the database phase
+    (its locks stay behind), resume C takes them over without --break-lock and finishes."""
+    source = active_node(rlab)
+    target = next(n for n in NODES if n != source)
+    psql(rlab, "CREATE TABLE IF NOT EXISTS chain_rows (token text)")
+    psql(rlab, f"INSERT INTO chain_rows VALUES ('chain-{time.time_ns()}')")
+    before = psql(rlab, "SELECT token FROM chain_rows ORDER BY token").split()
+    args = ("failover", "--from", source, "--to", target, "--yes")
+    faults.inject(rlab, "pg-cannot-start", target)
+    try:
+        first = xrun(rlab, tmp_path, *args)
+        assert first.returncode == 1 and journal(tmp_path)["failed_phase"] == "database", first.stdout
+    finally:
+        faults.repair(rlab, "pg-cannot-start", target)
+    run_a = journal(tmp_path)["run_id"]
+    proc = subprocess.Popen(
+        [str(BIN / "xcatha-run"), *args, "--resume", "--inventory", str(rlab.layout.inventory), "--report-dir",
+         str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    _kill_when(proc, tmp_path, "start postgresql", "ok")
+    killed = journal(tmp_path)
+    assert killed["resumed_from"] == [run_a] and killed["status"] == "running"
+    left = _lock_files(rlab)
+    assert left and all(json.loads(text)["run_id"] == killed["run_id"] for text in left.values()), left
+    resumed = xrun(rlab, tmp_path, *args, "--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "held by" not in resumed.stdout and "--break-lock" not in resumed.stdout
+    assert journal(tmp_path)["resumed_from"] == [run_a, killed["run_id"]]
+    assert _lock_files(rlab) == {}  # taken over, then released at the end
+    assert active_node(rlab) == target
+    assert psql(rlab, "SELECT token FROM chain_rows ORDER BY token").split() == before
+    assert_drift_green(rlab, tmp_path)
+
+
+def test_the_target_lost_mid_activation_stops_at_once_and_resume_finishes(rlab: Lab, tmp_path: Path) -> None:
+    """The target's link goes down right after it took the VIP: the run stops at its next command with one
+    line naming the node and ssh's reason (no retries, no object dump), the pair as far as it can be read
+    and the ways on; the locks on the reachable node are released. Once the link is back, --resume finishes."""
+    source = active_node(rlab)
+    target = next(n for n in NODES if n != source)
+    psql(rlab, "CREATE TABLE IF NOT EXISTS lost_rows (token text)")
+    psql(rlab, f"INSERT INTO lost_rows VALUES ('lost-{time.time_ns()}')")
+    before = psql(rlab, "SELECT token FROM lost_rows ORDER BY token").split()
+    args = ("failover", "--from", source, "--to", target, "--yes")
+    proc = subprocess.Popen(
+        [str(BIN / "xcatha-run"), *args, "--inventory", str(rlab.layout.inventory), "--report-dir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait_for_step(proc, tmp_path, "VIP ", "ok")
+        faults.inject(rlab, "link-down", target)
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 1, out
+        record = journal(tmp_path)
+        stop = next((line for line in out.splitlines() if line.startswith("FAILED: ")), out)
+        assert f"{target} (" in stop and "cannot be reached: " in stop, stop
+        assert "CommandResult" not in out + (Path(tmp_path / record["run_id"] / "run.log").read_text())
+        assert f"{target}: unreachable" in out and "PAIR NOW" in out
+        assert f"continue once {target} answers again: " in out and "--resume" in out
+        assert f"without {target} (power it off or fence it first" in out
+        assert f"xcatha-run failover --to {source} --unplanned" in out
+        failed = [s for s in record["steps"] if s["status"] == "failed"]
+        assert all(s["attempts"] <= 1 for s in failed), failed  # stopped at once, not after the retries
+        assert record["pair_now"]["without_node"] == target
+        left = _lock_files(rlab)  # what the nodes hold, read from inside them (the link is down)
+        assert f"{source}:/var/lib/xcatha/run.lock" not in left, left  # released where it could be
+        assert all(json.loads(text)["run_id"] == record["run_id"] for text in left.values()), left
+    finally:
+        faults.repair(rlab, "link-down", target)
+    resumed = xrun(rlab, tmp_path, *args, "--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "held by" not in resumed.stdout
+    assert _lock_files(rlab) == {}
+    assert active_node(rlab) == target
+    assert psql(rlab, "SELECT token FROM lost_rows ORDER BY token").split() == before
     assert_drift_green(rlab, tmp_path)

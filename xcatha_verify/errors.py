@@ -4,6 +4,8 @@ The exit statuses, for every command: 0 done (every check passed), 1 stopped on 
 failed), 2 bad input, 3 a node could not be reached.
 """
 
+import re
+
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
@@ -55,6 +57,20 @@ class NodeUnreachable(XcathaError, ConnectionError):
     """A node could not be reached: exit status 3."""
 
     exit_status = EXIT_UNREACHABLE
+
+
+_DUMPED_STDERR = re.compile(r"CommandResult\(.*?_stderr=b(?P<q>['\"])(?P<stderr>.*?)(?P=q)\)", re.S)
+
+
+def without_command_dump(line: str) -> str:
+    """`line` with a testinfra ``CommandResult(backend=<...>, ...)`` dump replaced by the last line of the
+    stderr it carries (ssh's own words), as a traceback's last line prints it."""
+    def last_stderr_line(found: re.Match[str]) -> str:
+        text = found.group("stderr").replace("\\r", "").replace("\\n", "\n")
+        lines = [part.strip() for part in text.splitlines() if part.strip()]
+        return lines[-1] if lines else "ssh failed"
+
+    return _DUMPED_STDERR.sub(last_stderr_line, line)
 
 
 def ssh_reason(exc: BaseException) -> str:

@@ -23,14 +23,14 @@ from pathlib import Path
 import pytest
 
 from xcatha_verify.checkkit import CHECK_PREFIX, checks_dir, iter_checks, selected
-from xcatha_verify.errors import NodeUnreachable, UsageError
+from xcatha_verify.errors import NodeUnreachable, UsageError, without_command_dump
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.forkrun import Child
 from xcatha_verify.inventory import Inventory, Node
 from xcatha_verify.report.console import paint, recap_lines, use_color
 from xcatha_verify.report.recorder import SUMMARY
 from xcatha_verify.report.records import RunSummary, SummaryUnreadable
-from xcatha_verify.targets import ensure_reachable, give_up_on, hostspec
+from xcatha_verify.targets import ensure_reachable, forget_answer, give_up_on, hostspec
 
 FORMATS = ("html", "junit", "json")
 _print_lock = threading.Lock()
@@ -250,6 +250,13 @@ def _collected(
     outcome = child.collect()
     if outcome.unreachable:
         return _unreachable(inventory, child.run, outcome.unreachable, child.base, formats, True, color)
+    if outcome.proc.returncode not in (0, 1, 5):
+        # pytest could not finish: a node lost during the run is that, not a usage error.
+        forget_answer(inventory, child.run.node)
+        try:
+            ensure_reachable(inventory, child.run.node)
+        except NodeUnreachable as exc:
+            return _unreachable(inventory, child.run, str(exc), child.base, formats, True, color)
     _refuse_failed_run(child.run, keyword, outcome.proc)
     try:
         summary = RunSummary.load(child.summary_json)
@@ -305,7 +312,8 @@ def _refuse_failed_run(run: NodeRun, keyword: str | None, proc: subprocess.Compl
         raise UsageError(f"no check matched phase {run.phase}" + (f" and -k {keyword}" if keyword else ""))
     if proc.returncode not in (0, 1):
         detail = (proc.stderr or proc.stdout).strip().splitlines()
-        raise UsageError(f"checks could not run on {run.node.name}: {detail[-1] if detail else proc.returncode}")
+        why = without_command_dump(detail[-1]) if detail else str(proc.returncode)
+        raise UsageError(f"checks could not run on {run.node.name}: {why}")
 
 
 def _result(

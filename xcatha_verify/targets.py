@@ -54,7 +54,19 @@ def ensure_reachable(inventory: Inventory, node: Node) -> Host:
     try:
         _probe(host, inventory, node)
     except RuntimeError as exc:
-        raise NodeUnreachable(f"{node.name} ({hostspec(node)}) cannot be reached: {ssh_reason(exc)}") from None
+        reason = ssh_reason(exc)
+        if reason.startswith("ssh failed") and hostspec(node) != "local://":
+            # Nothing said: a control master that lost its link fails its clients silently. Without it,
+            # ssh connects afresh and says why it cannot.
+            _end_control_master(inventory, node)
+            try:
+                _probe(host, inventory, node)
+            except RuntimeError as again:
+                reason = ssh_reason(again)
+            else:
+                _answered[key] = time.monotonic()
+                return host
+        raise NodeUnreachable(f"{node.name} ({hostspec(node)}) cannot be reached: {reason}") from None
     _answered[key] = time.monotonic()
     return host
 
@@ -66,6 +78,11 @@ def give_up_on(inventory: Inventory, node: Node, why: str) -> None:
     need no second connection timeout. A runbook, which waits for nodes to come back, never calls it.
     """
     _given_up[(hostspec(node), inventory.ssh_config)] = why
+
+
+def forget_answer(inventory: Inventory, node: Node) -> None:
+    """The next ensure_reachable asks `node` again, however recently it answered (ssh just failed there)."""
+    _answered.pop((hostspec(node), inventory.ssh_config), None)
 
 
 def _probe(host: Host, inventory: Inventory, node: Node) -> None:

@@ -28,6 +28,7 @@ from xcatha_verify.runbook_engine.report import (
     active_check_command,
     failback_command,
     resume_command,
+    unplanned_command,
     write_run_report,
 )
 from xcatha_verify.runbook_engine.resume import completed_phases, latest_journal
@@ -213,8 +214,9 @@ def _clear_lock_of_ended_run(inventory: Inventory) -> None:
             print(message)
 
 
-def _locks(inventory: Inventory, nodes: list[Node], run_id: str, runbook: str) -> RunLock:
-    """A lock on every reachable node of the run and on the shared storage (through the VIP holder)."""
+def _locks(inventory: Inventory, nodes: list[Node], run_id: str, runbook: str, takes_over: list[str]) -> RunLock:
+    """A lock on every reachable node of the run and on the shared storage (where it is mounted); the
+    locks of the runs in `takes_over` (those this run resumes) become this run's."""
     locations = []
     for node in inventory.nodes:
         try:
@@ -228,7 +230,7 @@ def _locks(inventory: Inventory, nodes: list[Node], run_id: str, runbook: str) -
         shared = inventory.shared_data[0].path
         if host.run("mountpoint -q %s", shared).rc == 0:
             locations.append(LockLocation(shared_lock_path(shared), store, f"shared storage via {node.name}"))
-    return RunLock(locations, default_owner(), runbook, run_id)
+    return RunLock(locations, default_owner(), runbook, run_id, takes_over=takes_over)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -242,14 +244,14 @@ def _run(args: argparse.Namespace) -> int:
     if not interactive and not args.yes and not args.dry_run:
         raise UsageError("no terminal to ask on: add --yes to run without asking, or --dry-run to look first")
     skip: set[str] = set()
-    resumed: set[str] = set()
+    chain: list[str] = []  # the runs this one continues, oldest first: a resume of a resume owns them all
     if args.resume:
         previous = latest_journal(args.report_dir, runbook.name, inventory.cluster)
         if previous is None:
             raise UsageError(f"nothing to resume: no failed or interrupted {runbook.name} run under {args.report_dir}")
         old = Journal.load(previous)
         skip = set(completed_phases(old))
-        resumed.add(old.run_id)
+        chain = [*old.resumed_from, old.run_id]
         print(f"resuming {old.run_id}: skipping the phases it completed: {', '.join(sorted(skip)) or 'none'}")
     if args.runbook in ("failover", "failback") and not args.unplanned and not args.dry_run:
         source = nodes[0]
@@ -261,6 +263,7 @@ def _run(args: argparse.Namespace) -> int:
     journal = Journal.create(
         args.report_dir, runbook.name, args={k: v for k, v in vars(args).items() if k != "verbose"},
         cluster=inventory.cluster, inventory=inventory.source, phases=[p.name for p in runbook.phases],
+        resumed_from=chain,
     )  # fmt: skip
     run_dir = journal.run_dir
     assert run_dir is not None
@@ -276,10 +279,8 @@ def _run(args: argparse.Namespace) -> int:
             failed = inventory.peer_of(args.to_node)
             journal.update(message=_require_fenced(args, inventory, failed, interactive))
         if not args.dry_run:
-            if resumed:
-                _release_own(inventory, resumed)
             _clear_lock_of_ended_run(inventory)
-            lock = _locks(inventory, nodes, journal.run_id, runbook.name)
+            lock = _locks(inventory, nodes, journal.run_id, runbook.name, takes_over=chain)
             if args.break_lock:
                 for location, text in lock.break_lock().items():
                     print(f"broke lock {location}: {text.strip()}")
@@ -306,10 +307,10 @@ def _run(args: argparse.Namespace) -> int:
             lock.release()
             # Also what the resumed runs left where this run could not see it at its start (the shared
             # storage was unmounted everywhere when an interrupted deactivation had just disconnected it).
-            _release_own(inventory, {journal.run_id, *resumed})
+            _release_own(inventory, {journal.run_id, *chain})
     pair = None
     if status in ("failed", "interrupted") and at_start is not None:
-        pair = _pair_now(journal, inventory, at_start, failed_phase, previous_active, resumed=bool(resumed))
+        pair = _pair_now(journal, inventory, at_start, failed_phase, previous_active, resumed=bool(chain))
         journal.update(pair_now=pair.to_dict())
     journal.finish(status, message, failed_phase)  # type: ignore[arg-type]
     page = write_run_report(journal, run_dir)
@@ -344,6 +345,13 @@ def _pair_now(
     """The pair as the nodes say it is now, with the commands on from here."""
     nodes = pairnow.observe(inventory)
     pair = pairnow.PairNow(nodes, stopped_in, previous, continue_command=resume_command(journal))
+    lost = [n.name for n in nodes if not n.reachable]
+    if len(lost) == 1 and previous is not None:
+        # The run cannot go back through a node it cannot reach (failback deactivates it first): continue
+        # once it answers again, or take the role to the other node without it, after fencing it.
+        other = inventory.peer_of(lost[0]).name
+        pair.without_node, pair.without_command = lost[0], unplanned_command(journal, other)
+        return pair
     if previous is None:
         fenced = inventory.peer_of(str(journal.args.get("to_node"))).name if journal.args.get("to_node") else ""
         pair.go_back_note = (f"no way back from here: {fenced or 'the other node'} was fenced; once it is "

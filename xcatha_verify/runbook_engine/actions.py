@@ -125,7 +125,7 @@ def run_step(host: Host, step: Step, inventory: Inventory, node: Node, dry_run: 
     try:
         result = host.run(step_command(step, inventory, node))
     except RuntimeError as exc:  # ssh itself failed
-        return StepOutcome(255, f"ssh to {node.name} failed: {ssh_reason(exc)}")
+        return StepOutcome(255, f"ssh to {node.name} failed: {ssh_reason(exc)}", ssh_failed=True)
     output = (result.stdout + result.stderr).strip()
     if result.rc == 124:
         output += f"\n(timed out after {step.timeout_s:.0f}s)"

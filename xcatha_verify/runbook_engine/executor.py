@@ -31,7 +31,7 @@ from xcatha_verify.runbook_engine.journal import Journal
 from xcatha_verify.runbook_engine.journal_records import GateRecord, GateStatus, GateWhen, StepStatus, now_iso
 from xcatha_verify.runbook_engine.model import Gate, Phase, Runbook, Step, StepOutcome
 from xcatha_verify.runner import NodeRun, run_checks, warm_up_in_background
-from xcatha_verify.targets import ensure_reachable
+from xcatha_verify.targets import ensure_reachable, forget_answer
 
 log = logging.getLogger(__name__)
 GATE_POLL_S = 0.5  # a gate with a retry timeout runs again this often until it passes or time is up
@@ -200,6 +200,11 @@ class Executor:
                     outcome = actions.run_step(host, step, self.inventory, node)
                     if outcome.rc == 0:
                         break
+                    if outcome.ssh_failed:
+                        # A node that no longer answers stops the run now (NodeUnreachable, ssh's own
+                        # reason), not after the step's retries; one that answers gets them.
+                        forget_answer(self.inventory, node)
+                        ensure_reachable(self.inventory, node)
                     if attempt < step.retries:
                         said = " | ".join(outcome.output.strip().splitlines()[-3:])
                         self.opts.echo(f"   retry {attempt + 1}/{step.retries} {step.name}: exit {outcome.rc}"
@@ -254,7 +259,8 @@ class Executor:
         while True:
             result = run_checks(self.inventory, run, gate_dir, ("html", "json"), echo=False)
             failing = result.summary.not_ready
-            if not (failing or result.unreachable) or self.opts.dry_run or time.monotonic() >= deadline:
+            # A node that cannot be reached is not waited for: the run stops and says so at once.
+            if not failing or result.unreachable or self.opts.dry_run or time.monotonic() >= deadline:
                 break
             if time.monotonic() - said_at >= min(2.0, self.opts.progress_every_s):
                 said_at = time.monotonic()
@@ -283,6 +289,8 @@ class Executor:
         if red and not gate.advisory and self.opts.dry_run:
             self.dry_run_red.append(f"gate {when} phase {phase.name!r}: " + ", ".join(names))
         if red and not gate.advisory and not self.opts.dry_run:
+            if result.unreachable and not failing:  # the node and ssh's reason, in the one line the run ends with
+                raise RunStopped(f"gate {when} phase {phase.name!r}: {result.unreachable}")
             raise RunStopped(f"gate {when} phase {phase.name!r} is red: " + ", ".join(names))
 
     def _would_check(self, phase: Phase, gate: Gate, when: GateWhen) -> None:

@@ -75,6 +75,7 @@ class Journal:
     failed_phase: str | None = None
     message: str = ""
     pair_now: dict[str, Any] | None = None  # after a stop: what the pair is now (pairnow.PairNow.to_dict)
+    resumed_from: list[str] = field(default_factory=list)  # the runs this one continues, oldest first
     phases: list[str] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
     gates: list[GateRecord] = field(default_factory=list)
@@ -96,16 +97,17 @@ class Journal:
     def create(
         cls, report_root: str | os.PathLike[str], runbook: str, *, args: Mapping[str, Any] | None = None,
         cluster: str = "", inventory: str | os.PathLike[str] = "", phases: Sequence[str] = (),
-        status: RunStatus = "running", now: datetime | None = None,
+        status: RunStatus = "running", now: datetime | None = None, resumed_from: Sequence[str] = (),
     ) -> Journal:  # fmt: skip
         """A new run under `report_root`: its directory ``<YYYYmmddTHHMMSS>-<runbook>`` (``-2``, ``-3``...
-        when that second is taken) is made, the run id is the directory's name, and the journal is saved."""
+        when that second is taken) is made, the run id is the directory's name, and the journal is saved.
+        `resumed_from`: the run ids this run continues (``--resume``), oldest first."""
         when = (now or datetime.now()).astimezone()
         run_dir = new_run_dir(report_root, runbook, when)
         journal = cls(
             run_id=run_dir.name, runbook=runbook, run_dir=run_dir, args=dict(args or {}), cluster=cluster,
             inventory=os.fspath(inventory), phases=list(phases), status=status,
-            started_at=when.isoformat(timespec="milliseconds"),
+            started_at=when.isoformat(timespec="milliseconds"), resumed_from=[str(r) for r in resumed_from],
         )  # fmt: skip
         journal.save()
         return journal
@@ -151,7 +153,7 @@ class Journal:
                 "args": self.args, "cluster": self.cluster, "inventory": self.inventory,
                 "started_at": self.started_at, "finished_at": self.finished_at, "status": self.status,
                 "failed_phase": self.failed_phase, "message": self.message, "phases": self.phases,
-                "host": self.host, "pid": self.pid, "pair_now": self.pair_now,
+                "host": self.host, "pid": self.pid, "pair_now": self.pair_now, "resumed_from": self.resumed_from,
                 "steps": [s.to_dict() for s in self.steps], "gates": [g.to_dict() for g in self.gates],
             }  # fmt: skip
             return dict(redact_tree(data))

@@ -25,7 +25,8 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,8 +37,8 @@ from xcatha_verify.errors import XcathaError, ssh_reason
 from xcatha_verify.report import redact
 
 __all__ = [
-    "STALE_AFTER_S", "LocalStore", "LockError", "LockHeld", "LockInfo", "LockLocation", "LockStore", "RunLock",
-    "default_owner", "pid_running",
+    "STALE_AFTER_S", "LocalStore", "LockError", "LockHeld", "LockInfo", "LockLocation", "LockStore", "LockStoreError",
+    "RunLock", "default_owner", "pid_running",
 ]
 
 log = logging.getLogger(__name__)
@@ -47,23 +48,43 @@ STALE_AFTER_S = 6 * 3600.0
 
 @runtime_checkable
 class LockStore(Protocol):
-    """Where lock files live. Every method takes the lock file's absolute path.
+    """Where lock files live. Every method takes absolute paths.
 
     - ``read(path)``: the file's text, or None when it does not exist.
-    - ``create_exclusive(path, text)``: create the file with `text`, mode 0600, atomically: True when this
-      call created it, False when it already existed (never overwrite). Missing parent directories may be
-      created.
+    - ``create_exclusive(path, text)``: create the file with `text`, mode 0600, atomically: the name appears
+      with its whole text or not at all (never an empty lock file, even on a full filesystem). True when this
+      call created it, False when the name already existed (never overwrite). Missing parent directories may
+      be created.
+    - ``rename(path, new_path)``: rename(2) on one filesystem: True when done, False when `path` was gone.
     - ``remove(path)``: remove the file; a file already gone is not an error.
 
-    Any other failure (the place cannot be reached, permission denied) is raised as an exception;
-    :class:`RunLock` then releases what it took and lets the exception through.
+    A failure of the place itself (full, read-only, permission denied) raises :class:`LockStoreError`
+    naming the OS's reason; the node being unreachable raises what its connection raises. :class:`RunLock`
+    then releases what it took and lets the exception through.
     """
 
     def read(self, path: str) -> str | None: ...
 
     def create_exclusive(self, path: str, text: str) -> bool: ...
 
+    def rename(self, path: str, new_path: str) -> bool: ...
+
     def remove(self, path: str) -> None: ...
+
+
+class LockError(XcathaError):
+    """A run lock could not be taken (exit status 1)."""
+
+
+class LockStoreError(LockError):
+    """A lock file could not be read, written or removed: `doing` (``"write"``) failed with `reason`, the
+    OS's own words (``"No space left on device"``)."""
+
+    def __init__(self, path: str, doing: str, reason: str) -> None:
+        self.path = path
+        self.doing = doing
+        self.reason = reason
+        super().__init__(f"{path}: cannot {doing} it: {reason}")
 
 
 class LocalStore:
@@ -74,29 +95,46 @@ class LocalStore:
             return Path(path).read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise LockStoreError(path, "read", exc.strerror or str(exc)) from None
 
     def create_exclusive(self, path: str, text: str) -> bool:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        target = Path(path)
         try:
-            # O_EXCL: atomic, and fails on any existing name, a symlink included
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)  # mode 0600
+        except OSError as exc:
+            raise LockStoreError(path, "write", exc.strerror or str(exc)) from None
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(text.encode("utf-8"))
+                out.flush()
+                os.fsync(out.fileno())
+            # A hard link gives the complete file its name in one step, and fails on any existing name
+            # (a symlink included): two racing runs cannot both win, and no reader sees a partial lock.
+            os.link(temp, path)
+            return True
         except FileExistsError:
             return False
+        except OSError as exc:
+            raise LockStoreError(path, "write", exc.strerror or str(exc)) from None
+        finally:
+            Path(temp).unlink(missing_ok=True)
+
+    def rename(self, path: str, new_path: str) -> bool:
         try:
-            os.fchmod(fd, 0o600)
-            data = text.encode("utf-8")
-            while data:
-                data = data[os.write(fd, data) :]
-            os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            Path(path).unlink(missing_ok=True)
-            raise
-        os.close(fd)
-        return True
+            os.rename(path, new_path)
+            return True
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise LockStoreError(path, "rename", exc.strerror or str(exc)) from None
 
     def remove(self, path: str) -> None:
-        Path(path).unlink(missing_ok=True)
+        try:
+            Path(path).unlink(missing_ok=True)
+        except OSError as exc:
+            raise LockStoreError(path, "remove", exc.strerror or str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -156,10 +194,6 @@ class LockInfo:
         if age is not None and age > stale_after_s:
             return f"older than {_human(stale_after_s)}"
         return None
-
-
-class LockError(XcathaError):
-    """A run lock could not be taken (exit status 1)."""
 
 
 class LockHeld(LockError):
@@ -230,11 +264,14 @@ class RunLock:
     :meth:`acquire` raises :class:`LockHeld` for the first place already locked (after removing what it
     had taken); any other error from a store also releases first, then propagates. :meth:`release`
     removes only lock files that carry this run's `run_id`. As a context manager: acquire, then release.
+
+    `takes_over` names the runs this one continues (``--resume``, however many resumes deep): a lock file
+    of one of them is replaced by ours (renamed aside, checked, then ours created), never one of another run.
     """
 
     def __init__(
         self, paths: Sequence[str | LockLocation], owner: str, runbook: str, run_id: str, *,
-        store: LockStore | None = None, stale_after_s: float = STALE_AFTER_S,
+        store: LockStore | None = None, stale_after_s: float = STALE_AFTER_S, takes_over: Collection[str] = (),
     ) -> None:  # fmt: skip
         if not paths:
             raise ValueError("RunLock needs at least one path")
@@ -244,7 +281,9 @@ class RunLock:
         self.runbook = runbook
         self.run_id = run_id
         self.stale_after_s = stale_after_s
+        self.takes_over = frozenset(takes_over) - {run_id}
         self.held: list[LockLocation] = []
+        self.taken_over: dict[str, str] = {}  # place -> run id whose lock this run took over
 
     def info(self) -> LockInfo:
         return LockInfo(
@@ -257,7 +296,10 @@ class RunLock:
         taken: list[LockLocation] = []
         try:
             for location in self.locations:
-                self._take(location, text)
+                try:
+                    self._take(location, text)
+                except LockStoreError as exc:  # named by its place, as the operator knows it
+                    raise LockError(f"run lock {location}: cannot {exc.doing} it: {exc.reason}") from None
                 taken.append(location)
         except BaseException:
             for location in reversed(taken):
@@ -268,7 +310,7 @@ class RunLock:
         return self
 
     def _take(self, location: LockLocation, text: str) -> None:
-        for _ in range(3):  # a lock removed between our create and read: try again
+        for _ in range(4):  # a lock removed between our create and read, or taken over: try again
             if location.store.create_exclusive(location.path, text):
                 return
             existing = location.store.read(location.path)
@@ -277,10 +319,33 @@ class RunLock:
             info = LockInfo.from_text(existing)
             if info is not None and info.run_id == self.run_id:
                 return  # already ours (taken earlier by this run)
+            if info is not None and info.run_id in self.takes_over:
+                self._take_over(location, info)
+                continue
             stale = info.stale_reason(self.stale_after_s) if info is not None else None
             raise LockHeld(location, info, existing, stale)
         raise LockError(f"run lock {location}: cannot be created, yet does not exist (is its directory writable, "
                         "is the node reachable?)")  # fmt: skip
+
+    def _take_over(self, location: LockLocation, info: LockInfo) -> None:
+        """Move the lock of a run this one continues out of the way. Renamed aside first and read back
+        there, so a lock another run wrote between our read and the rename is put back, not lost."""
+        aside = f"{location.path}.taken-over-by-{self.run_id}"
+        if not location.store.rename(location.path, aside):
+            return  # gone meanwhile
+        moved = location.store.read(aside)
+        if moved is None:
+            return
+        moved_info = LockInfo.from_text(moved)
+        if moved_info is None or moved_info.run_id not in self.takes_over:
+            restored = location.store.create_exclusive(location.path, moved)
+            location.store.remove(aside)
+            if restored:
+                raise LockHeld(location, moved_info, moved, moved_info.stale_reason() if moved_info else None)
+            return  # yet another run took the name: the next attempt reports it
+        location.store.remove(aside)
+        self.taken_over[str(location)] = moved_info.run_id
+        log.info("run lock %s: took over the lock of run %s, which this run resumes", location, moved_info.run_id)
 
     def _remove_ours(self, location: LockLocation) -> bool:
         try:

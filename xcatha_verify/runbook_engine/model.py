@@ -51,6 +51,7 @@ class StepOutcome:
 
     rc: int
     output: str
+    ssh_failed: bool = False  # ssh itself failed (exit 255 from ssh, not from the command): is the node there?
 
 
 @dataclass(frozen=True)

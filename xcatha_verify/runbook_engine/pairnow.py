@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from xcatha_verify.errors import NodeUnreachable
+from xcatha_verify.errors import NodeUnreachable, ssh_reason, without_command_dump
 from xcatha_verify.facts.node import NodeFacts
 from xcatha_verify.inventory import Inventory, Node
 from xcatha_verify.runbook_engine.journal_records import now_iso
@@ -63,7 +63,8 @@ def observe_node(inventory: Inventory, node: Node) -> NodeNow:
         running = tuple(s.unit for s in facts.running_services)
         holds_vip = facts.holds_vip
     except (NodeUnreachable, AssertionError, RuntimeError) as exc:  # testinfra's check_output asserts
-        return NodeNow(node.name, reachable=False, error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        why = ssh_reason(exc) if isinstance(exc, RuntimeError) else without_command_dump(str(exc).split("\n")[0])
+        return NodeNow(node.name, reachable=False, error=why or type(exc).__name__)
     serves = (holds_vip and not missing and inventory.database_service.unit in running
               and inventory.xcatd_unit in running)  # fmt: skip
     return NodeNow(node.name, True, "", holds_vip, tuple(connected), tuple(missing), running, serves)
@@ -83,6 +84,9 @@ class PairNow:
     continue_command: str = ""
     go_back_command: str = ""  # empty: nothing to go back from (or no way back, see go_back_note)
     go_back_note: str = ""
+    # A node that cannot be read: the way on without it, once it is fenced (it may hold the VIP and the data).
+    without_node: str = ""
+    without_command: str = ""
     observed_at: str = field(default_factory=now_iso)
 
     @property
@@ -96,11 +100,15 @@ class PairNow:
         out.append(f"  xCAT is served by: {', '.join(serving)}" if serving
                    else "  xCAT is served by: NO NODE (clients have no management node now)")  # fmt: skip
         if self.continue_command:
-            out.append(f"  continue: {self.continue_command}")
+            when = f" once {self.without_node} answers again" if self.without_node else ""
+            out.append(f"  continue{when}: {self.continue_command}")
         if self.go_back_command:
             out.append(f"  go back to {self.previous_active}: {self.go_back_command}")
         if self.go_back_note:
             out.append(f"  {self.go_back_note}")
+        if self.without_command:
+            out.append(f"  without {self.without_node} (power it off or fence it first: it may still hold the VIP "
+                       f"and the shared data): {self.without_command}")  # fmt: skip
         return out
 
     def to_dict(self) -> dict[str, Any]:

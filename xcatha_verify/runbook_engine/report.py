@@ -100,6 +100,14 @@ def failback_command(journal: Journal, to_node: str) -> str:
     return redact(shlex.join([RUN_PROGRAM, "failback", "--to", to_node, *_options(kept, journal.inventory)]))
 
 
+def unplanned_command(journal: Journal, to_node: str) -> str:
+    """``xcatha-run failover --to NODE --unplanned ...``: the role to `to_node` without the other node, which
+    must be fenced first (the run asks for the proof)."""
+    kept = {k: v for k, v in journal.args.items() if str(k).lstrip("-").replace("-", "_") in _KEPT_GOING_BACK}
+    argv = [RUN_PROGRAM, "failover", "--to", to_node, "--unplanned", *_options(kept, journal.inventory)]
+    return redact(shlex.join(argv))
+
+
 def active_check_command(journal: Journal, node: str) -> str:
     """``xcatha-verify --inventory INV --node NODE active``: is `node` the active node, whole and green."""
     inventory = journal.args.get("inventory") or journal.inventory
