@@ -210,6 +210,7 @@ def test_a_gate_that_waits_says_for_what(tmp_path: Path, monkeypatch: pytest.Mon
         return SimpleNamespace(summary=summary, unreachable="", reports=[])
 
     monkeypatch.setattr(executor_mod, "run_checks", run_checks)
+    monkeypatch.setattr(executor_mod, "ensure_reachable", lambda *_args: object())  # red checks: is it there?
     monkeypatch.setattr(executor_mod, "GATE_POLL_S", 0.5)
     journal = Journal.create(tmp_path, "activate")
     said: list[str] = []

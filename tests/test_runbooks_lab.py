@@ -435,11 +435,23 @@ def _kill_when(proc: subprocess.Popen[str], tmp_path: Path, step: str, status: s
     proc.wait(timeout=30)
 
 
-@pytest.mark.parametrize(
-    ("step", "status"),
-    [("start postgresql", "ok"), ("start xcatd", "running")],
-    ids=["killed-right-after-start-postgresql", "killed-inside-the-xcatd-phase"],
-)
+# One SIGKILL per phase of the planned failover, in the phase's order: inside a step (its journal record
+# says running) or at a step boundary (the step recorded ended, the next not started). Every step of
+# every phase, both ways, is benchmarks/fault_matrix.py's.
+KILLS = {
+    "disable-at-boot": ("disable ", "ok"),
+    "stop-services": ("stop xcatd", "running"),
+    "disconnect-shared-data": ("unmount /var/lib/pgsql", "ok"),
+    "drop-the-vip": ("remove ", "ok"),
+    "vip": ("VIP ", "ok"),
+    "shared-data": ("connect ", "ok"),
+    "database": ("start postgresql", "ok"),
+    "xcatd": ("start xcatd", "running"),
+    "services": ("makedns -n", "running"),
+}
+
+
+@pytest.mark.parametrize(("step", "status"), list(KILLS.values()), ids=[f"in-phase-{k}" for k in KILLS])
 def test_failover_killed_with_sigkill_resumes_to_one_holder_and_loses_nothing(
     rlab: Lab, tmp_path: Path, step: str, status: str
 ) -> None:

@@ -289,7 +289,7 @@ def _run(args: argparse.Namespace) -> int:
                 # What "nothing moved" is judged against; an unplanned run has no way back to compare for,
                 # and asking its fenced node would only wait out ssh's timeout before the first phase.
                 at_start = pairnow.observe(inventory) if previous_active else []
-        executor.run(skip)
+        executor.run(skip, resuming=bool(chain))
         status, exit_status = ("dry-run", 0) if args.dry_run else ("succeeded", 0)
         if executor.dry_run_red:
             message, exit_status = "red now: " + "; ".join(executor.dry_run_red), 1

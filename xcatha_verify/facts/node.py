@@ -26,6 +26,7 @@ from typing import TypeVar
 
 from testinfra.host import Host
 
+from xcatha_verify.errors import ssh_reason
 from xcatha_verify.facts.network import (
     IP_ADDR_COMMAND,
     FactError,
@@ -436,6 +437,8 @@ class NodeFacts:
             text = self.file(XCAT_VERSION_FILE)
         except FactError as exc:
             return f"unknown ({exc})"
+        except RuntimeError as exc:  # ssh failed: also read at session end, where nothing may raise
+            return f"unknown ({ssh_reason(exc)})"
         if text is None:
             return "not installed"
         found = _XCAT_VERSION.search(text)

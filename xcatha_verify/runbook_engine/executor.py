@@ -94,7 +94,10 @@ class Executor:
         self.dry_run_red: list[str] = []  # gates a dry run judged red (not advisory): the dry run exits 1
 
     # ------------------------------------------------------------------ the walk
-    def run(self, skip_phases: set[str] | None = None) -> None:
+    def run(self, skip_phases: set[str] | None = None, resuming: bool = False) -> None:
+        """Walk the phases, those in `skip_phases` aside. `resuming`: the first phase walked is where a run
+        stopped; what its steps may have done that has an undo (a VIP up) is taken back first, as the
+        stopped run would have, had it reached the node (it was lost, or the run was killed)."""
         if self.opts.gates and not self.opts.dry_run:
             warm_up_in_background()
         changed_before = False  # a phase with steps came earlier in this walk (what a dry run cannot judge)
@@ -102,6 +105,10 @@ class Executor:
             if skip_phases and phase.name in skip_phases:
                 self.opts.echo(f"-- {phase.name}: done in the run being resumed, skipped")
                 continue
+            if resuming and not self.opts.dry_run:
+                resuming = False
+                self.current_phase = phase.name
+                self._undo(phase, list(phase.steps))
             self._run_phase(phase, judge_before=not (self.opts.dry_run and changed_before))
             changed_before = changed_before or bool(phase.steps)
         self.current_phase = None
@@ -259,28 +266,29 @@ class Executor:
         while True:
             result = run_checks(self.inventory, run, gate_dir, ("html", "json"), echo=False)
             failing = result.summary.not_ready
+            lost = result.unreachable or (self._lost(node) if failing and not self.opts.dry_run else "")
             # A node that cannot be reached is not waited for: the run stops and says so at once.
-            if not failing or result.unreachable or self.opts.dry_run or time.monotonic() >= deadline:
+            if not failing or lost or self.opts.dry_run or time.monotonic() >= deadline:
                 break
             if time.monotonic() - said_at >= min(2.0, self.opts.progress_every_s):
                 said_at = time.monotonic()
                 waiting = ", ".join(f.check_id for f in failing[:3]) or f"{node.name} to answer"
                 self.opts.echo(f"   waiting for {waiting}, {said_at - started:.0f} s of {gate.retry_timeout_s:.0f} s")
             time.sleep(GATE_POLL_S)  # things that settle: a database starting, a daemon binding its port
-        red = bool(failing or result.unreachable)
+        red = bool(failing or lost)
         status: GateStatus = "passed" if not red else ("advisory-failed" if gate.advisory else "failed")
         self.journal.add_gate(GateRecord(
             phase=phase.name, when=when, node=node.name, checks=list(gate.checks) or [gate.phase], status=status,
             failing=failing, report_paths=[str(p) for p in result.reports if p.suffix == ".html"],
             started_at=started_at, duration_s=round(time.monotonic() - started, 3),
-            unreachable=result.unreachable,
+            unreachable=lost,
         ))  # fmt: skip
         label = {"passed": "GREEN", "failed": "RED", "advisory-failed": "AMBER"}[status]
-        names = [f.check_id for f in failing] or ([f"{node.name} unreachable"] if result.unreachable else [])
+        names = [f.check_id for f in failing] or ([f"{node.name} unreachable"] if lost else [])
         log.info("gate %s %s on %s (%s): %s %s", when, phase.name, node.name, gate.describe(), label, ", ".join(names))
         self.opts.echo(f"   gate {when} {phase.name}: {label} ({gate.describe()})")
-        if result.unreachable:
-            self.opts.echo(f"     {node.name} unreachable: {result.unreachable}\n       fix: check ssh to {node.name}")
+        if lost:
+            self.opts.echo(f"     {node.name} unreachable: {lost}\n       fix: check ssh to {node.name}")
         for f in failing:
             if f.outcome == "blocked":
                 self.opts.echo(f"     {f.check_id}: blocked by {f.blocked_by}: {f.message}")
@@ -289,9 +297,19 @@ class Executor:
         if red and not gate.advisory and self.opts.dry_run:
             self.dry_run_red.append(f"gate {when} phase {phase.name!r}: " + ", ".join(names))
         if red and not gate.advisory and not self.opts.dry_run:
-            if result.unreachable and not failing:  # the node and ssh's reason, in the one line the run ends with
-                raise RunStopped(f"gate {when} phase {phase.name!r}: {result.unreachable}")
+            if lost:  # the node and ssh's reason, in the one line the run ends with
+                raise RunStopped(f"gate {when} phase {phase.name!r}: {lost}")
             raise RunStopped(f"gate {when} phase {phase.name!r} is red: " + ", ".join(names))
+
+    def _lost(self, node: Node) -> str:
+        """Why `node` cannot be reached now, asked afresh; "" when it answers. Checks that failed because
+        their node went away mid-run are a lost node, not a red check."""
+        forget_answer(self.inventory, node)
+        try:
+            ensure_reachable(self.inventory, node)
+        except NodeUnreachable as exc:
+            return str(exc)
+        return ""
 
     def _would_check(self, phase: Phase, gate: Gate, when: GateWhen) -> None:
         """A dry run's gate that depends on phases it did not run: named, not judged."""
