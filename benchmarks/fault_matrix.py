@@ -1,13 +1,15 @@
-"""Benchmark: a planned failover stopped inside every one of its steps, then resumed.
+"""Benchmark: a planned failover stopped inside every one of its steps, or at every step boundary, then resumed.
 
-Run as root: `.venv/bin/python benchmarks/fault_matrix.py [kill|interrupt] [STEP-SUBSTRING]`. Brings up
-a lab named by XCATHA_BENCH_LAB (default "bench"), writes a row through the VIP, and for each step of
-the planned failover (the step names come from one clean run) starts `xcatha-run failover` in the
-direction the pair can go, stops it the moment the journal shows that step running (SIGKILL: the run
-records nothing more; or SIGINT: Ctrl-C, which the run records), then runs `--resume`. Per case it
-prints: finished (the resume exit 0), one VIP holder (the intended node), rows lost (of every row
-written through the VIP so far, how many the database no longer has), and drift green. Takes the lab
-down. It asserts nothing.
+Run as root: `.venv/bin/python benchmarks/fault_matrix.py [kill|interrupt|kill-after] [STEP-SUBSTRING]`.
+Brings up a lab named by XCATHA_BENCH_LAB (default "bench"), writes a row through the VIP, and for each
+step of the planned failover (the step names come from one clean run) starts `xcatha-run failover` in the
+direction the pair can go, stops it, then runs `--resume`. `kill` (SIGKILL: the run records nothing more)
+and `interrupt` (SIGINT: Ctrl-C, which the run records) stop it the moment the journal shows that step
+running: inside the step, and so inside its phase. `kill-after` SIGKILLs it the moment the journal shows
+that step ended (ok or skipped), before the next step or gate begins: at the step boundary after it (the
+last step of a phase: between the phase and its gate after). Per case it prints: finished (the resume exit
+0), one VIP holder (the intended node), rows lost (of every row written through the VIP so far, how many
+the database no longer has), and drift green. Takes the lab down. It asserts nothing.
 
 A case that did not finish is followed by a plain failover with --break-lock, so the next case
 starts from a working pair (and said so in the output).
@@ -57,9 +59,11 @@ def _steps(report_dir: Path) -> list[dict[str, object]]:
 
 
 def _stop_inside(
-    lab: Lab, source: str, target: str, step: str, how: signal.Signals, report_dir: Path
-) -> tuple[bool, int | None]:
-    """Start the failover and signal it while `step` runs; (whether it was caught there, its exit status)."""
+    lab: Lab, source: str, target: str, step: str, how: signal.Signals, report_dir: Path,
+    when: tuple[str, ...] = ("running",),
+) -> tuple[bool, int | None]:  # fmt: skip
+    """Start the failover and signal it when `step`'s record has a status in `when` (running: inside it;
+    ok or skipped: right after it); (whether it was caught there, its exit status)."""
     proc = subprocess.Popen(
         [str(BIN / "xcatha-run"), "failover", "--from", source, "--to", target, "--yes", "--inventory",
          str(lab.layout.inventory), "--report-dir", str(report_dir)],
@@ -69,7 +73,7 @@ def _stop_inside(
     )  # fmt: skip
     caught = False
     while proc.poll() is None:
-        if any(s["name"] == step and s["status"] == "running" for s in _steps(report_dir)):
+        if any(s["name"] == step and s["status"] in when for s in _steps(report_dir)):
             proc.send_signal(how)
             caught = True
             break
@@ -79,7 +83,10 @@ def _stop_inside(
 
 
 def main() -> None:
-    how = signal.SIGINT if sys.argv[1:2] == ["interrupt"] else signal.SIGKILL
+    mode = sys.argv[1] if len(sys.argv) > 1 else "kill"
+    how = signal.SIGINT if mode == "interrupt" else signal.SIGKILL
+    when = ("ok", "skipped") if mode == "kill-after" else ("running",)
+    where = "right after" if mode == "kill-after" else "inside"
     only = sys.argv[2] if len(sys.argv) > 2 else ""
     lab = Lab(LabLayout(name=os.environ.get("XCATHA_BENCH_LAB", "bench")))
     lab.up()
@@ -88,14 +95,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as clean:
             first = _xrun(lab, clean, "failover", "--from", "xcatmn1", "--to", "xcatmn2")
             names = [str(s["name"]) for s in json.loads(next(Path(clean).glob("*/journal.json")).read_text())["steps"]]
-        print(f"{how.name} inside each of the {len(names)} steps of a planned failover (clean run: exit "
+        print(f"{how.name} {where} each of the {len(names)} steps of a planned failover (clean run: exit "
               f"{first.returncode}), then --resume")  # fmt: skip
         source, target = "xcatmn2", "xcatmn1"
         results = []
         for written, step in enumerate((n for n in names if only in n), start=1):
             _psql(lab, f"INSERT INTO fault_matrix VALUES ({written:d})")  # noqa: S608 - an int, nothing to quote
             report_dir = Path(tempfile.mkdtemp(prefix="fault-matrix-"))
-            caught, status = _stop_inside(lab, source, target, step, how, report_dir)
+            caught, status = _stop_inside(lab, source, target, step, how, report_dir, when)
             resumed = _xrun(lab, str(report_dir), "failover", "--from", source, "--to", target, "--resume")
             holders = [n for n in NODES if lab.holds_vip(n)]
             finished = resumed.returncode == 0 and holders == [target]
@@ -106,7 +113,7 @@ def main() -> None:
                 verdict, _ = drift_verdict(BIN, lab.layout.inventory, Path(drift_dir))
             results.append(finished and lost == 0 and verdict == "green")
             holder = "yes" if holders == [target] else holders
-            print(f"  {step[:58]:<58} stopped inside: {'yes' if caught else 'NO (run ended first)'}, exit {status}; "
+            print(f"  {step[:58]:<58} stopped {where}: {'yes' if caught else 'NO (run ended first)'}, exit {status}; "
                   f"finished: {'yes' if finished else 'NO'}, one VIP holder: {holder}, rows lost: {lost}, "
                   f"drift: {verdict}", flush=True)
             source, target = target, source
