@@ -476,6 +476,17 @@ def test_failover_killed_with_sigkill_resumes_to_one_holder_and_loses_nothing(
     assert_drift_green(rlab, tmp_path)
 
 
+def write_a_row(lab: Lab, table: str) -> list[str]:
+    """A new row in `table` through the VIP (created if need be); every row it holds now."""
+    psql(lab, f"CREATE TABLE IF NOT EXISTS {table} (token text)")
+    psql(lab, f"INSERT INTO {table} VALUES ('{table}-{time.time_ns()}')")
+    return rows(lab, table)
+
+
+def rows(lab: Lab, table: str) -> list[str]:
+    return psql(lab, f"SELECT token FROM {table} ORDER BY token").split()
+
+
 def _lock_files(lab: Lab) -> dict[str, str]:
     """Every run lock file on the nodes (node locks, and the shared storage's where it is mounted)."""
     found = {}
@@ -492,9 +503,7 @@ def test_a_resume_of_a_resume_takes_over_the_chains_locks_and_finishes(rlab: Lab
     (its locks stay behind), resume C takes them over without --break-lock and finishes."""
     source = active_node(rlab)
     target = next(n for n in NODES if n != source)
-    psql(rlab, "CREATE TABLE IF NOT EXISTS chain_rows (token text)")
-    psql(rlab, f"INSERT INTO chain_rows VALUES ('chain-{time.time_ns()}')")
-    before = psql(rlab, "SELECT token FROM chain_rows ORDER BY token").split()
+    before = write_a_row(rlab, "chain_rows")
     args = ("failover", "--from", source, "--to", target, "--yes")
     faults.inject(rlab, "pg-cannot-start", target)
     try:
@@ -519,7 +528,7 @@ def test_a_resume_of_a_resume_takes_over_the_chains_locks_and_finishes(rlab: Lab
     assert journal(tmp_path)["resumed_from"] == [run_a, killed["run_id"]]
     assert _lock_files(rlab) == {}  # taken over, then released at the end
     assert active_node(rlab) == target
-    assert psql(rlab, "SELECT token FROM chain_rows ORDER BY token").split() == before
+    assert rows(rlab, "chain_rows") == before
     assert_drift_green(rlab, tmp_path)
 
 
@@ -529,9 +538,7 @@ def test_the_target_lost_mid_activation_stops_at_once_and_resume_finishes(rlab: 
     and the ways on; the locks on the reachable node are released. Once the link is back, --resume finishes."""
     source = active_node(rlab)
     target = next(n for n in NODES if n != source)
-    psql(rlab, "CREATE TABLE IF NOT EXISTS lost_rows (token text)")
-    psql(rlab, f"INSERT INTO lost_rows VALUES ('lost-{time.time_ns()}')")
-    before = psql(rlab, "SELECT token FROM lost_rows ORDER BY token").split()
+    before = write_a_row(rlab, "lost_rows")
     args = ("failover", "--from", source, "--to", target, "--yes")
     proc = subprocess.Popen(
         [str(BIN / "xcatha-run"), *args, "--inventory", str(rlab.layout.inventory), "--report-dir", str(tmp_path)],
@@ -563,5 +570,5 @@ def test_the_target_lost_mid_activation_stops_at_once_and_resume_finishes(rlab: 
     assert "held by" not in resumed.stdout
     assert _lock_files(rlab) == {}
     assert active_node(rlab) == target
-    assert psql(rlab, "SELECT token FROM lost_rows ORDER BY token").split() == before
+    assert rows(rlab, "lost_rows") == before
     assert_drift_green(rlab, tmp_path)
