@@ -207,11 +207,10 @@ class Executor:
                     outcome = actions.run_step(host, step, self.inventory, node)
                     if outcome.rc == 0:
                         break
-                    if outcome.ssh_failed:
-                        # A node that no longer answers stops the run now (NodeUnreachable, ssh's own
-                        # reason), not after the step's retries; one that answers gets them.
-                        forget_answer(self.inventory, node)
-                        ensure_reachable(self.inventory, node)
+                    if outcome.ssh_failed and (lost := self._lost(node)):
+                        # A node that no longer answers stops the run now, with ssh's own reason, not
+                        # after the step's retries; one that answers gets them.
+                        raise NodeUnreachable(lost)
                     if attempt < step.retries:
                         said = " | ".join(outcome.output.strip().splitlines()[-3:])
                         self.opts.echo(f"   retry {attempt + 1}/{step.retries} {step.name}: exit {outcome.rc}"
